@@ -1,0 +1,1 @@
+"""The ``ivif`` command line: one module per subcommand, each with ``add_parser`` and ``run``."""

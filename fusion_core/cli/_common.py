@@ -1,0 +1,30 @@
+"""Options shared by several subcommands (engine selection, thermal normalisation)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..engine import BACKENDS, DEVICES, PRECISIONS, EngineConfig
+from ..thermal import POLICIES, ThermalNormConfig
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("engine")
+    g.add_argument("--model", default=None, help="checkpoint (.pt) or ONNX file; default: the shipped model")
+    g.add_argument("--backend", default="torch", choices=BACKENDS, help="inference backend (default: torch)")
+    g.add_argument("--device", default="cpu", choices=DEVICES, help="device (default: cpu)")
+    g.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp16 needs --device cuda (default: fp32)")
+    g.add_argument("--thermal-policy", default="fixed", choices=POLICIES, help="thermal normalisation (default: fixed)")
+    g.add_argument("--thermal-range", nargs=2, type=float, metavar=("LOW", "HIGH"), default=None,
+                   help="fixed-policy range in raw thermal units (default: the dtype's full range)")
+
+
+def engine_config_from_args(args: argparse.Namespace) -> EngineConfig:
+    low, high = args.thermal_range if args.thermal_range else (None, None)
+    return EngineConfig(
+        backend=args.backend,
+        model_path=args.model,
+        device=args.device,
+        precision=args.precision,
+        thermal=ThermalNormConfig(policy=args.thermal_policy, low=low, high=high),
+    )

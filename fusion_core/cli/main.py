@@ -1,0 +1,52 @@
+"""``ivif`` entry point. Subcommands live in sibling modules that define ``add_parser(subparsers)``
+and ``run(args) -> int``; heavy imports happen inside ``run`` so ``ivif --help`` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+
+from ..errors import IvifError
+
+# Subcommand name -> module in fusion_core.cli. A module that is not installed yet is not offered.
+COMMANDS = {
+    "fuse": "fuse",
+    "eval": "evaluate",
+    "bench": "bench",
+    "export": "export",
+    "train": "train",
+    "make-bag": "make_bag",
+    "replay": "replay",
+    "demo": "demo",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ivif", description="Infrared-visible image fusion: fuse, evaluate, benchmark, export, train, replay.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMANDS.values():
+        qualified = f"{__package__}.{module_name}"
+        if importlib.util.find_spec(qualified) is None:
+            continue
+        importlib.import_module(qualified).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except IvifError as exc:
+        print(f"ivif {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

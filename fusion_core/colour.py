@@ -1,0 +1,38 @@
+"""Colour handling: fusion runs on luminance only.
+
+Visible RGB is converted to full-range BT.601 YCbCr (the JPEG convention, all channels in [0, 1]),
+Y is fused with thermal, and the visible Cb/Cr are put back. The functions take torch tensors so the
+same code runs on the CPU and on CUDA; the channel dimension is the last one for (H, W, C) images.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Full-range BT.601 (ITU-T T.871) coefficients.
+_KR, _KG, _KB = 0.299, 0.587, 0.114
+
+
+def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
+    """(…, 3) RGB in [0, 1] -> (…, 3) YCbCr in [0, 1] (Cb, Cr centred on 0.5)."""
+    r, g, b = rgb.unbind(-1)
+    y = _KR * r + _KG * g + _KB * b
+    cb = (b - y) / (2.0 * (1.0 - _KB)) + 0.5
+    cr = (r - y) / (2.0 * (1.0 - _KR)) + 0.5
+    return torch.stack((y, cb, cr), dim=-1)
+
+
+def ycbcr_to_rgb(ycc: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rgb_to_ycbcr`; the result is clamped to [0, 1]."""
+    y, cb, cr = ycc.unbind(-1)
+    cb = cb - 0.5
+    cr = cr - 0.5
+    r = y + 2.0 * (1.0 - _KR) * cr
+    b = y + 2.0 * (1.0 - _KB) * cb
+    g = (y - _KR * r - _KB * b) / _KG
+    return torch.stack((r, g, b), dim=-1).clamp_(0.0, 1.0)
+
+
+def luminance(rgb: torch.Tensor) -> torch.Tensor:
+    """(…, 3) RGB -> (…) BT.601 luma, same scale as the input."""
+    return _KR * rgb[..., 0] + _KG * rgb[..., 1] + _KB * rgb[..., 2]

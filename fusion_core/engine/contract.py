@@ -1,0 +1,80 @@
+"""The one fusion contract every door (CLI, ROS node, replay) calls, whatever the backend.
+
+``FusionEngine.fuse(thermal, visible)`` takes numpy images in their native dtypes and returns a
+:class:`FusionResult`. A backend only supplies a :class:`NetworkRunner`: the function from
+(IR Y, visible Y) tensors to (fused Y, α) tensors. Pre- and post-processing are shared torch code
+(:mod:`fusion_core.engine.pipeline`), so they run on the GPU with the network when the engine is
+on CUDA, and every backend fuses the same pixels the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..registration import RegistrationConfig
+from ..thermal import ThermalNormConfig
+
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+DEVICES = ("cpu", "cuda")
+PRECISIONS = ("fp32", "fp16")
+VISIBLE_ORDERS = ("rgb", "bgr", "rgba", "bgra", "mono")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything needed to build a :class:`FusionEngine`.
+
+    ``model_path`` is a checkpoint (``.pt``) for ``torch``, an ONNX file for ``onnxruntime`` and
+    ``tensorrt`` (a ``.pt`` is exported on the fly); ``None`` means the shipped default model.
+    ``fp16`` needs ``device='cuda'``.
+    """
+
+    backend: str = "torch"
+    model_path: str | None = None
+    device: str = "cpu"
+    precision: str = "fp32"
+    thermal: ThermalNormConfig = field(default_factory=ThermalNormConfig)
+    registration: RegistrationConfig = field(default_factory=RegistrationConfig)
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.precision == "fp16" and self.device != "cuda":
+            raise ConfigError("precision 'fp16' needs device 'cuda'")
+        if self.backend == "tensorrt" and self.device != "cuda":
+            raise ConfigError("backend 'tensorrt' needs device 'cuda'")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
+
+
+@dataclass
+class FusionResult:
+    """One fused pair, on the host.
+
+    ``fused``: uint8, the visible image's layout (H, W, 3|4) in its channel order, or (H, W) for a
+    grey visible. ``alpha``: uint8 (H, W), α·255 (255 = all thermal). ``timings``: milliseconds
+    for the stages ``pre``, ``network``, ``post`` and ``total``.
+    """
+
+    fused: np.ndarray
+    alpha: np.ndarray
+    timings: dict[str, float]
+
+
+class NetworkRunner(Protocol):
+    """A backend's network: (1, 1, H, W) float32 [0, 1] tensors on ``device`` -> (fused Y, α), same shape."""
+
+    device: torch.device
+    name: str
+
+    def __call__(self, ir_y: torch.Tensor, vi_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...

@@ -1,0 +1,136 @@
+"""Shared pre- and post-processing around a backend's network, and the FusionEngine itself.
+
+Per frame, on the engine's device: upload -> thermal normalisation -> visible to YCbCr ->
+registration -> network -> fused Y + visible CbCr back to the visible's layout -> uint8 -> one host
+copy each for the fused image and α.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..colour import rgb_to_ycbcr, ycbcr_to_rgb
+from ..errors import InputError
+from ..registration import Registrar
+from ..thermal import ThermalNormalizer
+from .contract import VISIBLE_ORDERS, EngineConfig, FusionResult, NetworkRunner
+
+
+@dataclass
+class _Prepared:
+    ir_y: torch.Tensor  # (1, 1, H, W) float [0, 1]
+    vi_y: torch.Tensor  # (1, 1, H, W) float [0, 1]
+    cbcr: torch.Tensor | None  # (H, W, 2) visible chroma, None for grey
+    extra: torch.Tensor | None  # (H, W, 1) visible's 4th channel, passed through untouched
+    order: str
+
+
+def _upload(arr: np.ndarray, device: torch.device) -> torch.Tensor:
+    arr = np.ascontiguousarray(arr)
+    if arr.dtype == np.uint16:  # torch's uint16 support is thin; int32 holds every value exactly
+        arr = arr.astype(np.int32)
+    return torch.from_numpy(arr).to(device, non_blocking=True)
+
+
+def check_thermal(thermal: np.ndarray) -> np.ndarray:
+    """Reduce a thermal image to (H, W): accepts (H, W), (H, W, 1) and 3 identical channels."""
+    if not isinstance(thermal, np.ndarray):
+        raise InputError(f"thermal must be a numpy array, got {type(thermal).__name__}")
+    if thermal.dtype not in (np.uint8, np.uint16) and thermal.dtype.kind != "f":
+        raise InputError(f"thermal dtype {thermal.dtype} is not supported; use uint8, uint16 or float")
+    if thermal.ndim == 3 and thermal.shape[2] in (1, 3, 4):
+        thermal = thermal[:, :, 0]  # RGB(gray) files store the same value in every channel
+    if thermal.ndim != 2 or min(thermal.shape) < 1:
+        raise InputError(f"thermal must be (H, W) or (H, W, 1|3), got shape {thermal.shape}")
+    return thermal
+
+
+def check_visible(visible: np.ndarray, order: str) -> str:
+    """Validate the visible image against its declared channel order; returns the effective order."""
+    if order not in VISIBLE_ORDERS:
+        raise InputError(f"visible order {order!r} is not one of {', '.join(VISIBLE_ORDERS)}")
+    if not isinstance(visible, np.ndarray) or visible.dtype != np.uint8:
+        raise InputError(f"visible must be a uint8 numpy array, got {getattr(visible, 'dtype', type(visible).__name__)}")
+    if visible.ndim == 2 or (visible.ndim == 3 and visible.shape[2] == 1):
+        return "mono"
+    channels = {"rgb": 3, "bgr": 3, "rgba": 4, "bgra": 4, "mono": 1}[order]
+    if visible.ndim != 3 or visible.shape[2] != channels:
+        raise InputError(f"visible with order {order!r} must be (H, W, {channels}), got shape {visible.shape}")
+    return order
+
+
+class FusionEngine:
+    """Fuses numpy image pairs with any backend's :class:`NetworkRunner` (see :func:`create_engine`)."""
+
+    def __init__(self, runner: NetworkRunner, config: EngineConfig) -> None:
+        self.runner = runner
+        self.config = config
+        self.device = runner.device
+        self.normalizer = ThermalNormalizer(config.thermal)
+        self.registrar = Registrar(config.registration)
+
+    @property
+    def backend(self) -> str:
+        return self.runner.name
+
+    def reset(self) -> None:
+        """Forget temporal state (thermal AGC) before an unrelated sequence."""
+        self.normalizer.reset()
+
+    def fuse(self, thermal: np.ndarray, visible: np.ndarray, visible_order: str = "rgb") -> FusionResult:
+        """Fuse one pair. ``thermal``: uint8/uint16/float (H, W); ``visible``: uint8 grey or colour."""
+        sync = self.device.type == "cuda"
+        t0 = time.perf_counter()
+        prep = self._prepare(thermal, visible, visible_order)
+        if sync:
+            torch.cuda.synchronize(self.device)
+        t1 = time.perf_counter()
+        with torch.inference_mode():
+            fused_y, alpha = self.runner(prep.ir_y, prep.vi_y)
+        if sync:
+            torch.cuda.synchronize(self.device)
+        t2 = time.perf_counter()
+        fused_img, alpha_img = self._assemble(fused_y, alpha, prep)
+        t3 = time.perf_counter()
+        ms = lambda a, b: (b - a) * 1000.0  # noqa: E731
+        return FusionResult(fused_img, alpha_img, {"pre": ms(t0, t1), "network": ms(t1, t2), "post": ms(t2, t3), "total": ms(t0, t3)})
+
+    def _prepare(self, thermal: np.ndarray, visible: np.ndarray, order: str) -> _Prepared:
+        thermal = check_thermal(thermal)
+        order = check_visible(visible, order)
+        with torch.inference_mode():
+            th = self.normalizer(_upload(thermal, self.device).float(), thermal.dtype)
+            vis = _upload(visible, self.device).float().mul_(1.0 / 255.0)
+            cbcr = extra = None
+            if order == "mono":
+                vi_y = vis.reshape(vis.shape[0], vis.shape[1])
+            else:
+                rgb = vis[..., :3] if order.startswith("rgb") else vis[..., [2, 1, 0]]
+                ycc = rgb_to_ycbcr(rgb)
+                vi_y, cbcr = ycc[..., 0], ycc[..., 1:]
+                extra = vis[..., 3:] if len(order) == 4 else None
+            ir_y = self.registrar(th, (vi_y.shape[0], vi_y.shape[1]))
+            return _Prepared(ir_y[None, None].contiguous(), vi_y[None, None].contiguous(), cbcr, extra, order)
+
+    def _assemble(self, fused_y: torch.Tensor, alpha: torch.Tensor, prep: _Prepared) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            y = fused_y[0, 0].float()
+            if prep.cbcr is None:
+                out = y
+            else:
+                rgb = ycbcr_to_rgb(torch.cat((y[..., None], prep.cbcr), dim=-1))
+                out = rgb if prep.order.startswith("rgb") else rgb[..., [2, 1, 0]]
+                if prep.extra is not None:
+                    out = torch.cat((out, prep.extra), dim=-1)
+            fused_u8 = to_uint8(out)
+            alpha_u8 = to_uint8(alpha[0, 0].float())
+            return fused_u8.cpu().numpy(), alpha_u8.cpu().numpy()
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] float -> uint8 with rounding (0.5 -> 128), clamped."""
+    return x.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)

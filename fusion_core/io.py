@@ -1,0 +1,102 @@
+"""Reading, writing and pairing image files.
+
+Pairs are matched by file stem (``00123.png`` pairs with ``00123.jpg``). Thermal files keep their
+native depth (16-bit PNG/TIFF stay uint16); visible files are returned in RGB order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    stem: str
+    ir: Path
+    vi: Path
+
+
+def list_images(folder: str | Path) -> dict[str, Path]:
+    """Stem -> path for the image files directly inside ``folder``; two files with one stem is an error."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a directory")
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            if path.stem in found:
+                raise InputError(f"two images share the stem {path.stem!r} in {folder}: {found[path.stem].name}, {path.name}")
+            found[path.stem] = path
+    return found
+
+
+def pair_folders(ir_dir: str | Path, vi_dir: str | Path, strict: bool = True) -> list[ImagePair]:
+    """Pairs of files with the same stem. ``strict``: a file without a partner is an error naming it."""
+    ir, vi = list_images(ir_dir), list_images(vi_dir)
+    if strict:
+        lonely = sorted(set(ir) ^ set(vi))
+        if lonely:
+            side = "ir" if lonely[0] in ir else "vi"
+            partner = "vi" if side == "ir" else "ir"
+            path = (ir if side == "ir" else vi)[lonely[0]]
+            raise InputError(
+                f"{path} has no {partner} partner with the stem {lonely[0]!r} ({len(lonely)} unpaired file(s) in total)"
+            )
+    stems = sorted(set(ir) & set(vi))
+    if not stems:
+        raise InputError(f"no image pairs with matching stems in {ir_dir} and {vi_dir}")
+    return [ImagePair(s, ir[s], vi[s]) for s in stems]
+
+
+def read_thermal(path: str | Path) -> np.ndarray:
+    """(H, W) uint8/uint16 thermal image; a 3-channel file must hold a grey image (its channels are averaged)."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"cannot read thermal image {path}")
+    if img.ndim == 3:
+        if img.shape[2] == 4:
+            img = img[:, :, :3]
+        img = img[:, :, 0] if np.array_equal(img[:, :, 0], img[:, :, 1]) else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    if img.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"thermal image {path} has unsupported dtype {img.dtype}")
+    return img
+
+
+def read_visible(path: str | Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB, or (H, W) uint8 when the file is single-channel."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"cannot read visible image {path}")
+    if img.dtype != np.uint8:
+        raise InputError(f"visible image {path} must be 8-bit, got {img.dtype}")
+    if img.ndim == 2:
+        return img
+    if img.shape[2] == 4:
+        img = img[:, :, :3]
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def write_image(path: str | Path, img: np.ndarray, order: str = "rgb") -> None:
+    """Write uint8 (H, W) or (H, W, 3) in ``order`` ('rgb' or 'bgr') as PNG/JPEG by suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if img.ndim == 3 and order == "rgb":
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(str(path), img):
+        raise InputError(f"cannot write image {path}")
+
+
+def to_luminance(img: np.ndarray) -> np.ndarray:
+    """Float64 0–255 BT.601 luminance of a uint8 RGB (H, W, 3) or grey image; the metric suite's input."""
+    img = img.astype(np.float64)
+    if img.ndim == 2:
+        return img
+    return 0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]

@@ -1,0 +1,130 @@
+"""FusionNet: low-resolution reasoning, full-resolution blending.
+
+Pipeline for one pair of luminance images in [0, 1], shapes (B, 1, H, W), any H and W:
+
+1. Area-downsample both by ``scale`` (the network never sees all H·W pixels: that is what makes it
+   fast on a CPU).
+2. One small dilated-conv encoder per modality -> features (B, C, h, w).
+3. :class:`ModalityAttention` re-weights each modality's features (weights returned).
+4. A head predicts, per low-res pixel, α (IR weight) and two detail gains.
+5. α goes back to full resolution through a fast guided filter (or bilinear upsampling); the gains
+   bilinearly.
+6. ``fused = α·IR + (1−α)·VI + g_ir·HP(IR) + g_vi·HP(VI)``, clamped to [0, 1], where HP is a box
+   high-pass at full resolution and the gains lie in ``[0, max_detail_gain]``: a bounded detail
+   residual that can sharpen but never invent structure absent from both sources.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .attention import ModalityAttention
+from .config import FusionNetConfig
+from .guided import box_filter, downsample, fast_guided_upsample, upsample_to
+
+
+class FusionOutput(NamedTuple):
+    fused: torch.Tensor  # (B, 1, H, W) fused luminance in [0, 1]
+    alpha: torch.Tensor  # (B, 1, H, W) IR weight in [0, 1]
+    modality_weights: torch.Tensor  # (B, 2, h, w) spatial attention [IR, VI] at 1/scale resolution
+    detail_gains: torch.Tensor  # (B, 2, h, w) [IR, VI] detail gains in [0, max_detail_gain]
+
+
+def _encoder(channels: int, dilations: tuple[int, ...]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    in_ch = 1
+    for d in dilations:
+        layers += [nn.Conv2d(in_ch, channels, kernel_size=3, padding=d, dilation=d), nn.LeakyReLU(0.1, inplace=True)]
+        in_ch = channels
+    return nn.Sequential(*layers)
+
+
+class FusionNet(nn.Module):
+    """Infrared–visible fusion with modality-aware attention and a pixel-wise α-blending head."""
+
+    def __init__(self, config: FusionNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or FusionNetConfig()
+        c = self.config.channels
+        self.encoder_ir = _encoder(c, self.config.dilations)
+        self.encoder_vi = _encoder(c, self.config.dilations)
+        self.attention = ModalityAttention(c)
+        self.head = nn.Sequential(
+            nn.Conv2d(2 * c, c, kernel_size=3, padding=1),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(c, 3, kernel_size=1),  # [α logit, IR gain logit, VI gain logit]
+        )
+        with torch.no_grad():  # start as a plain average with weak sharpening
+            last = self.head[-1]
+            assert isinstance(last, nn.Conv2d) and last.bias is not None
+            last.weight.mul_(0.1)
+            last.bias.copy_(torch.tensor([0.0, -2.0, -2.0]))
+
+    @property
+    def features_channels(self) -> int:
+        """Channels of the fused feature map exposed by :meth:`features` (for SSVIF heads)."""
+        return 2 * self.config.channels
+
+    def features(self, ir: torch.Tensor, vi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Low-resolution stage: (ir_low, vi_low, fused features (B, 2C, h, w), attention spatial weights)."""
+        s = self.config.scale
+        ir_low, vi_low = downsample(ir, s), downsample(vi, s)
+        att = self.attention(self.encoder_ir(ir_low), self.encoder_vi(vi_low))
+        return ir_low, vi_low, torch.cat((att.ir, att.vi), dim=1), att.spatial
+
+    def forward(self, ir: torch.Tensor, vi: torch.Tensor) -> FusionOutput:
+        cfg = self.config
+        ir_low, vi_low, feats, spatial = self.features(ir, vi)
+        logits = self.head(feats)  # (B, 3, h, w)
+        alpha_low = torch.sigmoid(logits[:, 0:1])
+        gains = torch.sigmoid(logits[:, 1:3]) * cfg.max_detail_gain
+
+        if cfg.scale == 1:
+            alpha = alpha_low
+        elif cfg.upsample == "guided":
+            guide_high = 0.5 * (ir + vi)
+            guide_low = 0.5 * (ir_low + vi_low)
+            alpha = fast_guided_upsample(alpha_low, guide_low, guide_high, cfg.guided_radius, cfg.guided_eps).clamp(0.0, 1.0)
+        else:
+            alpha = upsample_to(alpha_low, ir)
+
+        fused = alpha * ir + (1.0 - alpha) * vi
+        if cfg.detail_residual:
+            r = cfg.detail_kernel // 2
+            gains_high = upsample_to(gains, ir) if cfg.scale > 1 else gains
+            fused = fused + gains_high[:, 0:1] * (ir - box_filter(ir, r)) + gains_high[:, 1:2] * (vi - box_filter(vi, r))
+        return FusionOutput(fused.clamp(0.0, 1.0), alpha, spatial, gains)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: FusionNet, height: int, width: int) -> int:
+    """Multiply–accumulates of the convolutions and linear layers for one (height × width) pair.
+
+    Element-wise work (pooling, the guided filter, the blend) is not included; it is O(H·W) with a
+    small constant and is visible in the measured timings instead.
+    """
+    macs = 0
+
+    def conv_hook(mod: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
+            macs += out.numel() * k
+        elif isinstance(mod, nn.Linear):
+            macs += out.numel() * mod.in_features
+
+    hooks = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            x = torch.zeros(1, 1, height, width)
+            model(x, x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return macs

@@ -1,0 +1,99 @@
+"""Thermal normalisation: any thermal frame (uint8, uint16 raw/radiometric counts, float) -> float [0, 1].
+
+Two policies:
+
+* ``fixed``: a linear map of ``[low, high]`` (in the input's own units: counts for integer images,
+  whatever the float image holds) to ``[0, 1]``, clipped. With ``low``/``high`` unset the input
+  dtype's full range is used (uint8 0–255, uint16 0–65535, float 0–1), so 8-bit thermal passes
+  through exactly as ``x / 255``.
+* ``percentile``: automatic gain control for streams. The ``p_low``/``p_high`` percentiles of each
+  frame are smoothed over time with an exponential moving average (``smoothing`` = weight of the
+  previous bounds, 0 = no memory), so video does not flicker when a hot object enters the view.
+
+The normaliser is stateful only under ``percentile``; call :meth:`ThermalNormalizer.reset` between
+unrelated sequences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+
+POLICIES = ("fixed", "percentile")
+
+_DTYPE_RANGE = {np.dtype(np.uint8): (0.0, 255.0), np.dtype(np.uint16): (0.0, 65535.0)}
+
+
+@dataclass(frozen=True)
+class ThermalNormConfig:
+    """How raw thermal values become [0, 1] intensities (see the module docstring)."""
+
+    policy: str = "fixed"
+    low: float | None = None
+    high: float | None = None
+    p_low: float = 1.0
+    p_high: float = 99.0
+    smoothing: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ConfigError(f"thermal policy {self.policy!r} is not one of {', '.join(POLICIES)}")
+        if (self.low is None) != (self.high is None):
+            raise ConfigError("thermal low and high must be given together (or neither)")
+        if self.low is not None and self.high is not None and not self.high > self.low:
+            raise ConfigError(f"thermal high ({self.high}) must be greater than low ({self.low})")
+        if not 0.0 <= self.p_low < self.p_high <= 100.0:
+            raise ConfigError(f"thermal percentiles need 0 <= p_low < p_high <= 100, got {self.p_low}, {self.p_high}")
+        if not 0.0 <= self.smoothing < 1.0:
+            raise ConfigError(f"thermal smoothing must lie in [0, 1), got {self.smoothing}")
+
+
+def dtype_range(dtype: np.dtype) -> tuple[float, float]:
+    """The value range a thermal image of this dtype is assumed to span under ``fixed`` without bounds."""
+    dtype = np.dtype(dtype)
+    if dtype in _DTYPE_RANGE:
+        return _DTYPE_RANGE[dtype]
+    if dtype.kind == "f":
+        return (0.0, 1.0)
+    raise ConfigError(f"thermal dtype {dtype} is not supported; use uint8, uint16 or float")
+
+
+class ThermalNormalizer:
+    """Applies a :class:`ThermalNormConfig` to single frames, keeping the AGC state between frames."""
+
+    def __init__(self, config: ThermalNormConfig | None = None) -> None:
+        self.config = config or ThermalNormConfig()
+        self._bounds: tuple[float, float] | None = None
+
+    def reset(self) -> None:
+        """Forget the smoothed percentile bounds (start of a new sequence)."""
+        self._bounds = None
+
+    def __call__(self, thermal: torch.Tensor, source_dtype: np.dtype) -> torch.Tensor:
+        """(H, W) float tensor in source units -> (H, W) float tensor in [0, 1] on the same device."""
+        low, high = self._bounds_for(thermal, source_dtype)
+        scale = 1.0 / max(high - low, 1e-6)
+        return ((thermal - low) * scale).clamp_(0.0, 1.0)
+
+    def _bounds_for(self, thermal: torch.Tensor, source_dtype: np.dtype) -> tuple[float, float]:
+        cfg = self.config
+        if cfg.policy == "fixed":
+            if cfg.low is not None and cfg.high is not None:
+                return cfg.low, cfg.high
+            return dtype_range(source_dtype)
+        # Percentiles of a strided subsample: the same bounds to well under a grey level, far cheaper.
+        sample = thermal[::4, ::4].reshape(-1).float()
+        q = torch.tensor([cfg.p_low / 100.0, cfg.p_high / 100.0], device=sample.device)
+        lo, hi = (float(v) for v in torch.quantile(sample, q))
+        if hi - lo < 1e-6:  # a flat frame: keep a unit-width window instead of dividing by zero
+            hi = lo + 1.0
+        if self._bounds is not None and cfg.smoothing > 0.0:
+            plo, phi = self._bounds
+            lo = cfg.smoothing * plo + (1.0 - cfg.smoothing) * lo
+            hi = cfg.smoothing * phi + (1.0 - cfg.smoothing) * hi
+        self._bounds = (lo, hi)
+        return lo, hi
