@@ -1,0 +1,39 @@
+"""Shared fixtures: paths to the real sample data and helpers to read a few pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+MSRS = SHARED_DATA / "MSRS" / "trainval"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip GPU tests visibly when there is no CUDA device (CI never has one)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def msrs_dir() -> Path:
+    if not MSRS.is_dir():
+        pytest.fail(f"shared data not found at {MSRS}; the tests need ../shared/data beside the checkout")
+    return MSRS
+
+
+@pytest.fixture(scope="session")
+def msrs_pair(msrs_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One real MSRS pair: (thermal uint8 (480, 640), visible uint8 RGB (480, 640, 3))."""
+    from fusion_core.io import read_thermal, read_visible
+
+    stem = "00004N"
+    return read_thermal(msrs_dir / "ir" / f"{stem}.png"), read_visible(msrs_dir / "vi" / f"{stem}.png")
