@@ -1,0 +1,133 @@
+import numpy as np
+import pytest
+import torch
+
+from fusion_core import ConfigError, EngineConfig, FusionNet, FusionNetConfig, InputError, create_engine
+from fusion_core.colour import rgb_to_ycbcr, ycbcr_to_rgb
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return create_engine()
+
+
+def test_fuse_real_pair_contract(engine, msrs_pair):
+    thermal, visible = msrs_pair
+    res = engine.fuse(thermal, visible, "rgb")
+    assert res.fused.shape == visible.shape and res.fused.dtype == np.uint8
+    assert res.alpha.shape == thermal.shape and res.alpha.dtype == np.uint8
+    assert set(res.timings) == {"pre", "network", "post", "total"}
+    assert res.timings["total"] >= res.timings["network"] > 0
+
+
+def test_engine_equals_model_plus_colour_maths(msrs_pair):
+    """The engine's output is exactly: Y from the network, CbCr from the visible, rounded to uint8."""
+    thermal, visible = msrs_pair
+    torch.manual_seed(3)
+    model = FusionNet().eval()
+    res = create_engine(model=model).fuse(thermal, visible, "rgb")
+    vis = torch.from_numpy(visible).float() * (1.0 / 255.0)  # the engine's arithmetic, so rounding agrees
+    ycc = rgb_to_ycbcr(vis)
+    with torch.no_grad():
+        out = model(((torch.from_numpy(thermal).float() - 0.0) * (1.0 / 255.0))[None, None], ycc[..., 0][None, None].contiguous())
+    rgb = ycbcr_to_rgb(torch.cat((out.fused[0, 0][..., None], ycc[..., 1:]), dim=-1))
+    expected = (rgb * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+    assert np.array_equal(res.fused, expected)
+    assert np.array_equal(res.alpha, (out.alpha[0, 0] * 255).round().to(torch.uint8).numpy())
+
+
+def test_bgr_and_rgba_orders_mirror_rgb(engine, msrs_pair):
+    thermal, visible = msrs_pair
+    rgb = engine.fuse(thermal, visible, "rgb").fused
+    bgr = engine.fuse(thermal, np.ascontiguousarray(visible[..., ::-1]), "bgr").fused
+    assert np.array_equal(bgr, rgb[..., ::-1])
+    alpha_channel = np.full(visible.shape[:2] + (1,), 77, np.uint8)
+    rgba = engine.fuse(thermal, np.concatenate((visible, alpha_channel), axis=-1), "rgba").fused
+    assert rgba.shape[-1] == 4 and np.array_equal(rgba[..., :3], rgb) and (rgba[..., 3] == 77).all()
+
+
+def test_grey_visible_gives_grey_output(engine, msrs_pair):
+    thermal, visible = msrs_pair
+    grey = visible[..., 1]
+    res = engine.fuse(thermal, grey, "mono")
+    assert res.fused.shape == grey.shape
+
+
+def test_uint16_thermal_equals_uint8_when_scaled(engine, msrs_pair):
+    """x·257 in 16 bits spans the same fraction of the range as x in 8 bits (65535 = 255·257)."""
+    thermal, visible = msrs_pair
+    a = engine.fuse(thermal, visible).fused.astype(int)
+    b = engine.fuse(thermal.astype(np.uint16) * 257, visible).fused.astype(int)
+    assert np.abs(a - b).max() <= 1
+
+
+def test_float_and_three_channel_thermal(engine, msrs_pair):
+    thermal, visible = msrs_pair
+    a = engine.fuse(thermal, visible).fused
+    assert np.array_equal(engine.fuse(np.repeat(thermal[..., None], 3, axis=-1), visible).fused, a)
+    b = engine.fuse(thermal.astype(np.float32) / 255.0, visible).fused
+    assert np.abs(a.astype(int) - b).max() <= 1
+
+
+def test_smaller_thermal_is_resized_into_visible_frame(engine, msrs_pair):
+    import cv2
+
+    thermal, visible = msrs_pair
+    small = cv2.resize(thermal, (320, 240), interpolation=cv2.INTER_AREA)
+    res = engine.fuse(small, visible)
+    assert res.fused.shape == visible.shape
+
+
+@pytest.mark.parametrize("size", [(37, 53), (1, 1), (481, 641)])
+def test_any_size(engine, size):
+    rng = np.random.default_rng(0)
+    res = engine.fuse(rng.integers(0, 256, size, dtype=np.uint8), rng.integers(0, 256, size + (3,), dtype=np.uint8))
+    assert res.fused.shape == size + (3,)
+
+
+@pytest.mark.parametrize(
+    ("thermal", "visible", "order", "message"),
+    [
+        (np.zeros((4, 4), np.int64), np.zeros((4, 4, 3), np.uint8), "rgb", "thermal dtype int64"),
+        (np.zeros((4, 4, 2), np.uint8), np.zeros((4, 4, 3), np.uint8), "rgb", "thermal must be"),
+        (np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.float32), "rgb", "visible must be a uint8"),
+        (np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.uint8), "rgba", "must be \\(H, W, 4\\)"),
+        (np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.uint8), "yuv", "not one of rgb, bgr"),
+        (np.zeros((4, 8), np.uint8), np.zeros((8, 4, 3), np.uint8), "rgb", "cannot be registered"),
+    ],
+)
+def test_bad_inputs_raise_input_error(engine, thermal, visible, order, message):
+    with pytest.raises(InputError, match=message):
+        engine.fuse(thermal, visible, order)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"backend": "tflite"}, "not one of torch, onnxruntime, tensorrt"),
+        ({"device": "tpu"}, "not one of cpu, cuda"),
+        ({"precision": "fp16"}, "needs device 'cuda'"),
+        ({"backend": "tensorrt"}, "needs device 'cuda'"),
+        ({"threads": 0}, "threads"),
+    ],
+)
+def test_invalid_engine_config(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        EngineConfig(**kwargs)
+
+
+def test_cuda_refused_cleanly_without_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError, match="torch.cuda.is_available\\(\\) is False"):
+        create_engine(EngineConfig(device="cuda"))
+
+
+@pytest.mark.gpu
+def test_cuda_fp16_matches_cpu(msrs_pair):
+    thermal, visible = msrs_pair
+    cpu = create_engine().fuse(thermal, visible)
+    for precision, tol in (("fp32", 1), ("fp16", 3)):
+        gpu = create_engine(EngineConfig(device="cuda", precision=precision)).fuse(thermal, visible)
+        assert np.abs(gpu.fused.astype(int) - cpu.fused).max() <= tol, precision
+        assert np.abs(gpu.alpha.astype(int) - cpu.alpha).max() <= tol, precision

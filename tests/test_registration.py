@@ -1,0 +1,54 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from fusion_core import ConfigError, InputError, RegistrationConfig
+from fusion_core.registration import Registrar
+
+
+def test_identity_passes_through_same_tensor():
+    x = torch.rand(10, 12)
+    assert Registrar()(x, (10, 12)) is x
+
+
+def test_resize_when_sizes_differ_with_same_aspect():
+    x = torch.rand(240, 320)
+    out = Registrar()(x, (480, 640))
+    assert out.shape == (480, 640)
+    assert abs(float(out.mean()) - float(x.mean())) < 0.01
+
+
+def test_homography_matches_opencv_warp_perspective():
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.random((120, 160)).astype(np.float32), (0, 0), 3)
+    h = np.array([[1.02, 0.01, 4.0], [-0.01, 0.98, -3.0], [1e-5, 0.0, 1.0]])
+    ref = cv2.warpPerspective(img, h, (170, 130), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    ours = Registrar(RegistrationConfig(homography=tuple(h.ravel())))(torch.from_numpy(img), (130, 170)).numpy()
+    inner = (slice(8, -8), slice(8, -8))  # borders differ only where the source runs out
+    assert np.max(np.abs(ours[inner] - ref[inner])) < 2e-3
+
+
+@pytest.mark.parametrize(
+    ("cfg", "size", "message"),
+    [
+        (RegistrationConfig(allow_resize=False), (20, 20), "resizing is disabled"),
+        (RegistrationConfig(), (20, 40), "aspect ratios differ"),
+    ],
+)
+def test_unregistrable_sizes(cfg, size, message):
+    with pytest.raises(InputError, match=message):
+        Registrar(cfg)(torch.rand(10, 10), size)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"homography": (1.0, 0.0, 0.0)}, "9 numbers"),
+        ({"homography": (0.0,) * 9}, "singular"),
+        ({"max_aspect_change": -1.0}, "max_aspect_change"),
+    ],
+)
+def test_invalid_registration_config(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        RegistrationConfig(**kwargs)
