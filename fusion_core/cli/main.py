@@ -21,6 +21,7 @@ COMMANDS = {
     "make-bag": "make_bag",
     "replay": "replay",
     "demo": "demo",
+    "detect": "detect",
 }
 
 
