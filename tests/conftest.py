@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# IVIF_SHARED_DATA points elsewhere on machines where the data is not beside the checkout (e.g. a lent GPU box).
+SHARED_DATA = Path(os.environ.get("IVIF_SHARED_DATA", REPO.parent / "shared" / "data"))
 MSRS = SHARED_DATA / "MSRS" / "trainval"
 
 
