@@ -1,0 +1,229 @@
+"""``ivif bench``: latency, throughput, stage split and peak memory of each backend, side by side.
+
+Every (backend, precision, size) runs the real :class:`FusionEngine` on the same pair (see
+:mod:`._bench_input`): ``--warmup`` untimed calls, then ``--iters`` timed ``fuse`` calls. Reported:
+per-pair latency p50/p90/p99 (wall clock around ``fuse``; on CUDA ``fuse`` synchronises, so this is
+the real per-pair time), throughput (pairs/s = 1000 / mean latency, one pair at a time), the
+median pre/network/post split from ``FusionResult.timings``, peak memory (CPU: growth of peak RSS
+during the timed run, from /proc; CUDA: ``torch.cuda.max_memory_allocated`` growth, which does not
+see ONNX Runtime's or TensorRT's own allocations) and each p50's ratio to the fastest backend at
+the same size and precision. ``--network-only`` adds the network forward alone, median of 10 after
+3 warm-ups, the protocol of ../shared/TARGETS.md. Sizes are WIDTHxHEIGHT (640x480 = MSRS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+QUICK_WARMUP, QUICK_ITERS = 1, 5
+
+
+def _csv(choices: tuple[str, ...] | None = None):  # noqa: ANN202 - argparse type factory
+    def parse(text: str) -> list[str]:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if choices and t not in choices]
+        if not items or bad:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a comma-separated list of {', '.join(choices or ('values',))}")
+        return items
+    return parse
+
+
+def _size(text: str) -> tuple[int, int]:
+    w, _, h = text.lower().partition("x")
+    if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 640x480")
+    return int(w), int(h)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..engine import BACKENDS, DEVICES, PRECISIONS
+
+    p = sub.add_parser("bench", help="benchmark backends side by side", description=__doc__.split("\n\n")[0])
+    p.add_argument("--backend", type=_csv(BACKENDS), default=["torch", "onnxruntime"], help="comma-separated (default torch,onnxruntime)")
+    p.add_argument("--size", type=lambda t: [_size(s) for s in _csv()(t)], default=None,
+                   help="comma-separated WIDTHxHEIGHT (default 640x480)")
+    p.add_argument("--device", default="cpu", choices=DEVICES, help="default cpu")
+    p.add_argument("--precision", type=_csv(PRECISIONS), default=["fp32"], help="comma-separated fp32,fp16 (fp16 needs cuda)")
+    p.add_argument("--warmup", type=int, default=None, help=f"untimed calls first (default 5; --quick {QUICK_WARMUP})")
+    p.add_argument("--iters", type=int, default=None, help=f"timed calls (default 50; --quick {QUICK_ITERS})")
+    p.add_argument("--model", default=None, help="checkpoint (.pt; ONNX/TensorRT backends export it); default: shipped model")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads for torch and onnxruntime (default: theirs)")
+    p.add_argument("--pair", nargs=2, type=Path, metavar=("IR", "VI"), default=None, help="image pair to use")
+    p.add_argument("--network-only", action="store_true", help="also time the network forward alone (TARGETS.md protocol)")
+    p.add_argument("--quick", action="store_true", help="CI mode: few iterations")
+    p.add_argument("--json", type=Path, default=None, help="write all results to this JSON file")
+    p.set_defaults(run=run)
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    a = np.asarray(values, dtype=np.float64)
+    return {"p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)), "p99": float(np.percentile(a, 99)),
+            "mean": float(a.mean()), "min": float(a.min())}
+
+
+class _PeakMemory:
+    """Peak memory growth over a block: CUDA allocator peak, or the process's peak RSS (VmHWM, reset via clear_refs)."""
+
+    def __init__(self, device: Any) -> None:
+        self.cuda = device.type == "cuda"
+        self.device = device
+
+    @staticmethod
+    def _status_kib(field: str) -> int | None:
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
+    def __enter__(self) -> "_PeakMemory":
+        import torch
+
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+            self.start = torch.cuda.memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            try:
+                Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux)
+                self.start = self._status_kib("VmRSS")
+            except OSError:
+                import resource
+
+                self.start = None  # fall back to ru_maxrss, which only grows when a new lifetime peak is set
+                self.rusage_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        if self.cuda:
+            self.mib = (torch.cuda.max_memory_allocated(self.device) - self.start) / 2**20
+            self.kind = "cuda_max_allocated_delta"
+        elif self.start is not None:
+            self.mib = max(0.0, ((self._status_kib("VmHWM") or 0) - self.start) / 1024)
+            self.kind = "rss_peak_delta"
+        else:
+            import resource
+
+            self.mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self.rusage_start) / 1024
+            self.kind = "ru_maxrss_delta"
+
+
+def _time_network(engine: Any, thermal: Any, visible: Any, warmup: int, iters: int) -> float:
+    """Median ms of ``engine.runner`` alone on the pair's prepared (1, 1, H, W) tensors."""
+    import statistics
+
+    import torch
+
+    from ..colour import luminance
+
+    dev = engine.device
+    ir = (torch.from_numpy(thermal).float() / 255.0)[None, None].to(dev)
+    vi = luminance(torch.from_numpy(visible).float() / 255.0)[None, None].contiguous().to(dev)
+    times = []
+    with torch.inference_mode():
+        for i in range(warmup + iters):
+            t0 = time.perf_counter()
+            engine.runner(ir, vi)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            if i >= warmup:
+                times.append((time.perf_counter() - t0) * 1000.0)
+    return statistics.median(times)
+
+
+def _bench_one(engine: Any, pair: Any, size: tuple[int, int], warmup: int, iters: int) -> dict[str, Any]:
+    import statistics
+
+    thermal, visible = pair.resized(*size)
+    for _ in range(warmup):
+        engine.fuse(thermal, visible, "rgb")
+    walls: list[float] = []
+    stages: dict[str, list[float]] = {"pre": [], "network": [], "post": []}
+    with _PeakMemory(engine.device) as mem:
+        for _ in range(iters):
+            t0 = time.perf_counter()
+            result = engine.fuse(thermal, visible, "rgb")
+            walls.append((time.perf_counter() - t0) * 1000.0)
+            for k in stages:
+                stages[k].append(result.timings[k])
+    lat = _percentiles(walls)
+    return {"status": "ok", "latency_ms": lat, "throughput_pairs_per_s": 1000.0 / lat["mean"],
+            "stages_ms": {k: statistics.median(v) for k, v in stages.items()},
+            "peak_memory": {"kind": mem.kind, "mib": round(mem.mib, 2)}}
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..engine import EngineConfig, create_engine
+    from ..errors import IvifError
+    from ._bench_input import find_bench_pair
+    from ._bench_report import add_ratios, print_tables
+
+    warmup = args.warmup if args.warmup is not None else (QUICK_WARMUP if args.quick else 5)
+    iters = args.iters if args.iters is not None else (QUICK_ITERS if args.quick else 50)
+    if warmup < 0 or iters < 1:
+        raise IvifError("--warmup must be >= 0 and --iters >= 1")
+    sizes = args.size or [(640, 480)]
+    pair = find_bench_pair(*(args.pair or (None, None)))
+    print(f"input: {pair.source}, resized to each size; device {args.device}; warm-up {warmup}, timed {iters}")
+
+    results: list[dict[str, Any]] = []
+    network: list[dict[str, Any]] = []
+    for backend in args.backend:
+        for precision in args.precision:
+            base = {"backend": backend, "precision": precision, "device": args.device}
+            try:
+                t0 = time.perf_counter()
+                engine = create_engine(EngineConfig(backend=backend, model_path=args.model, device=args.device,
+                                                    precision=precision, threads=args.threads))
+                setup_s = time.perf_counter() - t0
+            except (IvifError, ImportError) as exc:
+                for w, h in sizes:
+                    results.append(dict(base, size=[w, h], status="skipped", reason=str(exc)))
+                continue
+            extra = {"provider": getattr(engine.runner, "provider", None), "setup_s": round(setup_s, 3)}
+            for w, h in sizes:
+                try:
+                    row = _bench_one(engine, pair, (w, h), warmup, iters)
+                except IvifError as exc:
+                    row = {"status": "failed", "reason": str(exc)}
+                results.append(dict(base, size=[w, h], **extra, **row))
+                if args.network_only and row["status"] == "ok":
+                    nw, nit = (1, 3) if args.quick else (3, 10)
+                    ms = _time_network(engine, *pair.resized(w, h), nw, nit)
+                    network.append(dict(base, size=[w, h], median_ms=ms, warmup=nw, iters=nit))
+            del engine
+            if args.device == "cuda":
+                torch.cuda.empty_cache()
+    add_ratios(results, "latency_ms", "p50")
+    add_ratios(network, None, "median_ms")
+    print_tables(results, network)
+
+    if args.json:
+        meta = {"input": pair.source, "device": args.device, "warmup": warmup, "iters": iters, "threads": args.threads,
+                "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
+                "cpu_count": __import__("os").cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "gpu": torch.cuda.get_device_name() if args.device == "cuda" and torch.cuda.is_available() else None,
+                "size_convention": "WIDTHxHEIGHT"}
+        try:
+            import onnxruntime
+
+            meta["onnxruntime"] = onnxruntime.__version__
+        except ImportError:
+            meta["onnxruntime"] = None
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"meta": meta, "results": results, "network_only": network}, indent=2))
+        print(f"wrote {args.json}")
+    return 0 if any(r["status"] == "ok" for r in results) else 1

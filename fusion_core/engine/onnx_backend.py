@@ -1,0 +1,106 @@
+"""ONNX Runtime backend: the exported FusionNet graph behind the NetworkRunner contract.
+
+CPU: ``CPUExecutionProvider`` with ``EngineConfig.threads`` intra-op threads (None = ONNX Runtime's
+default, one per physical core). CUDA: ``CUDAExecutionProvider`` (onnxruntime-gpu) with I/O bound
+straight to the torch CUDA tensors of the shared pipeline, so pre- and post-processing stay on the
+GPU. When ``device='cuda'`` but this onnxruntime has no CUDA provider, the network runs on the CPU
+provider and the runner copies its two inputs to the host and the outputs back (logged once, and
+visible as ``runner.provider``). A ``.pt`` model (or None = the shipped default) is exported on the
+fly into the user cache (:func:`fusion_core.export.resolve_onnx`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from .contract import EngineConfig
+from .torch_backend import resolve_device
+
+log = logging.getLogger(__name__)
+
+CPU_PROVIDER = "CPUExecutionProvider"
+CUDA_PROVIDER = "CUDAExecutionProvider"
+
+
+class OnnxRunner:
+    """Runs an ivif ONNX export with ONNX Runtime; (1, 1, H, W) float32 in, (fused, alpha) float32 out."""
+
+    name = "onnxruntime"
+
+    def __init__(self, session: Any, device: torch.device) -> None:
+        self.session = session
+        self.device = device
+        self.provider: str = session.get_providers()[0]
+        self._bind = device.type == "cuda" and self.provider == CUDA_PROVIDER
+
+    def __call__(self, ir_y: torch.Tensor, vi_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._bind:
+            return self._run_bound(ir_y, vi_y)
+        feeds = {"ir": ir_y.detach().float().cpu().contiguous().numpy(), "vi": vi_y.detach().float().cpu().contiguous().numpy()}
+        fused, alpha = self.session.run(["fused", "alpha"], feeds)
+        return torch.from_numpy(fused).to(self.device), torch.from_numpy(alpha).to(self.device)
+
+    def _run_bound(self, ir_y: torch.Tensor, vi_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zero-copy on CUDA: ORT reads and writes the torch tensors' device memory."""
+        ir, vi = ir_y.float().contiguous(), vi_y.float().contiguous()  # (1, 1, H, W)
+        fused, alpha = torch.empty_like(ir), torch.empty_like(ir)
+        shape = tuple(ir.shape)
+        index = self.device.index if self.device.index is not None else torch.cuda.current_device()
+        binding = self.session.io_binding()
+        for name, tensor in (("ir", ir), ("vi", vi)):
+            binding.bind_input(name, "cuda", index, np.float32, shape, tensor.data_ptr())
+        for name, tensor in (("fused", fused), ("alpha", alpha)):
+            binding.bind_output(name, "cuda", index, np.float32, shape, tensor.data_ptr())
+        # ORT runs on its own CUDA stream: the inputs written on torch's stream must be complete first.
+        # run_with_iobinding synchronises ORT's stream before returning, so the outputs are ready after it.
+        torch.cuda.current_stream(self.device).synchronize()
+        self.session.run_with_iobinding(binding)
+        return fused, alpha
+
+
+def _session_options(threads: int | None) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1  # the graph is a chain: parallelism is inside the ops
+    # ORT's idle workers busy-wait after each run by default; the shared torch post-processing that
+    # follows then fights them for the cores (measured on 2 cores, 640x480: post 173 ms -> 23 ms).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    return options
+
+
+def build_onnx_runner(config: EngineConfig) -> OnnxRunner:
+    """Runner for ``config.model_path`` (.onnx, .pt or None) on ``config.device``."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ConfigError(f"backend 'onnxruntime' needs the onnxruntime package (pip install 'ivif-fusion[onnx]'): {exc}") from exc
+    from ..export import resolve_onnx
+
+    device = resolve_device(config.device)
+    path, _meta = resolve_onnx(config.model_path, config.precision)
+    providers: list[Any] = [CPU_PROVIDER]
+    if device.type == "cuda":
+        if CUDA_PROVIDER in ort.get_available_providers():
+            index = device.index if device.index is not None else torch.cuda.current_device()
+            providers = [(CUDA_PROVIDER, {"device_id": index}), CPU_PROVIDER]
+        else:
+            log.warning("device 'cuda' was requested but this onnxruntime has no %s (install onnxruntime-gpu); the network "
+                        "runs on the CPU provider, pre/post-processing stay on CUDA", CUDA_PROVIDER)
+    try:
+        session = ort.InferenceSession(str(path), sess_options=_session_options(config.threads), providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
+        raise ConfigError(f"onnxruntime could not load {path}: {exc}") from exc
+    runner = OnnxRunner(session, device)
+    if device.type == "cuda" and runner.provider != CUDA_PROVIDER and len(providers) > 1:
+        log.warning("onnxruntime could not start %s (see its log); running on %s", CUDA_PROVIDER, runner.provider)
+    return runner
