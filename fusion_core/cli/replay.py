@@ -1,0 +1,86 @@
+"""``ivif replay``: replay a rosbag2 through the fusion engine (offline, or live through the ROS nodes) and report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._common import add_engine_options, engine_config_from_args
+
+
+def add_replay_options(p: argparse.ArgumentParser, rate_factor: float = 1.0) -> None:
+    """Options shared by ``ivif replay`` and ``ivif demo``: pairing, scoring, live playback."""
+    g = p.add_argument_group("pairing (the fusion node's policy)")
+    g.add_argument("--slop", type=float, default=0.02, help="largest stamp difference of a pair, seconds (default: 0.02)")
+    g.add_argument("--queue-size", type=int, default=5, help="frames kept per input while waiting for a partner (default: 5)")
+    g = p.add_argument_group("report")
+    g.add_argument("--labels", type=Path, default=None, metavar="DIR",
+                   help="YOLO boxes <stem>.txt for ROI-SSIM and detection mAP (bags from ivif make-bag know their stems)")
+    g.add_argument("--no-metrics", action="store_true", help="skip the metric suite (latency and pictures only)")
+    g.add_argument("--metric-stride", type=int, default=1, metavar="N", help="score every N-th pair (default: 1)")
+    g.add_argument("--baselines", default="average,max,laplacian,ir_only,vi_only", metavar="NAMES",
+                   help="comma-separated baselines scored beside the model ('' for none)")
+    g.add_argument("--sheet", type=int, default=4, metavar="N", help="pairs on the contact sheet (default: 4)")
+    g.add_argument("--detect", action="store_true", help="run YOLOX-nano on every fused image (detection summary)")
+    g = p.add_argument_group("live replay over DDS")
+    g.add_argument("--rate-factor", type=float, default=rate_factor, metavar="F",
+                   help=f"playback speed of the live graph; 0.5 = half speed (default: {rate_factor:g})")
+    g.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID of the live graph (default: derived from the pid)")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("replay", help="replay a rosbag2 through the engine and write a report",
+                       description="Read a rosbag2 (mcap or sqlite3) frame by frame, pair thermal and visible like fusion_node, "
+                                   "fuse, write OUT/bag (inputs + /fusion/image + /fusion/alpha) and OUT/report.{md,html}. "
+                                   "With --live the bag is played over DDS into a real fusion_node (+ detector_node with "
+                                   "--detect) and the recorded outputs are reported and matched with an offline replay "
+                                   "(OUT/offline).")
+    p.add_argument("bag", type=Path, help="rosbag2 directory (or .mcap / .db3 file)")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--thermal-topic", default="/thermal/image_raw", help="default: /thermal/image_raw")
+    p.add_argument("--visible-topic", default="/visible/image_raw", help="default: /visible/image_raw")
+    p.add_argument("--storage", default=None, choices=("mcap", "sqlite3"), help="output bag storage (default: the input's)")
+    p.add_argument("--live", action="store_true", help="play the bag into the ROS nodes over DDS and record their outputs")
+    add_replay_options(p)
+    add_engine_options(p)
+    p.set_defaults(run=run)
+
+
+def configs_from_args(args: argparse.Namespace):
+    """(ReplayConfig, LiveConfig | None) from the parsed options."""
+    from ..replay.collect import CollectSettings
+    from ..replay.live import LiveConfig
+    from ..replay.offline import ReplayConfig
+
+    baselines = tuple(b.strip() for b in args.baselines.split(",") if b.strip())
+    collect = CollectSettings(metrics=not args.no_metrics, baselines=baselines, metric_stride=args.metric_stride,
+                              sheet_pairs=args.sheet, labels_dir=args.labels)
+    topics = {k: getattr(args, k) for k in ("thermal_topic", "visible_topic") if getattr(args, k, None)}
+    config = ReplayConfig(**topics, slop=args.slop,
+                          queue_size=args.queue_size, storage=getattr(args, "storage", None), detect=args.detect,
+                          collect=collect)
+    live = LiveConfig(rate_factor=args.rate_factor, detector=args.detect, domain_id=args.domain_id) if args.live else None
+    return config, live
+
+
+def print_summary(result, report: Path) -> None:
+    c = result.collected
+    lat = c.latency.get("total") or c.latency.get("end_to_end") or {}
+    fused = c.metric_means.get("fused", {})
+    print(f"{result.mode} replay of {result.bag}: {result.pairs} pairs, backend {result.backend} on {result.device}, "
+          f"{result.wall_s:.1f} s")
+    if lat.get("n"):
+        label = "per pair" if "total" in c.latency else "end to end"
+        print(f"latency {label}: p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, p99 {lat['p99']:.1f} ms")
+    if fused:
+        print("fused: " + ", ".join(f"{k} {v:.3f}" for k, v in fused.items() if v == v))
+    print(f"report: {report}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..replay.runner import run_replay
+
+    config, live = configs_from_args(args)
+    result, report = run_replay(args.bag, args.out, config, engine_config_from_args(args), live)
+    print_summary(result, report)
+    return 0

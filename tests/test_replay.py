@@ -1,0 +1,312 @@
+"""make-bag -> replay round trips, the bag codec, capture timing, frame accounting, streaming memory,
+the report and the demo's offline path. No ROS needed (the live replay is in tests/ros)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e .[replay])")
+
+from fusion_core.engine import EngineConfig, FusionEngine, create_engine  # noqa: E402
+from fusion_core.errors import ConfigError, InputError  # noqa: E402
+from fusion_core.io import read_thermal, read_visible  # noqa: E402
+from fusion_core.replay.bagio import iter_messages, open_bag, topics  # noqa: E402
+from fusion_core.replay.codec import IMAGE_MSGTYPE, decode_image, encode_image, typestore  # noqa: E402
+from fusion_core.replay.collect import CollectSettings  # noqa: E402
+from fusion_core.replay.make_bag import make_bag, read_sidecar, write_pairs_bag  # noqa: E402
+from fusion_core.replay.offline import ReplayConfig, replay  # noqa: E402
+from fusion_core.replay.schedule import make_schedule  # noqa: E402
+
+NO_METRICS = CollectSettings(metrics=False, sheet_pairs=0)
+
+
+def _read_bag(path: Path) -> dict[str, list[tuple[int, object]]]:
+    """topic -> [(log ns, Frame)] of every image message, in log order."""
+    out: dict[str, list] = {}
+    with open_bag(path) as reader:
+        for topic, log_ns, raw in iter_messages(reader, list(topics(reader))):
+            out.setdefault(topic, []).append((log_ns, decode_image(raw, topic)))
+    return out
+
+
+class AverageRunner:
+    """A real NetworkRunner (the backend contract) whose network is a plain average: cheap, for I/O tests."""
+
+    name = "average"
+    device = torch.device("cpu")
+
+    def __call__(self, ir: torch.Tensor, vi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (ir + vi) * 0.5, torch.full_like(ir, 0.5)
+
+
+def _noise_pairs(h: int, w: int):
+    def load(i: int):
+        rng = np.random.default_rng(i)
+        return f"{i:05d}", rng.integers(0, 256, (h, w), dtype=np.uint8), rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    return load
+
+
+@pytest.fixture(scope="module")
+def three_pairs(msrs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with ir/ and vi/ holding the first 3 MSRS pairs (by stem)."""
+    root = tmp_path_factory.mktemp("pairs")
+    stems = sorted(p.stem for p in (msrs_dir / "ir").glob("*.png"))[:3]
+    for sub in ("ir", "vi"):
+        (root / sub).mkdir()
+        for stem in stems:
+            shutil.copy(msrs_dir / sub / f"{stem}.png", root / sub / f"{stem}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def fuse_cli_out(three_pairs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `ivif fuse` writes for the three pairs."""
+    from fusion_core.cli.main import main
+
+    out = tmp_path_factory.mktemp("fuse")
+    assert main(["fuse", "--ir", str(three_pairs / "ir"), "--vi", str(three_pairs / "vi"), "--out", str(out)]) == 0
+    return out
+
+
+# --- round trips ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("storage,suffix", [("mcap", ".mcap"), ("sqlite3", ".db3")])
+def test_make_bag_replay_round_trip(storage, suffix, three_pairs, fuse_cli_out, tmp_path):
+    made = make_bag(three_pairs / "ir", three_pairs / "vi", tmp_path / "in", rate=10.0, jitter_ms=2.0, storage=storage, seed=3)
+    assert made.messages == {"/thermal/image_raw": 3, "/visible/image_raw": 3}
+    assert [p.suffix for p in (tmp_path / "in").iterdir() if p.suffix in (".mcap", ".db3")] == [suffix]
+
+    result = replay(tmp_path / "in", tmp_path / "out", ReplayConfig(storage=storage, collect=NO_METRICS))
+    assert result.pairs == 3 and result.pairing["emitted"] == 3
+    msgs = _read_bag(tmp_path / "out" / "bag")
+    assert {t: len(v) for t, v in msgs.items()} == {"/thermal/image_raw": 3, "/visible/image_raw": 3,
+                                                    "/fusion/image": 3, "/fusion/alpha": 3}
+    assert [p.suffix for p in (tmp_path / "out" / "bag").iterdir() if p.suffix in (".mcap", ".db3")] == [suffix]
+
+    stems = read_sidecar(tmp_path / "in")
+    visible = msgs["/visible/image_raw"]
+    for (log_v, vis), (log_t, th), (log_f, fused), (log_a, alpha) in zip(
+            visible, msgs["/thermal/image_raw"], msgs["/fusion/image"], msgs["/fusion/alpha"]):
+        # stamps and frame ids: inputs as recorded, outputs carry the visible frame's header
+        assert (th.frame_id, vis.frame_id, fused.frame_id, alpha.frame_id) == (
+            "thermal_camera", "visible_camera", "visible_camera", "visible_camera")
+        assert fused.stamp_ns == alpha.stamp_ns == vis.stamp_ns
+        assert abs(th.stamp_ns - vis.stamp_ns) <= 20_000_000
+        assert log_v > vis.stamp_ns and log_t > th.stamp_ns  # received after exposure
+        assert log_f == log_a == max(log_v, log_t)  # written when the pair completed
+        assert (th.encoding, vis.encoding, fused.encoding, alpha.encoding) == ("mono8", "rgb8", "rgb8", "mono8")
+        # pixels: the bag holds the files' pixels, the outputs equal what `ivif fuse` writes
+        stem = stems[vis.stamp_ns]
+        assert stems[th.stamp_ns] == stem
+        np.testing.assert_array_equal(th.image, read_thermal(three_pairs / "ir" / f"{stem}.png"))
+        np.testing.assert_array_equal(vis.image, read_visible(three_pairs / "vi" / f"{stem}.png"))
+        np.testing.assert_array_equal(fused.image, read_visible(fuse_cli_out / "fused" / f"{stem}.png"))
+        np.testing.assert_array_equal(alpha.image, read_thermal(fuse_cli_out / "alpha" / f"{stem}.png"))
+
+
+def test_mono16_bag_fuses_like_mono8(three_pairs, tmp_path):
+    make_bag(three_pairs / "ir", three_pairs / "vi", tmp_path / "in16", thermal_encoding="mono16", limit=1)
+    msgs = _read_bag(tmp_path / "in16")
+    thermal = msgs["/thermal/image_raw"][0][1]
+    stem = read_sidecar(tmp_path / "in16")[thermal.stamp_ns]
+    source = read_thermal(three_pairs / "ir" / f"{stem}.png")
+    assert thermal.encoding == "mono16" and thermal.image.dtype == np.uint16
+    np.testing.assert_array_equal(thermal.image, source.astype(np.uint16) * 257)
+    replay(tmp_path / "in16", tmp_path / "out", ReplayConfig(collect=NO_METRICS))
+    fused = _read_bag(tmp_path / "out" / "bag")["/fusion/image"][0][1].image
+    expected = create_engine().fuse(source, read_visible(three_pairs / "vi" / f"{stem}.png"), "rgb").fused
+    assert np.abs(fused.astype(int) - expected.astype(int)).max() <= 1  # x257 then /65535 = /255 up to float rounding
+
+
+# --- codec ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding,shape,dtype", [
+    ("mono8", (5, 7), np.uint8), ("mono16", (5, 7), np.uint16), ("rgb8", (5, 7, 3), np.uint8),
+    ("bgr8", (5, 7, 3), np.uint8), ("rgba8", (5, 7, 4), np.uint8), ("16UC1", (5, 7), np.uint16),
+])
+def test_codec_round_trip(encoding, shape, dtype):
+    image = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, shape, dtype=dtype)
+    frame = decode_image(encode_image(image, encoding, 1_717_243_200_123_456_789, "cam"))
+    assert (frame.encoding, frame.stamp_ns, frame.frame_id) == (encoding, 1_717_243_200_123_456_789, "cam")
+    assert frame.image.dtype == dtype and frame.image.flags.writeable
+    np.testing.assert_array_equal(frame.image, image)
+
+
+def _raw_image(encoding: str, height: int, width: int, step: int, data: bytes, bigendian: int = 0) -> bytes:
+    t = typestore().types
+    msg = t[IMAGE_MSGTYPE](header=t["std_msgs/msg/Header"](stamp=t["builtin_interfaces/msg/Time"](sec=1, nanosec=5),
+                                                            frame_id="f"),
+                           height=height, width=width, encoding=encoding, is_bigendian=bigendian, step=step,
+                           data=np.frombuffer(data, dtype=np.uint8))
+    return bytes(typestore().serialize_cdr(msg, IMAGE_MSGTYPE))
+
+
+def test_codec_honours_step_and_big_endian():
+    padded = decode_image(_raw_image("rgb8", 2, 2, 8, bytes(range(16))))  # 6 bytes of pixels + 2 of padding per row
+    np.testing.assert_array_equal(padded.image, [[[0, 1, 2], [3, 4, 5]], [[8, 9, 10], [11, 12, 13]]])
+    big = decode_image(_raw_image("mono16", 1, 2, 4, bytes([1, 2, 3, 4]), bigendian=1))
+    np.testing.assert_array_equal(big.image, [[0x0102, 0x0304]])
+    assert big.stamp_ns == 1_000_000_005
+
+
+@pytest.mark.parametrize("raw,message", [
+    (lambda: _raw_image("yuv422", 1, 1, 2, b"\0\0"), "encoding 'yuv422' is not supported"),
+    (lambda: _raw_image("rgb8", 2, 2, 5, bytes(10)), "step 5 is smaller than width*channels*bytes = 6"),
+    (lambda: _raw_image("mono8", 2, 4, 4, bytes(6)), "data holds 6 bytes"),
+    (lambda: b"\0\1\0\0garbage", "not a decodable sensor_msgs/Image"),
+])
+def test_codec_rejects_bad_messages(raw, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        decode_image(raw(), "/cam")
+
+
+def test_encode_checks_layout():
+    with pytest.raises(InputError, match="'rgb8' needs a uint8 \\(H, W, 3\\)"):
+        encode_image(np.zeros((2, 2), np.uint8), "rgb8", 0, "f")
+    with pytest.raises(ConfigError, match="not one of mono8"):
+        encode_image(np.zeros((2, 2), np.uint8), "jpeg", 0, "f")
+
+
+# --- timing model and accounting -----------------------------------------------------------------------------
+
+def test_schedule_jitter_phase_and_drops():
+    s = make_schedule(400, rate=20.0, jitter_ms=3.0, drop_prob=0.1, seed=7)
+    assert s == make_schedule(400, rate=20.0, jitter_ms=3.0, drop_prob=0.1, seed=7)  # reproducible
+    assert [c.log_ns for c in s.captures] == sorted(c.log_ns for c in s.captures)
+    assert abs(s.phase_ns) <= 0.05 * 50e6
+    for cam in ("thermal", "visible"):
+        caps = [c for c in s.captures if c.camera == cam]
+        lost = [i for c, i in s.dropped if c == cam]
+        assert len(caps) + len(lost) == 400 and 20 <= len(lost) <= 60  # ~10 % of 400
+        offsets = np.array([c.stamp_ns - 1_717_243_200_000_000_000 - c.index * 50_000_000 for c in caps]) / 1e6
+        offsets -= s.phase_ns / 1e6 if cam == "visible" else 0.0
+        assert 2.5 < offsets.std() < 3.5 and np.abs(offsets).max() <= 9.0 + 1e-6  # sigma 3 ms, clipped at 3 sigma
+        assert all(2e6 <= c.log_ns - c.stamp_ns <= 4e6 if cam == "thermal" else 4e6 <= c.log_ns - c.stamp_ns <= 6e6
+                   for c in caps)
+        assert np.all(np.diff([c.stamp_ns for c in sorted(caps, key=lambda c: c.index)]) > 0)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"rate": 0.0}, "rate must be > 0 Hz"),
+    ({"rate": 10.0, "jitter_ms": -1.0}, "jitter must be >= 0 ms"),
+    ({"rate": 10.0, "drop_prob": 1.0}, "drop probability must lie in \\[0, 1\\)"),
+])
+def test_schedule_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        make_schedule(3, **kwargs)
+
+
+def test_drops_are_accounted_frame_by_frame(tmp_path):
+    n = 60
+    write_pairs_bag(_noise_pairs(24, 32), n, tmp_path / "in", jitter_ms=0.0, drop_prob=0.2, seed=11)
+    drops = make_schedule(n, 10.0, 0.0, 0.2, 11).dropped
+    lost = {cam: {i for c, i in drops if c == cam} for cam in ("thermal", "visible")}
+    both = [i for i in range(n) if i not in lost["thermal"] and i not in lost["visible"]]
+    engine = FusionEngine(AverageRunner(), EngineConfig())
+    r = replay(tmp_path / "in", tmp_path / "out", ReplayConfig(collect=NO_METRICS), engine)
+    assert r.pairs == len(both)  # phase <= 5 ms < slop, neighbours 100 ms away: exactly the complete pairs
+    for i, cam in enumerate(("thermal", "visible")):
+        acc = r.inputs[cam]
+        assert acc["read"] == n - len(lost[cam])
+        assert acc["read"] == r.pairs + sum(r.pairing["dropped"][i].values())  # every frame accounted for
+        present = [j for j in range(n) if j not in lost[cam]]
+        inner = sum(1 for j in lost[cam] if present[0] < j < present[-1])
+        assert acc["missing_estimate"] == inner  # the stamp-gap estimate finds every frame lost mid-stream
+        assert sorted(r.recorded_drops[cam]) == [f"{j:05d}" for j in sorted(lost[cam])]
+
+
+def test_replay_rejects_wrong_topics_and_existing_output(tmp_path):
+    write_pairs_bag(_noise_pairs(8, 8), 2, tmp_path / "in")
+    with pytest.raises(InputError, match="has no topic '/ir/raw'; its topics: /thermal/image_raw"):
+        replay(tmp_path / "in", tmp_path / "o1", ReplayConfig(thermal_topic="ir/raw", collect=NO_METRICS))
+    with pytest.raises(ConfigError, match="thermal and visible topics must differ"):
+        ReplayConfig(thermal_topic="/a", visible_topic="a")
+    with pytest.raises(InputError, match="exists already"):
+        write_pairs_bag(_noise_pairs(8, 8), 2, tmp_path / "in")
+    with pytest.raises(InputError, match="does not exist"):
+        replay(tmp_path / "nope", tmp_path / "o2")
+
+
+# --- streaming -----------------------------------------------------------------------------------------------
+
+def test_make_bag_and_replay_stream_in_flat_memory(tmp_path):
+    """160 pairs of 320x240 make a ~49 MB bag (and a ~98 MB output bag); holding the frames would cost at least
+    that. Peak Python/numpy allocation growth stays under 16 MB for writing, reading and rewriting it."""
+    engine = FusionEngine(AverageRunner(), EngineConfig())
+    bound = 16e6
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        write_pairs_bag(_noise_pairs(240, 320), 160, tmp_path / "in")
+        write_peak = tracemalloc.get_traced_memory()[1] - base
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        result = replay(tmp_path / "in", tmp_path / "out", ReplayConfig(collect=CollectSettings(metrics=False, sheet_pairs=2)),
+                        engine)
+        replay_peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    bag_bytes = sum(p.stat().st_size for p in (tmp_path / "in").iterdir())
+    assert result.pairs == 160
+    assert bag_bytes > 3 * bound
+    assert write_peak < bound, f"make-bag peak {write_peak / 1e6:.1f} MB"
+    assert replay_peak < bound, f"replay peak {replay_peak / 1e6:.1f} MB"
+
+
+# --- report and demo -----------------------------------------------------------------------------------------
+
+def test_demo_offline_on_three_pairs(tmp_path, capsys):
+    from fusion_core.cli.main import main
+
+    out = tmp_path / "demo_out"
+    assert main(["demo", "--offline", "--pairs", "3", "--out", str(out), "--drop", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert f"open {(out / 'report.html').resolve()}" in printed
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "# Replay report (offline)" in md and "3 pairs fused" in md
+    for row in ("| fused (this model) |", "| average |", "| max |", "| Laplacian pyramid |", "| IR only |", "| visible only |"):
+        assert row in md
+    assert "| total |" in md and "## Detections" in md and "mAP@0.5 against the IR boxes" in md
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for image in ("alpha_hist.png", "contact_sheet.png", "metrics_over_time.png", "latency.png"):
+        assert (out / image).stat().st_size > 1000 and f"src='{image}'" in html
+    assert "http://" not in html and "https://" not in html  # self-contained
+    rows = (out / "pairs.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 4 and rows[1].split(",")[1] == "00004N"  # stems from the bag's sidecar
+    # rerunning replaces the demo's own folder; a foreign folder is refused
+    assert main(["demo", "--offline", "--pairs", "1", "--out", str(out), "--no-metrics"]) == 0
+    (tmp_path / "mine").mkdir()
+    assert main(["demo", "--offline", "--pairs", "1", "--out", str(tmp_path / "mine")]) == 2
+    assert "was not made by ivif demo" in capsys.readouterr().err
+
+
+def test_make_bag_cli_and_replay_cli(three_pairs, tmp_path, capsys):
+    from fusion_core.cli.main import main
+
+    bag = tmp_path / "bag"
+    assert main(["make-bag", "--ir", str(three_pairs / "ir"), "--vi", str(three_pairs / "vi"), "--out", str(bag),
+                 "--storage", "sqlite3", "--limit", "2", "--jitter", "1"]) == 0
+    assert "2 pairs" in capsys.readouterr().out
+    assert main(["replay", str(bag), "--out", str(tmp_path / "r"), "--no-metrics", "--sheet", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "offline replay of" in printed and "2 pairs" in printed and "report:" in printed
+    assert main(["replay", str(bag), "--out", str(tmp_path / "r2"), "--visible-topic", "/cam/rgb"]) == 2
+    assert "has no topic '/cam/rgb'" in capsys.readouterr().err
+
+
+def test_replay_modules_import_no_ros():
+    code = ("import sys, fusion_core.replay.runner, fusion_core.replay.live, fusion_core.replay.live_analysis, "
+            "fusion_core.cli.demo, fusion_core.cli.replay, fusion_core.cli.make_bag;"
+            "bad = [n for n in ('rclpy', 'sensor_msgs', 'rosbags', 'matplotlib') if n in sys.modules]; print(bad); sys.exit(bool(bad))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
