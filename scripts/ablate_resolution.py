@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fusion_core import FusionNet, FusionNetConfig, save_checkpoint
+from fusion_core import FusionNet, FusionNetConfig, load_model, save_checkpoint
 from fusion_core.baselines import BASELINES
 from fusion_core.boxes import roi_mask_for
 from fusion_core.colour import luminance
@@ -33,13 +33,18 @@ from fusion_core.io import list_images, pair_folders, read_thermal, read_visible
 from fusion_core.losses import FusionLossConfig, fusion_loss
 from fusion_core.metrics import METRICS, compute_all
 
+# name -> (architecture, loss); the first six vary the architecture, the rest the loss weights.
 VARIANTS = {
-    "s4-guided (default)": FusionNetConfig(),
-    "s4-bilinear": FusionNetConfig(upsample="bilinear"),
-    "s4-guided-no-detail": FusionNetConfig(detail_residual=False),
-    "s2-guided": FusionNetConfig(scale=2),
-    "s8-guided": FusionNetConfig(scale=8),
-    "s1-full-res": FusionNetConfig(scale=1),
+    "s4-guided": (FusionNetConfig(), FusionLossConfig()),
+    "s4-bilinear": (FusionNetConfig(upsample="bilinear"), FusionLossConfig()),
+    "s4-guided-no-detail": (FusionNetConfig(detail_residual=False), FusionLossConfig()),
+    "s2-guided": (FusionNetConfig(scale=2), FusionLossConfig()),
+    "s8-guided": (FusionNetConfig(scale=8), FusionLossConfig()),
+    "s1-full-res": (FusionNetConfig(scale=1), FusionLossConfig()),
+    "s4-ssim3": (FusionNetConfig(), FusionLossConfig(ssim=3.0)),
+    "s4-roi-max": (FusionNetConfig(), FusionLossConfig(roi_intensity_target="max")),
+    "s4-ssim3-roi-max": (FusionNetConfig(), FusionLossConfig(ssim=3.0, roi_intensity_target="max")),
+    "s4-ssim2-roi2": (FusionNetConfig(), FusionLossConfig(ssim=2.0, roi_intensity=2.0)),
 }
 
 
@@ -76,13 +81,16 @@ def sample_batch(pairs, batch: int, crop: int, gen: torch.Generator):
     return [torch.stack(o) for o in out]
 
 
-def train(cfg: FusionNetConfig, pairs, steps: int, batch: int, crop: int, device: torch.device, seed: int) -> tuple[FusionNet, float]:
+def train(cfg: FusionNetConfig, loss_cfg: FusionLossConfig, pairs, steps: int, batch: int, crop: int, device: torch.device,
+          seed: int, lr: float = 2e-3, init: Path | None = None) -> tuple[FusionNet, float]:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = FusionNet(cfg).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    model = FusionNet(cfg)
+    if init is not None:  # fine-tune: start from a trained checkpoint of the same architecture
+        model.load_state_dict(load_model(init).state_dict())
+    model = model.to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * s / steps)))
-    loss_cfg = FusionLossConfig()
     t0 = time.time()
     for step in range(steps):
         ir, vi, mask = sample_batch(pairs, batch, crop, gen)
@@ -97,19 +105,21 @@ def train(cfg: FusionNetConfig, pairs, steps: int, batch: int, crop: int, device
     return model.eval(), time.time() - t0
 
 
-def _score(args: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, float]:
+def _score(args: tuple) -> dict[str, float]:
     return compute_all(*args)
 
 
-def dev_pairs(dev: Path) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
-    """Set name -> [(ir 0–255 float, visible Y 0–255 float)]."""
+def dev_pairs(dev: Path) -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]]:
+    """Set name -> [(ir 0–255 float, visible Y 0–255 float, ROI mask or None)]."""
     sets = {}
     for d in sorted(p for p in dev.iterdir() if (p / "ir").is_dir()):
         items = []
         for pair in pair_folders(d / "ir", d / "vi"):
             ir = read_thermal(pair.ir).astype(np.float64)
             vi = read_visible(pair.vi).astype(np.float64)
-            items.append((ir, vi if vi.ndim == 2 else luminance(torch.from_numpy(vi)).numpy()))
+            labels = d / "labels_det_ir"
+            mask = roi_mask_for(labels, pair.stem, ir.shape) if labels.is_dir() else None
+            items.append((ir, vi if vi.ndim == 2 else luminance(torch.from_numpy(vi)).numpy(), mask))
         sets[d.name] = items
     return sets
 
@@ -118,7 +128,7 @@ def evaluate(fuse, sets, pool: ProcessPoolExecutor) -> dict[str, dict[str, float
     """Mean metrics per dev set of ``fuse(ir, vi) -> fused`` (all 0–255 float, fused rounded like a PNG)."""
     result = {}
     for name, items in sets.items():
-        jobs = [(np.round(np.clip(fuse(ir, vi), 0, 255)), ir, vi) for ir, vi in items]
+        jobs = [(np.round(np.clip(fuse(ir, vi), 0, 255)), ir, vi, mask) for ir, vi, mask in items]
         rows = list(pool.map(_score, jobs, chunksize=2))
         result[name] = {m: float(np.nanmean([r[m] for r in rows])) for m in METRICS}
     return result
@@ -135,6 +145,9 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--init", type=Path, default=None, help="fine-tune from this checkpoint instead of from scratch")
+    ap.add_argument("--no-baselines", action="store_true", help="score only the trained variants")
     args = ap.parse_args()
     device = torch.device(args.device)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -143,15 +156,15 @@ def main() -> None:
     print(f"{len(pairs)} training pairs; dev sets: { {k: len(v) for k, v in sets.items()} }", flush=True)
     table: dict[str, dict] = {}
     with ProcessPoolExecutor() as pool:
-        for name in BASELINES:
+        for name in () if args.no_baselines else BASELINES:
             fn = BASELINES[name]
             table[name] = {"metrics": evaluate(lambda ir, vi, fn=fn: fn(ir, vi), sets, pool)}
         for name in args.variants.split(","):
-            cfg = VARIANTS[name]
-            print(f"training {name}: {cfg}", flush=True)
-            model, secs = train(cfg, pairs, args.steps, args.batch, args.crop, device, args.seed)
-            tag = name.split(" ")[0]
-            save_checkpoint(args.out / f"{tag}.pt", model.cpu(), meta={"ablation": name, "steps": args.steps, "seed": args.seed,
+            cfg, loss_cfg = VARIANTS[name]
+            print(f"training {name}: {cfg} {loss_cfg}", flush=True)
+            model, secs = train(cfg, loss_cfg, pairs, args.steps, args.batch, args.crop, device, args.seed, args.lr, args.init)
+            save_checkpoint(args.out / f"{name}.pt", model.cpu(), meta={"ablation": name, "loss": loss_cfg.to_dict(), "steps": args.steps, "seed": args.seed, "lr": args.lr,
+                                                                      "init": str(args.init) if args.init else None,
                                                                       "batch": args.batch, "crop": args.crop, "train_seconds": secs})
             model.to(device)
 
@@ -160,7 +173,7 @@ def main() -> None:
                     t = lambda a: torch.from_numpy(a / 255.0).float()[None, None].to(device)  # noqa: E731
                     return model(t(ir), t(vi)).fused[0, 0].double().cpu().numpy() * 255.0
 
-            table[name] = {"config": dataclasses.asdict(cfg), "train_seconds": secs, "metrics": evaluate(fuse, sets, pool)}
+            table[name] = {"config": dataclasses.asdict(cfg), "loss": loss_cfg.to_dict(), "train_seconds": secs, "metrics": evaluate(fuse, sets, pool)}
             json.dump(table, open(args.out / "ablation.json", "w"), indent=1)
     for set_name in sets:
         print(f"\n{set_name} dev ({len(sets[set_name])} pairs)")
