@@ -1,0 +1,121 @@
+"""Fusion losses on luminance: intensity, gradient (texture), SSIM and the target-aware ROI term.
+
+All images are (B, 1, H, W) float in [0, 1]: fused Y ``f``, thermal ``ir``, visible Y ``vi``.
+ROI masks are (B, 1, H, W) float {0, 1} (1 inside a target box); ``roi_valid`` (B,) says which
+samples carry box annotations at all (an unlabelled image has an all-zero mask that means "unknown",
+not "no targets", so its *outside* term is skipped).
+
+Target-aware rule (the ROI term, each part averaged over its own region, 0 for an empty region):
+
+* inside the boxes: intensity towards the thermal image (``roi_intensity_target='ir'``, thermal
+  saliency of people and cars) or towards ``max(IR, VI)`` (``'max'``), plus gradient magnitude
+  towards the stronger source gradient ``max(|∇IR|, |∇VI|)``;
+* outside the boxes (labelled samples only): the *signed* Sobel gradient towards the visible one,
+  ``L1(∇F, ∇VI)``. Signed, not magnitude, because background should look like the visible scene:
+  an IR edge of opposite polarity, or an IR edge where the visible image is flat, is penalised,
+  while the global gradient term still rewards strong texture wherever it comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from ..errors import ConfigError
+from .gradients import gradient_magnitude, sobel
+from .ssim import ssim
+
+ROI_INTENSITY_TARGETS = ("ir", "max")
+
+
+@dataclass(frozen=True)
+class FusionLossConfig:
+    """Weights of the fusion loss terms (0 switches a term off) and the ROI intensity target."""
+
+    intensity: float = 1.0
+    gradient: float = 10.0
+    ssim: float = 1.0
+    roi_intensity: float = 1.0
+    roi_gradient: float = 10.0
+    roi_outside: float = 5.0
+    roi_intensity_target: str = "ir"
+
+    def __post_init__(self) -> None:
+        if self.roi_intensity_target not in ROI_INTENSITY_TARGETS:
+            raise ConfigError(f"loss.roi_intensity_target {self.roi_intensity_target!r} is not one of {', '.join(ROI_INTENSITY_TARGETS)}")
+        for name, value in asdict(self).items():
+            if isinstance(value, float) and value < 0:
+                raise ConfigError(f"loss.{name} must be >= 0, got {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of (B, C, H, W) ``x`` over the pixels where the (B, 1, H, W) mask is 1; 0 for an empty mask."""
+    total = (x * mask).sum()
+    count = mask.sum() * x.shape[1]
+    return total / count.clamp_min(1.0)
+
+
+def intensity_loss(f: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
+    """L1(F, max(IR, VI)): keep the brighter, more salient intensity (drives contrast: SD, EN)."""
+    return (f - torch.maximum(ir, vi)).abs().mean()
+
+
+def gradient_loss(f: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
+    """L1(|∇F|, max(|∇IR|, |∇VI|)): keep the stronger texture of either source (SF, AG, Qabf)."""
+    target = torch.maximum(gradient_magnitude(ir), gradient_magnitude(vi))
+    return (gradient_magnitude(f) - target).abs().mean()
+
+
+def ssim_loss(f: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
+    """1 − ½(SSIM(F, IR) + SSIM(F, VI)): structure of both sources."""
+    return 1.0 - 0.5 * (ssim(f, ir) + ssim(f, vi))
+
+
+def roi_losses(
+    f: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor, mask: torch.Tensor,
+    roi_valid: torch.Tensor | None = None, intensity_target: str = "ir",
+) -> dict[str, torch.Tensor]:
+    """The three target-aware parts: ``roi_intensity``, ``roi_gradient`` (inside) and ``roi_outside``."""
+    if intensity_target not in ROI_INTENSITY_TARGETS:
+        raise ConfigError(f"roi intensity target {intensity_target!r} is not one of {', '.join(ROI_INTENSITY_TARGETS)}")
+    mask = mask.to(f.dtype)
+    inside = mask
+    valid = torch.ones(f.shape[0], device=f.device, dtype=f.dtype) if roi_valid is None else roi_valid.to(f.dtype)
+    outside = (1.0 - mask) * valid.view(-1, 1, 1, 1)
+    target_i = ir if intensity_target == "ir" else torch.maximum(ir, vi)
+    target_g = torch.maximum(gradient_magnitude(ir), gradient_magnitude(vi))
+    return {
+        "roi_intensity": masked_mean((f - target_i).abs(), inside),
+        "roi_gradient": masked_mean((gradient_magnitude(f) - target_g).abs(), inside),
+        "roi_outside": masked_mean((sobel(f) - sobel(vi)).abs(), outside),
+    }
+
+
+def fusion_loss(
+    fused: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor, mask: torch.Tensor | None = None,
+    cfg: FusionLossConfig | None = None, roi_valid: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Weighted sum of the fusion terms -> (total, {term name: unweighted value}).
+
+    ``fused`` may also be a :class:`~fusion_core.model.FusionOutput` (its ``fused`` is used). With
+    ``mask=None`` the ROI terms are left out (as for a data set without boxes).
+    """
+    cfg = cfg or FusionLossConfig()
+    f = getattr(fused, "fused", fused)
+    terms: dict[str, torch.Tensor] = {}
+    if cfg.intensity:
+        terms["intensity"] = intensity_loss(f, ir, vi)
+    if cfg.gradient:
+        terms["gradient"] = gradient_loss(f, ir, vi)
+    if cfg.ssim:
+        terms["ssim"] = ssim_loss(f, ir, vi)
+    if mask is not None and (cfg.roi_intensity or cfg.roi_gradient or cfg.roi_outside):
+        terms.update(roi_losses(f, ir, vi, mask, roi_valid, cfg.roi_intensity_target))
+    weights = asdict(cfg)
+    total = sum((weights[name] * value for name, value in terms.items()), f.new_zeros(()))
+    return total, terms

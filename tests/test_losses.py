@@ -1,0 +1,260 @@
+"""Fusion and SSVIF losses: values on hand-made inputs, gradient flow into FusionNet, masks, the collapse guard."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from fusion_core.errors import ConfigError, InputError
+from fusion_core.losses import (
+    FusionLossConfig,
+    SegHead,
+    SegNet,
+    classes_in_use,
+    collapse_guard,
+    consistency_loss,
+    fusion_loss,
+    gradient_magnitude,
+    intensity_loss,
+    roi_losses,
+    sobel,
+    ssim,
+)
+from fusion_core.model import FusionNet, FusionNetConfig
+
+
+def _pair(seed: int = 0, size: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    ir = torch.rand(2, 1, size, size, generator=g)
+    vi = torch.rand(2, 1, size, size, generator=g)
+    return ir, vi
+
+
+def _box_mask(size: int = 48) -> torch.Tensor:
+    mask = torch.zeros(2, 1, size, size)
+    mask[0, :, 10:30, 5:20] = 1.0
+    mask[1, :, 0:12, 30:48] = 1.0
+    return mask
+
+
+# ---------------------------------------------------------------- primitives
+
+def test_sobel_measures_slope_per_pixel_and_ignores_flat_images() -> None:
+    ramp = torch.arange(16, dtype=torch.float32).mul(0.02).expand(1, 1, 16, 16).contiguous()
+    g = sobel(ramp)
+    assert torch.allclose(g[0, 0, :, 1:-1], torch.full((16, 14), 0.02), atol=1e-6)  # d/dx = slope
+    assert torch.allclose(g[0, 1], torch.zeros(16, 16), atol=1e-7)  # no vertical change
+    assert gradient_magnitude(torch.full((1, 1, 8, 8), 0.7)).abs().max() < 1e-7  # replicate padding: no frame edge
+
+
+def test_ssim_is_one_for_identical_images_and_matches_the_constant_image_formula() -> None:
+    x, _ = _pair()
+    assert ssim(x, x).item() == pytest.approx(1.0, abs=1e-6)
+    a, b, c1 = 0.2, 0.6, 0.01**2  # constant images: SSIM = (2ab + C1) / (a² + b² + C1), structure term = 1
+    got = ssim(torch.full((1, 1, 16, 16), a, dtype=torch.float64), torch.full((1, 1, 16, 16), b, dtype=torch.float64)).item()
+    assert got == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1), rel=1e-5)
+    assert ssim(x, 1.0 - x).item() < 0.0  # inverted contrast is anti-correlated
+
+
+def test_ssim_refuses_images_smaller_than_the_window() -> None:
+    with pytest.raises(InputError, match="H, W >= 11"):
+        ssim(torch.rand(1, 1, 8, 20), torch.rand(1, 1, 8, 20))
+
+
+def test_intensity_loss_is_zero_at_the_pixelwise_max_and_positive_elsewhere() -> None:
+    ir, vi = _pair()
+    assert intensity_loss(torch.maximum(ir, vi), ir, vi).item() == 0.0
+    assert intensity_loss(0.5 * (ir + vi), ir, vi).item() > 0.05
+
+
+# ---------------------------------------------------------------- ROI term
+
+def test_roi_inside_terms_ignore_pixels_outside_the_mask_and_outside_term_ignores_inside() -> None:
+    ir, vi = _pair()
+    mask = _box_mask()
+    f = 0.5 * (ir + vi)
+    noise = torch.rand_like(f)
+    base = roi_losses(f, ir, vi, mask)
+    # Sobel is 3×3: a gradient term sees one pixel across the box edge, so "far" means > 1 px away.
+    grown = torch.nn.functional.max_pool2d(mask, 3, 1, 1)  # box + 1 px ring
+    shrunk = 1 - torch.nn.functional.max_pool2d(1 - mask, 3, 1, 1)  # box − 1 px ring
+    outside_changed = roi_losses(f * grown + noise * (1 - grown), ir, vi, mask)
+    assert outside_changed["roi_intensity"].item() == pytest.approx(base["roi_intensity"].item(), abs=1e-7)
+    assert outside_changed["roi_gradient"].item() == pytest.approx(base["roi_gradient"].item(), abs=1e-7)
+    assert outside_changed["roi_outside"].item() != pytest.approx(base["roi_outside"].item())
+    just_ring = roi_losses(f * (1 - (grown - mask)) + noise * (grown - mask), ir, vi, mask)
+    assert just_ring["roi_intensity"].item() == pytest.approx(base["roi_intensity"].item(), abs=1e-7)
+    inside_changed = roi_losses(f * (1 - shrunk) + noise * shrunk, ir, vi, mask)
+    assert inside_changed["roi_outside"].item() == pytest.approx(base["roi_outside"].item(), abs=1e-7)
+    assert inside_changed["roi_intensity"].item() != pytest.approx(base["roi_intensity"].item())
+
+
+@pytest.mark.parametrize("target, expected", [("ir", "ir"), ("max", "max")])
+def test_roi_intensity_target_is_configurable(target: str, expected: str) -> None:
+    ir, vi = _pair()
+    mask = _box_mask()
+    best = ir if expected == "ir" else torch.maximum(ir, vi)
+    assert roi_losses(best, ir, vi, mask, intensity_target=target)["roi_intensity"].item() == 0.0
+
+
+def test_empty_mask_gives_zero_roi_terms_and_finite_gradients() -> None:
+    ir, vi = _pair()
+    f = (0.5 * (ir + vi)).requires_grad_(True)
+    terms = roi_losses(f, ir, vi, torch.zeros_like(ir), roi_valid=torch.zeros(2))
+    assert all(v.item() == 0.0 for v in terms.values())
+    sum(terms.values()).backward()
+    assert f.grad is not None and torch.isfinite(f.grad).all()
+
+
+def test_outside_term_skips_unlabelled_samples() -> None:
+    ir, vi = _pair()
+    f = 0.5 * (ir + vi)
+    mask = torch.zeros_like(ir)
+    both = roi_losses(f, ir, vi, mask, roi_valid=torch.tensor([1.0, 1.0]))["roi_outside"]
+    first = roi_losses(f, ir, vi, mask, roi_valid=torch.tensor([1.0, 0.0]))["roi_outside"]
+    expected = (sobel(f[:1]) - sobel(vi[:1])).abs().mean()
+    assert first.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert both.item() != pytest.approx(first.item())
+
+
+# ---------------------------------------------------------------- total and config
+
+def test_fusion_loss_is_the_weighted_sum_and_drops_roi_terms_without_a_mask() -> None:
+    ir, vi = _pair()
+    f = 0.5 * (ir + vi)
+    cfg = FusionLossConfig(intensity=2.0, gradient=3.0, ssim=0.5, roi_intensity=1.5, roi_gradient=0.0, roi_outside=4.0)
+    total, terms = fusion_loss(f, ir, vi, _box_mask(), cfg)
+    assert set(terms) == {"intensity", "gradient", "ssim", "roi_intensity", "roi_gradient", "roi_outside"}
+    expected = 2 * terms["intensity"] + 3 * terms["gradient"] + 0.5 * terms["ssim"] + 1.5 * terms["roi_intensity"] + 4 * terms["roi_outside"]
+    assert total.item() == pytest.approx(expected.item(), rel=1e-6)
+    _, no_mask = fusion_loss(f, ir, vi, None, cfg)
+    assert set(no_mask) == {"intensity", "gradient", "ssim"}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"roi_intensity_target": "vi"}, "roi_intensity_target 'vi' is not one of ir, max"),
+    ({"gradient": -1.0}, "loss.gradient must be >= 0"),
+])
+def test_loss_config_rejects_bad_values(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        FusionLossConfig(**kwargs)
+
+
+# ---------------------------------------------------------------- gradient flow into FusionNet
+
+def _ssvif_terms(net: FusionNet, ir: torch.Tensor, vi: torch.Tensor) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    head, seg = SegHead(net.features_channels, classes=4), SegNet(classes=4, width=8, scale=net.config.scale)
+    out = net(ir, vi)
+    a, b = head(net.features(ir, vi)[2]), seg(out.fused)
+    return {"consistency": consistency_loss(a, b), "guard": collapse_guard(a, 0.5) + collapse_guard(b, 0.5)}
+
+
+@pytest.mark.parametrize("term", ["intensity", "gradient", "ssim", "roi_intensity", "roi_gradient", "roi_outside", "consistency", "guard"])
+def test_every_loss_reaches_every_fusionnet_parameter(term: str) -> None:
+    torch.manual_seed(0)
+    net = FusionNet(FusionNetConfig(channels=8))
+    ir, vi = _pair(size=64)
+    if term in ("consistency", "guard"):
+        loss = _ssvif_terms(net, ir, vi)[term]
+    else:
+        _, terms = fusion_loss(net(ir, vi), ir, vi, _box_mask(64), FusionLossConfig(), roi_valid=torch.ones(2))
+        loss = terms[term]
+    loss.backward()
+    dead = [n for n, p in net.named_parameters() if p.grad is None or p.grad.abs().max() == 0]
+    assert not dead, f"{term}: no gradient reaches {dead}"
+
+
+# ---------------------------------------------------------------- SSVIF
+
+def test_segnet_logits_land_on_the_seghead_grid() -> None:
+    net = FusionNet(FusionNetConfig(channels=8, scale=4))
+    ir, vi = _pair(size=50)  # 50 is not a multiple of the scale: both must round up to 13
+    feats = net.features(ir, vi)[2]
+    a = SegHead(net.features_channels)(feats)
+    b = SegNet(scale=4)(net(ir, vi).fused)
+    assert a.shape == b.shape == (2, 9, 13, 13)
+
+
+def test_consistency_is_zero_when_the_branches_agree_and_positive_otherwise() -> None:
+    logits = torch.randn(2, 5, 6, 6)
+    assert consistency_loss(logits, logits.clone()).item() == pytest.approx(0.0, abs=1e-7)
+    assert consistency_loss(logits, torch.randn(2, 5, 6, 6)).item() > 0.1
+    a, b = torch.randn(1, 3, 4, 4, requires_grad=True), torch.randn(1, 3, 4, 4, requires_grad=True)
+    consistency_loss(a, b).backward()  # symmetric: both branches learn
+    assert a.grad is not None and b.grad is not None and a.grad.abs().sum() > 0 and b.grad.abs().sum() > 0
+
+
+def test_collapse_guard_is_log_k_for_one_class_and_zero_for_balanced_confident_use() -> None:
+    k = 4
+    one_class = torch.full((2, k, 8, 8), -20.0)
+    one_class[:, 0] = 20.0
+    balanced = torch.full((2, k, 8, 8), -20.0)
+    for c in range(k):
+        balanced[:, c, :, 2 * c:2 * c + 2] = 20.0  # each class owns a quarter of the columns
+    assert collapse_guard(one_class).item() == pytest.approx(math.log(k), abs=1e-5)
+    assert collapse_guard(balanced).item() == pytest.approx(0.0, abs=1e-5)
+    assert collapse_guard(one_class, confidence=0.5).item() > collapse_guard(balanced, confidence=0.5).item()
+    flat = torch.zeros(2, k, 8, 8)  # balanced on average but uncommitted: only the confidence part sees it
+    assert collapse_guard(flat).item() == pytest.approx(0.0, abs=1e-6)
+    assert collapse_guard(flat, confidence=0.5).item() == pytest.approx(0.5 * math.log(k), abs=1e-5)
+    assert classes_in_use(one_class) == 1 and classes_in_use(balanced) == k
+
+
+def _pixel_class_information(logits: torch.Tensor) -> float:
+    """Mutual information (nats) between pixel and predicted class, H(mean p) − mean H(p).
+
+    0 means collapsed: one class everywhere, or the same flat distribution everywhere (where the
+    argmax is noise, so counting argmax classes alone would not show the collapse)."""
+    marginal = collapse_guard(logits)  # log K − H(mean p)
+    pixel_entropy = collapse_guard(logits, confidence=1.0) - marginal
+    return float(math.log(logits.shape[1]) - marginal - pixel_entropy)
+
+
+def _train_branches(guard_weight: float, msrs_pair: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
+    """Both branches on a frozen FusionNet over two real 96×96 crops.
+
+    Phase 1 (20 steps, guard only) spreads each branch over several classes independently, so the
+    branches start informative but disagreeing. Phase 2 (60 steps) trains 0.1 × consistency +
+    guard_weight × guard, as the trainer's stage 2 does. Agreement is easiest reached by dropping the
+    input altogether — the degenerate solution the guard must prevent."""
+    thermal, visible = msrs_pair
+    ir0 = torch.from_numpy(thermal).float() / 255.0
+    vi0 = torch.from_numpy(visible).float().mean(-1) / 255.0
+    crops = [(100, 0), (200, 300)]
+    ir = torch.stack([ir0[y:y + 96, x:x + 96] for y, x in crops])[:, None]
+    vi = torch.stack([vi0[y:y + 96, x:x + 96] for y, x in crops])[:, None]
+    torch.manual_seed(0)
+    net = FusionNet(FusionNetConfig(channels=8))
+    head, seg = SegHead(net.features_channels, hidden=16), SegNet(width=8, scale=4)
+    with torch.no_grad():
+        fused, feats = net(ir, vi).fused, net.features(ir, vi)[2]
+    opt = torch.optim.Adam([*head.parameters(), *seg.parameters()], lr=3e-2)
+    record: dict[str, float] = {}
+    for step in range(81):
+        a, b = head(feats), seg(fused)
+        if step == 20:
+            record.update(spread=min(classes_in_use(a), classes_in_use(b)), start_consistency=consistency_loss(a, b).item())
+        if step == 80:
+            break
+        guard = collapse_guard(a, confidence=1.0) + collapse_guard(b, confidence=1.0)
+        loss = guard if step < 20 else 0.1 * consistency_loss(a, b) + guard_weight * guard
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        record.update(classes=min(classes_in_use(a), classes_in_use(b)), consistency=consistency_loss(a, b).item(),
+                      information=min(_pixel_class_information(a), _pixel_class_information(b)))
+    return record
+
+
+def test_guard_keeps_several_classes_where_consistency_alone_collapses(msrs_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    without = _train_branches(0.0, msrs_pair)
+    guarded = _train_branches(1.0, msrs_pair)
+    assert without["spread"] >= 2  # phase 2 starts from informative branches
+    assert without["information"] < 0.05, f"consistency alone should collapse the branches: {without}"
+    assert guarded["classes"] >= 2 and guarded["information"] > 0.5, f"the guard should keep informative classes: {guarded}"
+    assert guarded["consistency"] < 0.1 * guarded["start_consistency"]  # and the branches still learn to agree

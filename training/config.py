@@ -1,0 +1,220 @@
+"""TrainConfig: one typed tree of dataclasses for a training run, read from YAML.
+
+``load_config(path, overrides)`` reads the YAML, applies ``section.key=value`` overrides (list
+items by index: ``data.datasets.0.weight=2``), checks every key against the dataclass fields
+(an unknown key is a :class:`~fusion_core.errors.ConfigError` naming it and the valid keys) and
+coerces each value to its field's type. ``dump_config`` writes the resolved tree back as YAML, so
+a run folder says exactly what ran (and ``ivif train --config run/config.yaml`` reruns it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fusion_core.errors import ConfigError
+from fusion_core.losses import FusionLossConfig
+from fusion_core.model import FusionNetConfig
+
+from ._typed import apply_override, build
+
+MODES = ("target_aware", "ssvif")
+SCHEDULES = ("cosine", "constant")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One folder of pairs: ``<data.base_dir>/<root>/<split>/{ir,vi}`` (``root`` may be absolute).
+
+    ``labels``: YOLO box folder name inside the split (e.g. ``labels_det_ir``) -> ROI masks; None
+    when the set has no boxes. ``exclude`` / ``include``: split files (one stem per line) whose
+    stems are left out / the only ones kept. ``weight``: relative sampling weight of the whole set
+    (a set of weight 2 is drawn twice as often as one of weight 1, whatever their sizes).
+    """
+
+    root: str
+    split: str
+    weight: float = 1.0
+    labels: str | None = None
+    exclude: str | None = None
+    include: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.weight <= 0:
+            raise ConfigError(f"data.datasets weight must be > 0, got {self.weight} for {self.root}/{self.split}")
+        if self.exclude and self.include:
+            raise ConfigError(f"data.datasets {self.root}/{self.split}: give exclude or include, not both")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where pairs come from and how batches are cut. ``batch_size`` is per process (DDP multiplies it)."""
+
+    base_dir: str = "../shared/data"
+    datasets: tuple[DatasetSpec, ...] = (
+        DatasetSpec("MSRS", "train", labels="labels_det_ir"),
+        DatasetSpec("MSRS", "trainval", labels="labels_det_ir", exclude="config/splits/msrs_dev.txt"),
+        DatasetSpec("RoadScene", "trainval", exclude="config/splits/roadscene_dev.txt"),
+    )
+    crop: int = 256
+    batch_size: int = 8
+    workers: int = 1
+    hflip: bool = True
+    vflip: bool = False
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise ConfigError("data.datasets must list at least one data set")
+        if self.crop < 16:
+            raise ConfigError(f"data.crop must be >= 16 (SSIM needs 11×11 windows), got {self.crop}")
+        if self.batch_size < 1 or self.workers < 0:
+            raise ConfigError(f"data.batch_size must be >= 1 and data.workers >= 0, got {self.batch_size}, {self.workers}")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with linear warm-up then cosine decay to ``min_lr_ratio``·lr (or constant)."""
+
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    steps: int = 3000
+    warmup: int = 100
+    schedule: str = "cosine"
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"optim.schedule {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
+        if self.steps < 1 or self.warmup < 0 or self.lr <= 0:
+            raise ConfigError(f"optim needs steps >= 1, warmup >= 0, lr > 0 (got {self.steps}, {self.warmup}, {self.lr})")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ConfigError(f"optim.min_lr_ratio must lie in [0, 1], got {self.min_lr_ratio}")
+
+
+@dataclass(frozen=True)
+class SSVIFConfig:
+    """Two-stage self-supervised training (see training/weighting.py for the weighting rule).
+
+    Stage 1 (``stage1_steps``): fusion loss only for FusionNet; the segmentation branches learn from
+    the guard alone on detached inputs, so they are informative when stage 2 starts. Stage 2: fusion +
+    w_c(t)·consistency + guard_weight·guard, all jointly.
+    """
+
+    stage1_steps: int = 1000
+    classes: int = 9
+    head_hidden: int = 32
+    segnet_width: int = 16
+    target_ratio: float = 0.1
+    ema: float = 0.9
+    ramp_steps: int = 200
+    min_weight: float = 0.0
+    max_weight: float = 10.0
+    guard_weight: float = 1.0
+    confidence: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.classes < 2:
+            raise ConfigError(f"ssvif.classes must be >= 2, got {self.classes}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ssvif.ema must lie in [0, 1), got {self.ema}")
+        if self.target_ratio < 0 or self.min_weight < 0 or self.max_weight < self.min_weight:
+            raise ConfigError("ssvif needs target_ratio >= 0 and 0 <= min_weight <= max_weight")
+        if self.stage1_steps < 0 or self.ramp_steps < 0:
+            raise ConfigError("ssvif.stage1_steps and ssvif.ramp_steps must be >= 0")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Run folder, seed, logging cadence (in steps; 0 = never), device and precision.
+
+    Checkpoints go to ``<out_dir>/checkpoints/step_NNNNNNN.pt`` (the newest ``keep_checkpoints``
+    kept, 0 = all) and ``last.pt``; the deployable ``model.pt`` and ``record.json`` land in
+    ``out_dir`` at the end. ``amp`` (float16 autocast + gradient scaling) applies on CUDA only.
+    """
+
+    out_dir: str = "runs/train"
+    seed: int = 0
+    log_every: int = 10
+    image_every: int = 250
+    ckpt_every: int = 500
+    keep_checkpoints: int = 3
+    device: str = "auto"
+    amp: bool = False
+    threads: int | None = None
+    tensorboard: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ConfigError(f"run.device {self.device!r} is not one of {', '.join(DEVICES)}")
+        if min(self.log_every, self.image_every, self.ckpt_every) < 0:
+            raise ConfigError("run.log_every, run.image_every and run.ckpt_every must be >= 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    mode: str = "target_aware"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: FusionNetConfig = field(default_factory=FusionNetConfig)
+    loss: FusionLossConfig = field(default_factory=FusionLossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    ssvif: SSVIFConfig = field(default_factory=SSVIFConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.mode == "ssvif" and self.ssvif.stage1_steps >= self.optim.steps:
+            raise ConfigError(f"ssvif.stage1_steps ({self.ssvif.stage1_steps}) must be < optim.steps ({self.optim.steps})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples as lists), the form written to YAML and checkpoints."""
+        return _plain(asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def config_from_dict(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Build a TrainConfig from a nested dict (YAML, checkpoint) plus ``key.sub=value`` overrides."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a training config must be a mapping at the top level, got {type(data).__name__}")
+    resolved = build(TrainConfig, data, "").to_dict()  # defaults filled in, so overrides can address any key
+    for item in overrides:
+        apply_override(resolved, item)
+    return build(TrainConfig, resolved, "")
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Read a YAML training config (see the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"training config {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"training config {path} is not valid YAML: {exc}") from exc
+    try:
+        return config_from_dict(data, overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def dump_config(config: TrainConfig, path: str | Path) -> Path:
+    """Write the resolved config as YAML (the run folder's ``config.yaml``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    return path

@@ -1,0 +1,74 @@
+"""What one training step computes, per mode: the module DDP wraps and the losses it returns.
+
+``target_aware``: the fusion loss (intensity, gradient, SSIM, ROI terms) on FusionNet's output.
+
+``ssvif``: FusionNet plus the two segmentation branches (:class:`fusion_core.losses.SegHead` on the
+fused features, :class:`fusion_core.losses.SegNet` on the fused image).
+
+* stage 1 (fusion warm-up): FusionNet learns from the fusion loss only; the branches see detached
+  inputs and learn from the collapse guard only, so each already splits scenes into several classes
+  when stage 2 begins (the guard's entropy term has a saddle at the flat prediction).
+* stage 2 (joint): fusion + w_c·consistency + guard_weight·guard, gradients flowing into FusionNet
+  through both branches; w_c comes from :class:`training.weighting.RatioWeighting`.
+
+The module returns unweighted terms; the trainer forms the total, because w_c depends on this step's
+losses.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from fusion_core.losses import FusionLossConfig, SegHead, SegNet, classes_in_use, collapse_guard, consistency_loss, fusion_loss
+from fusion_core.model import FusionNet, FusionNetConfig
+
+from .config import SSVIFConfig
+
+
+class StepOutput(NamedTuple):
+    fusion_total: torch.Tensor  # weighted fusion loss (scalar)
+    terms: dict[str, torch.Tensor]  # unweighted named terms, incl. 'consistency' and 'guard' in ssvif
+    fused: torch.Tensor  # (B, 1, H, W)
+    alpha: torch.Tensor  # (B, 1, H, W)
+    seg: tuple[torch.Tensor, torch.Tensor] | None  # ssvif logits (head, net), (B, K, h, w)
+
+
+class TrainModule(nn.Module):
+    """FusionNet and, in ssvif mode, the two segmentation branches; ``forward`` computes the losses."""
+
+    def __init__(self, model_config: FusionNetConfig, loss_config: FusionLossConfig, ssvif: SSVIFConfig | None) -> None:
+        super().__init__()
+        self.fusion = FusionNet(model_config)
+        self.loss_config = loss_config
+        self.ssvif = ssvif
+        if ssvif is not None:
+            self.seg_head = SegHead(self.fusion.features_channels, ssvif.classes, ssvif.head_hidden)
+            self.seg_net = SegNet(ssvif.classes, ssvif.segnet_width, model_config.scale)
+
+    def forward(self, ir: torch.Tensor, vi: torch.Tensor, mask: torch.Tensor, roi_valid: torch.Tensor,
+                stage: int = 1) -> StepOutput:
+        out = self.fusion(ir, vi)
+        with torch.autocast(device_type=ir.device.type, enabled=False):  # losses in float32 even under AMP
+            fused = out.fused.float()
+            total, terms = fusion_loss(fused, ir, vi, mask, self.loss_config, roi_valid)
+            if self.ssvif is None:
+                return StepOutput(total, terms, fused, out.alpha, None)
+            feats = self.fusion.features(ir, vi)[2].float()  # (B, 2C, h, w)
+            if stage == 1:
+                feats, seg_in = feats.detach(), fused.detach()
+            else:
+                seg_in = fused
+            logits_a, logits_b = self.seg_head(feats), self.seg_net(seg_in)
+            conf = self.ssvif.confidence
+            terms["guard"] = collapse_guard(logits_a, conf) + collapse_guard(logits_b, conf)
+            terms["consistency"] = consistency_loss(logits_a, logits_b)
+            return StepOutput(total, terms, fused, out.alpha, (logits_a, logits_b))
+
+
+def seg_monitors(seg: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+    """Classes in use per branch (collapse monitor, logged with the losses)."""
+    a, b = seg
+    return {"classes_head": float(classes_in_use(a.detach())), "classes_net": float(classes_in_use(b.detach()))}
