@@ -16,6 +16,10 @@ mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # use this checkout without installing it
 export IVIF_CACHE_DIR=${IVIF_CACHE_DIR:-/tmp/ivif_gpu_check_cache}   # exported ONNX, plans, timing caches
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# The MSRS data the tests and the benchmark read: ../shared/data beside the checkout, or shared/data inside it.
+if [ -z "${IVIF_SHARED_DATA:-}" ] && [ ! -d ../shared/data ] && [ -d shared/data ]; then
+    export IVIF_SHARED_DATA="$PWD/shared/data"
+fi
 SUMMARY="$OUT/summary.txt"
 : > "$SUMMARY"
 
@@ -59,7 +63,7 @@ for m in ("torch", "numpy", "cv2", "onnx", "onnxruntime", "onnxscript", "tensorr
     except Exception as exc:
         print(m, "NOT IMPORTABLE:", exc)
 import onnxruntime as ort; print("onnxruntime providers:", ort.get_available_providers())'
-step 07_shared_data bash -c 'ls -d ../shared/data/MSRS/trainval data/sample/msrs 2>&1'
+step 07_shared_data bash -c 'echo "IVIF_SHARED_DATA=${IVIF_SHARED_DATA:-unset}"; ls -d ${IVIF_SHARED_DATA:-../shared/data}/MSRS/trainval data/sample/msrs 2>&1'
 
 if "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     step 10_pytest_gpu "$PY" -m pytest -m "gpu or tensorrt" -v -rs -p no:cacheprovider tests/

@@ -109,8 +109,9 @@ def test_ort_dynamic_batch(ort_session, msrs_dir):
 def test_legacy_exporter_and_in_memory_model_with_other_architecture(tmp_path, msrs_dir):
     """The other code paths of FusionNet (bilinear upsampling, scale 3, no detail residual) through the legacy exporter."""
     torch.manual_seed(3)
-    model = FusionNet(FusionNetConfig(channels=8, scale=3, upsample="bilinear", detail_residual=False)).eval()
+    model = FusionNet(FusionNetConfig(channels=8, scale=3, upsample="bilinear", detail_residual=False)).train()
     result = export_onnx(model, tmp_path / "m.onnx", exporter="legacy")
+    assert model.training  # exporting does not switch a training model to eval behind the caller's back
     assert result.exporter == "legacy" and max(result.parity_max_abs.values()) <= PARITY_TOLERANCE
     meta = read_onnx_metadata(result.path)
     assert meta.model_config == model.config and meta.source == "<in-memory FusionNet>"

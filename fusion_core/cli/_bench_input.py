@@ -1,13 +1,14 @@
 """The image pair ``ivif bench`` times: a real MSRS pair when one is reachable, else a synthetic textured one.
 
-Search order: ``--pair IR VI``; MSRS ``trainval`` in ``../shared/data`` (beside the checkout, or
-beside the current directory); the repo's demo sample ``data/sample/msrs``; else a generated
+Search order: ``--pair IR VI``; MSRS ``trainval`` in ``$IVIF_SHARED_DATA`` or ``../shared/data``
+(beside the checkout, or beside the current directory); the repo's demo sample ``data/sample/msrs``; else a generated
 pair with MSRS-like statistics (hot blobs on a cool gradient; textured, edgy colour visible).
 The pair is resized to each benchmark size, so every backend fuses the same pixels.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def find_bench_pair(ir: Path | None = None, vi: Path | None = None) -> BenchPair
     if ir is not None and vi is not None:
         return BenchPair(read_thermal(ir), read_visible(vi), f"given pair {ir.name} / {vi.name}")
     candidates = [
+        *([(Path(os.environ["IVIF_SHARED_DATA"]) / "MSRS" / "trainval", "real MSRS pair from $IVIF_SHARED_DATA/MSRS/trainval")]
+          if os.environ.get("IVIF_SHARED_DATA") else []),
         (REPO_ROOT.parent / "shared" / "data" / "MSRS" / "trainval", "real MSRS pair from ../shared/data/MSRS/trainval"),
         (Path.cwd().parent / "shared" / "data" / "MSRS" / "trainval", "real MSRS pair from ../shared/data/MSRS/trainval"),
         (REPO_ROOT / "data" / "sample" / "msrs", "real MSRS pair from the repo sample data/sample/msrs"),

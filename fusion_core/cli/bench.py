@@ -43,7 +43,9 @@ def _size(text: str) -> tuple[int, int]:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from ..engine import BACKENDS, DEVICES, PRECISIONS
 
-    p = sub.add_parser("bench", help="benchmark backends side by side", description=__doc__.split("\n\n")[0])
+    p = sub.add_parser("bench", help="benchmark backends side by side", description="Time the real FusionEngine per backend, size and precision "
+                       "on one image pair: latency p50/p90/p99, throughput, pre/network/post split, peak memory, ratio to "
+                       "the fastest. Sizes are WIDTHxHEIGHT.")
     p.add_argument("--backend", type=_csv(BACKENDS), default=["torch", "onnxruntime"], help="comma-separated (default torch,onnxruntime)")
     p.add_argument("--size", type=lambda t: [_size(s) for s in _csv()(t)], default=None,
                    help="comma-separated WIDTHxHEIGHT (default 640x480)")

@@ -147,8 +147,10 @@ def onnx_parity(path: str | Path, model: FusionNet, ir: torch.Tensor, vi: torch.
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     fused, alpha = session.run(list(OUTPUT_NAMES), {"ir": ir.numpy(), "vi": vi.numpy()})
+    if next(model.parameters()).dtype != torch.float32:
+        model = copy.deepcopy(model).float()  # the reference is fp32; never cast the caller's model
     with torch.inference_mode():
-        ref = model.float()(ir, vi)
+        ref = model(ir, vi)
     return {"fused": float(abs(torch.from_numpy(fused) - ref.fused).max()),
             "alpha": float(abs(torch.from_numpy(alpha) - ref.alpha).max())}
 
@@ -172,13 +174,13 @@ def export_onnx(checkpoint_or_model: str | Path | FusionNet | None, out_path: st
         raise ConfigError(f"opset {opset} is too old: AveragePool/Resize semantics used here need opset >= 17")
     chosen = resolve_exporter(exporter)
     model, source, ckpt_hash = _load_source(checkpoint_or_model)
-    model = model.float().eval()
+    model = copy.deepcopy(model).float().eval()  # the caller's model keeps its dtype and train/eval mode
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
 
     dtype = torch.float16 if precision == "fp16" else torch.float32
-    graph = _Graph(copy.deepcopy(model).to(dtype), dtype).eval()  # a copy: the caller's model is not cast
+    graph = _Graph(copy.deepcopy(model).to(dtype), dtype).eval()  # fp16: a second copy, the reference stays fp32
     gen = torch.Generator().manual_seed(0)
     example = (torch.rand(_EXAMPLE_SHAPE, generator=gen), torch.rand(_EXAMPLE_SHAPE, generator=gen))
     try:
