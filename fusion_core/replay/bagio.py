@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
-from .codec import typestore
+from .codec import require_rosbags, typestore
 
 STORAGES = ("mcap", "sqlite3")
 
@@ -59,6 +59,7 @@ def bag_storage(path: str | Path) -> str:
 @contextmanager
 def open_bag(path: str | Path) -> Iterator[Any]:
     """Open a rosbag2 directory (or a bare .mcap/.db3 file) for reading; InputError names the problem."""
+    require_rosbags()
     from rosbags.rosbag2 import Reader
 
     path = Path(path)
@@ -112,6 +113,7 @@ class BagWriter:
     """
 
     def __init__(self, path: str | Path, storage: str = "mcap") -> None:
+        require_rosbags()
         from rosbags.rosbag2 import Writer
 
         self.path = Path(path)

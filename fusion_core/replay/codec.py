@@ -50,9 +50,18 @@ class Frame:
         return ENCODINGS[self.encoding][2]
 
 
+def require_rosbags() -> None:
+    """ConfigError with the install command when the optional ``rosbags`` package is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("rosbags") is None:
+        raise ConfigError("bag replay needs the 'rosbags' package: pip install -e '.[replay]' (scripts/setup.sh does this)")
+
+
 @lru_cache(maxsize=1)
 def typestore() -> Any:
     """The rosbags typestore for ROS 2 Kilted (the distribution of the project's rclpy wheels)."""
+    require_rosbags()
     from rosbags.typesys import Stores, get_typestore
 
     return get_typestore(Stores.ROS2_KILTED)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class ReplayResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "collected"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "collected"}
         if self.collected is not None:
             c = self.collected
             out["collected"] = {"pairs": c.pairs, "scored": c.scored, "metric_means": c.metric_means,

@@ -15,7 +15,12 @@ from ..io import write_image
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        from ..errors import ConfigError
+
+        raise ConfigError("the replay report needs matplotlib: pip install -e '.[replay]' (scripts/setup.sh does this)") from None
 
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
