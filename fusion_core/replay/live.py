@@ -37,7 +37,7 @@ RECORDED = {"fusion": [("/fusion/image", IMAGE), ("/fusion/alpha", IMAGE), ("/di
 class LiveConfig:
     """``rate_factor``: playback speed (0.5 = half speed); ``detector``: also run detector_node;
     ``fusion_params`` / ``detector_params``: ROS parameters (name -> value) for the nodes;
-    ``domain_id``: ROS_DOMAIN_ID (None: derived from the process id, 1..100); ``startup_timeout``:
+    ``domain_id``: ROS_DOMAIN_ID (None: derived from the process id, 1..99, below the ROS tests' 100..199); ``startup_timeout``:
     seconds for the nodes to come up (importing torch and loading a model takes a while);
     ``settle_s``: quiet seconds after the player ends before stopping; ``fastdds_transports``:
     FASTDDS_BUILTIN_TRANSPORTS for every process (None: leave the environment's)."""
@@ -159,7 +159,7 @@ def run_live_graph(bag: str | Path, out_dir: str | Path, thermal_topic: str, vis
         path.unlink(missing_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROS_PACKAGE), str(REPO), env.get("PYTHONPATH", "")) if p)
-    env["ROS_DOMAIN_ID"] = str(config.domain_id if config.domain_id is not None else 1 + os.getpid() % 100)
+    env["ROS_DOMAIN_ID"] = str(config.domain_id if config.domain_id is not None else 1 + os.getpid() % 99)
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["PYTHONUNBUFFERED"] = "1"
     if config.fastdds_transports:
