@@ -1,0 +1,47 @@
+"""Start fusion_node (+ detector_node) with parameters from the installed YAML.
+
+    ros2 launch ivif_fusion fusion.launch.py device:=cuda thermal_topic:=/flir/image_raw visible_topic:=/cam/image_raw
+    ros2 launch ivif_fusion fusion.launch.py --show-args      # every argument with its description
+
+Each node parameter is also a launch argument of the same name (detector ones prefixed ``detector_``);
+their default '' keeps the params file's value. The argument table lives in
+``ivif_fusion.launch_support`` so it is tested without a launch installation.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from ivif_fusion.launch_support import launch_arguments, node_settings
+
+SHARE = get_package_share_directory("ivif_fusion")
+ARGS = launch_arguments(os.path.join(SHARE, "config", "fusion.yaml"), os.path.join(SHARE, "config", "detector.yaml"))
+
+
+def _start_nodes(context, *args, **kwargs):
+    values = {arg.name: LaunchConfiguration(arg.name).perform(context) for arg in ARGS}
+    actions = []
+    if values["fastdds_builtin_transports"]:
+        actions.append(SetEnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", values["fastdds_builtin_transports"]))
+    for node in node_settings(values):
+        actions.append(Node(
+            package="ivif_fusion",
+            executable=node.executable,
+            name=node.name,
+            namespace=node.namespace,
+            parameters=[node.params_file, node.overrides],
+            remappings=node.remappings,
+            arguments=["--ros-args", "--log-level", node.log_level],
+            output="screen",
+            emulate_tty=True,
+        ))
+    return actions
+
+
+def generate_launch_description():
+    declared = [DeclareLaunchArgument(arg.name, default_value=arg.default, description=arg.description) for arg in ARGS]
+    return LaunchDescription(declared + [OpaqueFunction(function=_start_nodes)])

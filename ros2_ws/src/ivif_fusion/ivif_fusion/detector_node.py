@@ -1,0 +1,144 @@
+"""detector_node: YOLOX (fusion_core.detection) on ``fusion/image``.
+
+Publishes ``detections`` (vision_msgs/Detection2DArray, when vision_msgs is installed),
+``detections/json`` (std_msgs/String, see :mod:`ivif_fusion.detection_msgs`; always published when
+vision_msgs is missing, otherwise only with ``publish_json``), ``detections/image`` (the input with
+labelled boxes, rgb8/bgr8; grey input comes back bgr8) and ``/diagnostics``. Output headers are the
+input image's header. Inference runs on a worker thread behind a newest-wins hand-off.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fusion_core.errors import InputError
+from rclpy.node import Node
+
+from .detection_msgs import load_vision_msgs, to_detection2d_array, to_json
+from .diagnostics import Counters, LatencyWindow, RateMeter, status_message
+from .image_conversion import ENCODINGS, VISIBLE_ENCODINGS, array_to_image, image_to_array
+from .params import DETECTOR_PARAMS, DetectorParams, declare
+from .qos import input_event_callbacks, input_qos, output_qos
+from .worker import LatestWorker
+
+COUNTERS = ("received", "bad_frames", "lost_dds", "processed", "detections", "errors")
+LOG_THROTTLE_S = 5.0
+
+
+def available_onnx_providers() -> tuple[str, ...]:
+    import onnxruntime as ort
+
+    return tuple(ort.get_available_providers())
+
+
+class DetectorNode(Node):
+    """See the module docstring. Raises ConfigError (naming the parameter) when a parameter is invalid."""
+
+    def __init__(self, node_name: str = "detector_node", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        from diagnostic_msgs.msg import DiagnosticArray
+        from fusion_core.detection import Detector
+        from sensor_msgs.msg import Image
+        from std_msgs.msg import String
+
+        self.params = DetectorParams.from_values(declare(self, DETECTOR_PARAMS), available_onnx_providers())
+        self.detector = Detector(self.params.detector_config())
+        self.counters = Counters(COUNTERS)
+        self.detect_ms = LatencyWindow()
+        self._rates = RateMeter()
+        self._last_problems = 0
+
+        self._vision = load_vision_msgs()
+        self._det_pub = None
+        if self._vision is not None:
+            self._det_pub = self.create_publisher(self._vision.Detection2DArray, "detections", output_qos())
+        else:
+            self.get_logger().warning("vision_msgs is not installed: 'detections' (Detection2DArray) is not published; "
+                                      "detections go to 'detections/json' (std_msgs/String) instead")
+        publish_json = self.params.publish_json or self._vision is None
+        self._json_pub = self.create_publisher(String, "detections/json", output_qos()) if publish_json else None
+        self._image_pub = self.create_publisher(Image, "detections/image", output_qos()) if self.params.publish_image else None
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos(10))
+        self._worker: LatestWorker = LatestWorker(self._detect, self.params.worker_queue_size, f"{node_name}_worker",
+                                                  self._on_worker_error)
+        qos = input_qos(self.params.input_reliability, 1)
+        self._sub = self.create_subscription(Image, "fusion/image", self._on_image, qos,
+                                             event_callbacks=input_event_callbacks(self, "fusion/image", self.counters, "lost_dds"))
+        self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
+        self.get_logger().info(f"detecting on {self._sub.topic_name} with {self.params.detector_config().resolved_model_path.name} "
+                               f"({', '.join(self.params.providers)})")
+
+    def _on_image(self, msg) -> None:
+        self.counters.add("received")
+        try:
+            array = image_to_array(msg, VISIBLE_ENCODINGS, "fusion/image")
+        except InputError as exc:
+            self.counters.add("bad_frames")
+            self.get_logger().warning(f"skipping bad image: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        self._worker.submit((array, msg))
+
+    def _detect(self, item) -> None:
+        array, msg = item
+        order = ENCODINGS[msg.encoding].order
+        if order in ("rgba", "bgra"):  # the detector takes 3 channels
+            array, order = array[:, :, :3], order[:3]
+        t0 = time.perf_counter()
+        detections = self.detector.detect(array, order)
+        self.detect_ms.add((time.perf_counter() - t0) * 1000.0)
+        if self._det_pub is not None:
+            self._det_pub.publish(to_detection2d_array(self._vision, detections, msg.header))
+        if self._json_pub is not None:
+            from std_msgs.msg import String
+
+            self._json_pub.publish(String(data=to_json(detections, msg.header, msg.width, msg.height)))
+        if self._image_pub is not None:
+            from fusion_core.detection import draw_detections
+
+            annotated = draw_detections(array, detections, order)  # (H, W, 3) in order; mono comes back bgr
+            self._image_pub.publish(array_to_image(annotated, "rgb8" if order == "rgb" else "bgr8", msg.header))
+        self.counters.add("processed")
+        self.counters.add("detections", len(detections))
+
+    def _on_worker_error(self, exc: BaseException) -> None:
+        self.counters.add("errors")
+        self.get_logger().error(f"detection failed: {type(exc).__name__}: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+
+    def diagnostic_values(self) -> dict[str, object]:
+        counts = self.counters.snapshot()
+        rates = self._rates.rates({"received": counts["received"], "processed": counts["processed"]})
+        p50, p99 = self.detect_ms.percentiles(50, 99)
+        values: dict[str, object] = {"rate_input_hz": rates["received"], "rate_processed_hz": rates["processed"],
+                                     "detect_p50_ms": p50, "detect_p99_ms": p99, "vision_msgs": self._vision is not None}
+        values.update(counts)
+        values["dropped_worker"] = self._worker.dropped
+        values["dropped_total"] = self._worker.dropped + counts["bad_frames"] + counts["lost_dds"]
+        return values
+
+    def _publish_diagnostics(self) -> None:
+        values = self.diagnostic_values()
+        problems = int(values["dropped_total"]) + int(values["errors"])
+        level = "warn" if problems > self._last_problems else "ok"
+        message = (f"{problems - self._last_problems} image(s) dropped or failed since the last report" if level == "warn"
+                   else f"detecting at {values['rate_processed_hz']:.1f} Hz")
+        self._last_problems = problems
+        self._diag_pub.publish(status_message(self.get_fully_qualified_name(), "detector", level, message, values,
+                                              self.get_clock().now().to_msg()))
+
+    def destroy_node(self) -> None:
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.stop()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    from ._runtime import run_node
+
+    return run_node(DetectorNode, "detector_node", args)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

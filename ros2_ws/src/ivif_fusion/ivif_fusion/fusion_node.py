@@ -1,0 +1,190 @@
+"""fusion_node: pairs thermal and visible images by stamp, fuses them with fusion_core, publishes the result.
+
+Subscribes ``thermal/image_raw`` (mono8, mono16, 8UC1, 16UC1, 32FC1) and ``visible/image_raw``
+(rgb8, bgr8, rgba8, bgra8, mono8, 8UC1) with sensor-data QoS; publishes ``fusion/image`` (the
+visible's encoding; mono8 for a grey visible), ``fusion/alpha`` (mono8, α·255) — both with the
+visible frame's header — and ``/diagnostics``.
+
+Threads: subscription callbacks only convert (zero-copy), pair (:mod:`fusion_core.pairing`) and
+hand the pair to a bounded :class:`~ivif_fusion.worker.LatestWorker`; the worker runs the engine
+and publishes. Every frame that does not become an output is counted under one reason.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from fusion_core.errors import InputError
+from fusion_core.pairing import DROP_REASONS, ApproximateTimePairer
+from rclpy.node import Node
+
+from .diagnostics import Counters, LatencyWindow, RateMeter, status_message
+from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, image_to_array
+from .params import FUSION_PARAMS, FusionParams, declare
+from .qos import input_event_callbacks, input_qos, output_qos
+from .worker import LatestWorker
+
+INPUTS = ("thermal", "visible")
+COUNTERS = ("received_thermal", "received_visible", "bad_thermal", "bad_visible", "lost_dds_thermal", "lost_dds_visible",
+            "pairs", "fused", "bad_pairs", "errors")
+LOG_THROTTLE_S = 5.0
+
+
+@dataclass
+class Frame:
+    """One decoded input: ``array`` may be a view on ``msg.data`` (kept alive by ``msg``)."""
+
+    array: np.ndarray
+    msg: object  # sensor_msgs/Image
+    received: float  # time.monotonic() at the callback, s
+
+
+def stamp_ns(stamp) -> int:
+    """builtin_interfaces/Time -> integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+class FusionNode(Node):
+    """See the module docstring. Raises ConfigError (naming the parameter) when a parameter is invalid."""
+
+    def __init__(self, node_name: str = "fusion_node", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        import torch
+        from fusion_core.engine import create_engine
+        from sensor_msgs.msg import Image
+
+        self.params = FusionParams.from_values(declare(self, FUSION_PARAMS), torch.cuda.is_available())
+        self.engine = create_engine(self.params.engine_config())
+        self.counters = Counters(COUNTERS)
+        self.latency_ms = LatencyWindow()  # completing input received -> published (node overhead + fusion)
+        self.age_ms = LatencyWindow()  # visible stamp -> published, on this node's clock
+        self.fuse_ms = LatencyWindow()  # engine.fuse alone
+        self._rates = RateMeter()
+        self._pair_lock = threading.Lock()
+        self._pairer: ApproximateTimePairer[Frame] = ApproximateTimePairer(self.params.queue_size, self.params.slop)
+        self._last_problems = 0
+        self._last_errors = 0
+
+        self._fused_pub = self.create_publisher(Image, "fusion/image", output_qos())
+        self._alpha_pub = self.create_publisher(Image, "fusion/alpha", output_qos()) if self.params.publish_alpha else None
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos(10))
+        self._worker: LatestWorker[tuple[Frame, Frame]] = LatestWorker(
+            self._fuse_pair, self.params.worker_queue_size, f"{node_name}_worker", self._on_worker_error)
+        qos = input_qos(self.params.input_reliability, self.params.queue_size)
+        self._subs = [
+            self.create_subscription(Image, f"{name}/image_raw", lambda msg, i=i: self._on_image(i, msg), qos,
+                                     event_callbacks=input_event_callbacks(self, f"{name}/image_raw", self.counters, f"lost_dds_{name}"))
+            for i, name in enumerate(INPUTS)
+        ]
+        self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
+        self.get_logger().info(
+            f"fusing {self._subs[0].topic_name} + {self._subs[1].topic_name} -> {self._fused_pub.topic_name} with backend "
+            f"{self.engine.backend} on {self.engine.device} (slop {self.params.slop} s, queue {self.params.queue_size}, "
+            f"inputs {self.params.input_reliability}, Fast DDS transports "
+            f"{os.environ.get('FASTDDS_BUILTIN_TRANSPORTS') or 'DEFAULT (UDP+SHM; LARGE_DATA suits images better)'})")
+
+    # --- executor side: convert, pair, hand over -------------------------------------------------
+    def _on_image(self, index: int, msg) -> None:
+        name = INPUTS[index]
+        received = time.monotonic()
+        self.counters.add(f"received_{name}")
+        try:
+            array = image_to_array(msg, THERMAL_ENCODINGS if index == 0 else VISIBLE_ENCODINGS, name)
+        except InputError as exc:
+            self.counters.add(f"bad_{name}")
+            self.get_logger().warning(f"skipping bad {name} frame: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        with self._pair_lock:
+            pairs = self._pairer.add(index, stamp_ns(msg.header.stamp), Frame(array, msg, received))
+        for pair in pairs:
+            self.counters.add("pairs")
+            self._worker.submit(pair)
+
+    # --- worker side: fuse, publish ----------------------------------------------------------------
+    def _fuse_pair(self, pair: tuple[Frame, Frame]) -> None:
+        thermal, visible = pair
+        order = ENCODINGS[visible.msg.encoding].order
+        try:
+            result = self.engine.fuse(thermal.array, visible.array, order)
+        except InputError as exc:
+            self.counters.add("bad_pairs")
+            self.get_logger().warning(f"skipping pair at visible stamp {stamp_ns(visible.msg.header.stamp)} ns: {exc}",
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        header = visible.msg.header
+        self._fused_pub.publish(array_to_image(result.fused, encoding_for(result.fused, order), header))
+        if self._alpha_pub is not None:
+            self._alpha_pub.publish(array_to_image(result.alpha, "mono8", header))
+        self.counters.add("fused")
+        now = time.monotonic()
+        self.latency_ms.add((now - max(thermal.received, visible.received)) * 1000.0)
+        self.age_ms.add((self.get_clock().now().nanoseconds - stamp_ns(header.stamp)) / 1e6)
+        self.fuse_ms.add(result.timings["total"])
+
+    def _on_worker_error(self, exc: BaseException) -> None:
+        self.counters.add("errors")
+        self.get_logger().error(f"fusion failed: {type(exc).__name__}: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+
+    # --- diagnostics --------------------------------------------------------------------------------
+    def diagnostic_values(self) -> dict[str, object]:
+        """Everything /diagnostics reports, as a flat dict (also handy for tests and the benchmark)."""
+        counts = self.counters.snapshot()
+        with self._pair_lock:
+            stats = self._pairer.stats.as_dict()
+            pending = [len(self._pairer.pending(i)) for i in (0, 1)]
+        values: dict[str, object] = {"backend": self.engine.backend, "device": str(self.engine.device)}
+        rates = self._rates.rates({k: counts[k] for k in ("received_thermal", "received_visible", "pairs", "fused")})
+        values.update({"rate_thermal_hz": rates["received_thermal"], "rate_visible_hz": rates["received_visible"],
+                       "rate_pairs_hz": rates["pairs"], "rate_fused_hz": rates["fused"]})
+        for label, window in (("latency", self.latency_ms), ("age", self.age_ms), ("fuse", self.fuse_ms)):
+            p50, p99 = window.percentiles(50, 99)
+            values[f"{label}_p50_ms"], values[f"{label}_p99_ms"] = p50, p99
+        values.update(counts)
+        unpaired = 0
+        for i, name in enumerate(INPUTS):
+            for reason in DROP_REASONS:
+                values[f"unpaired_{name}_{reason}"] = stats["dropped"][i][reason]
+                unpaired += stats["dropped"][i][reason]
+            values[f"pending_{name}"] = pending[i]
+        values["dropped_worker"] = self._worker.dropped
+        values["dropped_total"] = (unpaired + self._worker.dropped + counts["bad_thermal"] + counts["bad_visible"]
+                                   + counts["lost_dds_thermal"] + counts["lost_dds_visible"] + counts["bad_pairs"])
+        return values
+
+    def _publish_diagnostics(self) -> None:
+        values = self.diagnostic_values()
+        problems, errors = int(values["dropped_total"]), int(values["errors"])
+        if errors > self._last_errors:
+            level, message = "error", f"{errors - self._last_errors} fusion error(s) since the last report"
+        elif problems > self._last_problems:
+            level, message = "warn", f"{problems - self._last_problems} frame(s) dropped since the last report"
+        else:
+            level, message = "ok", f"fusing at {values['rate_fused_hz']:.1f} Hz"
+        self._last_problems, self._last_errors = problems, errors
+        self._diag_pub.publish(status_message(self.get_fully_qualified_name(), "fusion", level, message, values,
+                                              self.get_clock().now().to_msg()))
+
+    def destroy_node(self) -> None:
+        """Stop the worker (finishing the pair in progress) before the publishers go away."""
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.stop()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    from ._runtime import run_node
+
+    return run_node(FusionNode, "fusion_node", args)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""What ``launch/fusion.launch.py`` declares and starts, as plain data (testable without ``launch``).
+
+Every node parameter gets a launch argument of the same name (detector ones prefixed ``detector_``)
+whose default ``''`` means "keep the value from the params file"; a non-empty value overrides the
+file. Topics are remappings; ``namespace``, ``use_detector``, ``params_file``,
+``detector_params_file``, ``log_level`` and ``fastdds_builtin_transports`` (default LARGE_DATA, see
+:mod:`ivif_fusion.qos`) complete the set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from fusion_core.errors import ConfigError
+
+from .params import DETECTOR_PARAMS, FUSION_PARAMS, ParamSpec
+
+KEEP = ""  # launch-argument value meaning "use the params file"
+
+
+@dataclass(frozen=True)
+class LaunchArg:
+    name: str
+    default: str
+    description: str
+
+
+@dataclass
+class NodeSetting:
+    """One node to start: executable, name, parameter sources (file first, then overrides), remappings."""
+
+    executable: str
+    name: str
+    namespace: str
+    params_file: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    remappings: list[tuple[str, str]] = field(default_factory=list)
+    log_level: str = "info"
+
+
+TOPIC_ARGS: tuple[tuple[str, str, str], ...] = (
+    ("thermal_topic", "thermal/image_raw", "thermal input (mono8, mono16, 8UC1, 16UC1, 32FC1)"),
+    ("visible_topic", "visible/image_raw", "visible input (rgb8, bgr8, rgba8, bgra8, mono8)"),
+    ("fused_topic", "fusion/image", "fused output (the visible's encoding) and the detector's input"),
+    ("alpha_topic", "fusion/alpha", "per-pixel alpha output (mono8, alpha*255)"),
+    ("detections_topic", "detections", "detector output; the annotated image is <detections_topic>/image, JSON <detections_topic>/json"),
+)
+
+
+def _param_arg(spec: ParamSpec, prefix: str, node: str) -> LaunchArg:
+    return LaunchArg(f"{prefix}{spec.name}", KEEP, f"{node} parameter '{spec.name}': {spec.description} "
+                     f"(default {spec.default!r}; '' = value from the params file)")
+
+
+def launch_arguments(fusion_params_file: str, detector_params_file: str) -> list[LaunchArg]:
+    """Every launch argument, with its default and description (params files: the installed YAML paths)."""
+    args = [
+        LaunchArg("namespace", "", "namespace of both nodes (topics are relative, so they move with it)"),
+        LaunchArg("params_file", fusion_params_file, "fusion_node parameter YAML"),
+        LaunchArg("detector_params_file", detector_params_file, "detector_node parameter YAML"),
+        LaunchArg("use_detector", "true", "also start detector_node on the fused image (true|false)"),
+        LaunchArg("log_level", "info", "log level of both nodes (debug|info|warn|error|fatal)"),
+        LaunchArg("fastdds_builtin_transports", "LARGE_DATA",
+                  "FASTDDS_BUILTIN_TRANSPORTS for the nodes. LARGE_DATA (UDP discovery, SHM/TCP data) carries 640x480 "
+                  "images without the seconds-long repair stalls and drops of the default UDP+SHM; give the camera "
+                  "drivers the same setting. '' = leave the environment as it is"),
+    ]
+    args += [LaunchArg(name, default, description) for name, default, description in TOPIC_ARGS]
+    args += [_param_arg(s, "", "fusion_node") for s in FUSION_PARAMS]
+    args += [_param_arg(s, "detector_", "detector_node") for s in DETECTOR_PARAMS]
+    return args
+
+
+def parse_value(arg_name: str, text: str, default: Any) -> Any:
+    """A launch-argument string -> the type of the parameter's default (YAML syntax for lists)."""
+    text = text.strip()
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false"):
+                raise ValueError("expected true or false")
+            return text.lower() == "true"
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+        if isinstance(default, list):
+            value = yaml.safe_load(text)
+            if not isinstance(value, list):
+                raise ValueError("expected a YAML list such as [1.0, 0.0, ...]")
+            return value
+        return text
+    except ValueError as exc:
+        raise ConfigError(f"launch argument {arg_name}:={text!r} is not a valid {type(default).__name__}: {exc}") from None
+
+
+def _overrides(values: dict[str, str], specs: tuple[ParamSpec, ...], prefix: str) -> dict[str, Any]:
+    return {s.name: parse_value(prefix + s.name, values[prefix + s.name], s.default)
+            for s in specs if values.get(prefix + s.name, KEEP).strip() != KEEP}
+
+
+def node_settings(values: dict[str, str]) -> list[NodeSetting]:
+    """Resolved launch-argument values -> the nodes to start (detector only when use_detector is true)."""
+    ns, log_level = values["namespace"], values["log_level"]
+    fused, detections = values["fused_topic"], values["detections_topic"]
+    nodes = [NodeSetting(
+        "fusion_node", "fusion_node", ns, values["params_file"], _overrides(values, FUSION_PARAMS, ""),
+        [("thermal/image_raw", values["thermal_topic"]), ("visible/image_raw", values["visible_topic"]),
+         ("fusion/image", fused), ("fusion/alpha", values["alpha_topic"])], log_level)]
+    if parse_value("use_detector", values["use_detector"], True):
+        nodes.append(NodeSetting(
+            "detector_node", "detector_node", ns, values["detector_params_file"], _overrides(values, DETECTOR_PARAMS, "detector_"),
+            [("fusion/image", fused), ("detections", detections), ("detections/image", f"{detections}/image"),
+             ("detections/json", f"{detections}/json")], log_level))
+    return nodes

@@ -1,0 +1,248 @@
+"""Node parameters: one table per node (name, default, description, range/choices), declared with
+``ParameterDescriptor``\\ s, read once into frozen dataclasses, validated at start-up.
+
+Every parameter is ``read_only``: the nodes read them once, so a later ``ros2 param set`` would be
+silently ignored; read-only makes rclpy refuse it instead. rclpy itself enforces types and numeric
+ranges at declaration; choices and cross-field rules are checked here. Any violation raises
+:class:`fusion_core.errors.ConfigError` naming the parameter, which stops the node's start-up.
+
+The defaults here are also the values in ``config/fusion.yaml`` and ``config/detector.yaml`` (a
+test keeps them equal). Topic names are not parameters: remap ``thermal/image_raw``,
+``visible/image_raw``, ``fusion/image`` … as usual.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from fusion_core.errors import ConfigError
+
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+RELIABILITIES = ("reliable", "best_effort")
+NODE_DEVICES = ("cpu", "cuda", "auto")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared parameter. ``bounds``: inclusive numeric range; ``choices``: allowed strings."""
+
+    name: str
+    default: Any
+    description: str
+    bounds: tuple[float, float] | None = None
+    choices: tuple[str, ...] | None = None
+    dynamic_typing: bool = False  # for arrays that may be given empty ([] in YAML has no type)
+
+
+FUSION_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("slop", 0.02, "largest stamp difference (s) of a thermal/visible pair; keep below half the frame period", (0.0, 10.0)),
+    ParamSpec("queue_size", 5, "frames kept per input while waiting for a partner (approximate-time pairing)", (1, 1000)),
+    ParamSpec("input_reliability", "reliable",
+              "QoS reliability of both image subscriptions: 'reliable' (no DDS drops; needs a reliable publisher) or "
+              "'best_effort' (matches any publisher; large images drop on default Fast DDS UDP, see README)",
+              choices=RELIABILITIES),
+    ParamSpec("backend", "torch", "inference backend that runs the network (tensorrt needs device cuda)",
+              choices=("torch", "onnxruntime", "tensorrt")),
+    ParamSpec("model_path", "", "checkpoint (.pt, torch) or ONNX file; '' = the shipped default model"),
+    ParamSpec("device", "auto", "inference device; 'auto' = cuda when available, else cpu", choices=NODE_DEVICES),
+    ParamSpec("precision", "fp32", "network precision; fp16 needs a CUDA device", choices=("fp32", "fp16")),
+    ParamSpec("threads", 0, "CPU threads for torch (0 = library default)", (0, 256)),
+    ParamSpec("thermal_policy", "fixed", "thermal normalisation: 'fixed' range or 'percentile' AGC with temporal smoothing",
+              choices=("fixed", "percentile")),
+    ParamSpec("thermal_low", 0.0, "fixed policy: raw thermal value mapped to 0 (equal low and high = the dtype's full range)",
+              (-1e9, 1e9)),
+    ParamSpec("thermal_high", 0.0, "fixed policy: raw thermal value mapped to 1 (equal low and high = the dtype's full range)",
+              (-1e9, 1e9)),
+    ParamSpec("thermal_p_low", 1.0, "percentile policy: lower percentile, %", (0.0, 100.0)),
+    ParamSpec("thermal_p_high", 99.0, "percentile policy: upper percentile, %", (0.0, 100.0)),
+    ParamSpec("thermal_smoothing", 0.9, "percentile policy: weight of the previous bounds per frame, [0, 1)", (0.0, 0.999)),
+    ParamSpec("homography", list(IDENTITY),
+              "row-major 3x3 homography mapping thermal pixels to visible pixels (9 numbers); identity or empty = none",
+              dynamic_typing=True),
+    ParamSpec("allow_resize", True, "without a homography, resize a thermal frame of another size to the visible size"),
+    ParamSpec("max_aspect_change", 0.1, "largest relative aspect-ratio change allowed when resizing", (0.0, 10.0)),
+    ParamSpec("publish_alpha", True, "publish fusion/alpha (mono8, alpha*255; 255 = all thermal)"),
+    ParamSpec("worker_queue_size", 1, "pairs waiting for the fusion worker; when full the oldest is dropped (1 = newest wins)",
+              (1, 100)),
+    ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", (0.05, 3600.0)),
+)
+
+DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("model_path", "", "YOLOX ONNX file; '' = the shipped YOLOX-nano (COCO)"),
+    ParamSpec("device", "auto", "'cuda' uses ONNX Runtime's CUDA provider; 'auto' = CUDA when that provider is available",
+              choices=NODE_DEVICES),
+    ParamSpec("threads", 0, "ONNX Runtime intra-op threads (0 = library default)", (0, 256)),
+    ParamSpec("input_size", 416, "side of the square letterbox the model takes, pixels (multiple of 32)", (32, 4096)),
+    ParamSpec("score_threshold", 0.3, "minimum objectness x class score of a published detection", (0.0, 1.0)),
+    ParamSpec("nms_iou", 0.65, "IoU above which a lower-scored box of the same class is suppressed", (0.01, 1.0)),
+    ParamSpec("classes", ["person", "bicycle", "car"], "COCO class names to keep (class_id = position); empty = all 80",
+              dynamic_typing=True),
+    ParamSpec("input_reliability", "reliable", "QoS reliability of the fusion/image subscription", choices=RELIABILITIES),
+    ParamSpec("publish_image", True, "publish detections/image (the input with labelled boxes)"),
+    ParamSpec("publish_json", False, "also publish detections/json (std_msgs/String) when vision_msgs is installed; "
+              "without vision_msgs it is always published instead of detections"),
+    ParamSpec("worker_queue_size", 1, "images waiting for the detector; when full the oldest is dropped", (1, 100)),
+    ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", (0.05, 3600.0)),
+)
+
+
+def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
+    """Declare every parameter of ``specs`` on ``node``; returns name -> value. ConfigError on a bad value."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+    from rclpy.exceptions import ParameterException
+
+    values: dict[str, Any] = {}
+    for spec in specs:
+        constraints = f"one of: {', '.join(spec.choices)}" if spec.choices else ""
+        descriptor = ParameterDescriptor(description=spec.description, read_only=True,
+                                         additional_constraints=constraints, dynamic_typing=spec.dynamic_typing)
+        if spec.bounds is not None and isinstance(spec.default, int) and not isinstance(spec.default, bool):
+            descriptor.integer_range = [IntegerRange(from_value=int(spec.bounds[0]), to_value=int(spec.bounds[1]), step=0)]
+        elif spec.bounds is not None:
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(spec.bounds[0]), to_value=float(spec.bounds[1]), step=0.0)]
+        try:
+            value = node.declare_parameter(spec.name, spec.default, descriptor).value
+        except ParameterException as exc:
+            raise ConfigError(f"parameter {spec.name!r}: {exc}") from exc
+        if spec.choices and value not in spec.choices:
+            raise ConfigError(f"parameter {spec.name!r} is {value!r}; valid values: {', '.join(spec.choices)}")
+        values[spec.name] = value
+    return values
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """fusion_node's parameters after validation (see :data:`FUSION_PARAMS` for meanings and units)."""
+
+    slop: float
+    queue_size: int
+    input_reliability: str
+    backend: str
+    model_path: str | None
+    device: str  # resolved: 'cpu' or 'cuda'
+    precision: str
+    threads: int | None
+    thermal_policy: str
+    thermal_low: float | None
+    thermal_high: float | None
+    thermal_p_low: float
+    thermal_p_high: float
+    thermal_smoothing: float
+    homography: tuple[float, ...] | None
+    allow_resize: bool
+    max_aspect_change: float
+    publish_alpha: bool
+    worker_queue_size: int
+    diagnostics_period: float
+
+    @classmethod
+    def from_values(cls, v: dict[str, Any], cuda_available: bool) -> FusionParams:
+        low, high = float(v["thermal_low"]), float(v["thermal_high"])
+        params = cls(
+            slop=float(v["slop"]), queue_size=int(v["queue_size"]), input_reliability=v["input_reliability"],
+            backend=v["backend"], model_path=v["model_path"] or None,
+            device=resolve_device(v["device"], cuda_available), precision=v["precision"],
+            threads=int(v["threads"]) or None, thermal_policy=v["thermal_policy"],
+            thermal_low=None if low == high else low, thermal_high=None if low == high else high,
+            thermal_p_low=float(v["thermal_p_low"]), thermal_p_high=float(v["thermal_p_high"]),
+            thermal_smoothing=float(v["thermal_smoothing"]), homography=parse_homography(v["homography"]),
+            allow_resize=bool(v["allow_resize"]), max_aspect_change=float(v["max_aspect_change"]),
+            publish_alpha=bool(v["publish_alpha"]), worker_queue_size=int(v["worker_queue_size"]),
+            diagnostics_period=float(v["diagnostics_period"]),
+        )
+        params.engine_config()  # cross-field rules (fp16 needs cuda, low < high, ...) fail here, at start-up
+        return params
+
+    def engine_config(self):
+        """The fusion_core EngineConfig these parameters describe (ConfigError names the parameter)."""
+        from fusion_core.engine import EngineConfig
+        from fusion_core.registration import RegistrationConfig
+        from fusion_core.thermal import ThermalNormConfig
+
+        try:
+            thermal = ThermalNormConfig(policy=self.thermal_policy, low=self.thermal_low, high=self.thermal_high,
+                                        p_low=self.thermal_p_low, p_high=self.thermal_p_high, smoothing=self.thermal_smoothing)
+        except ConfigError as exc:
+            raise ConfigError(f"parameters thermal_*: {exc}") from exc
+        try:
+            registration = RegistrationConfig(homography=self.homography, allow_resize=self.allow_resize,
+                                              max_aspect_change=self.max_aspect_change)
+        except ConfigError as exc:
+            raise ConfigError(f"parameter 'homography': {exc}") from exc
+        try:
+            return EngineConfig(backend=self.backend, model_path=self.model_path, device=self.device,
+                                precision=self.precision, thermal=thermal, registration=registration, threads=self.threads)
+        except ConfigError as exc:
+            raise ConfigError(f"parameters backend/device/precision: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    """detector_node's parameters after validation (see :data:`DETECTOR_PARAMS`)."""
+
+    model_path: str | None
+    providers: tuple[str, ...]
+    threads: int | None
+    input_size: int
+    score_threshold: float
+    nms_iou: float
+    classes: tuple[str, ...] | None
+    input_reliability: str
+    publish_image: bool
+    publish_json: bool
+    worker_queue_size: int
+    diagnostics_period: float
+
+    @classmethod
+    def from_values(cls, v: dict[str, Any], available_providers: tuple[str, ...]) -> DetectorParams:
+        classes = v["classes"]
+        if classes is not None and (not isinstance(classes, (list, tuple)) or not all(isinstance(c, str) for c in classes)):
+            raise ConfigError(f"parameter 'classes' must be a list of COCO class names, got {classes!r}")
+        cuda = "CUDAExecutionProvider"
+        device = resolve_device(v["device"], cuda in available_providers, "ONNX Runtime's CUDAExecutionProvider")
+        params = cls(
+            model_path=v["model_path"] or None,
+            providers=(cuda, "CPUExecutionProvider") if device == "cuda" else ("CPUExecutionProvider",),
+            threads=int(v["threads"]) or None, input_size=int(v["input_size"]),
+            score_threshold=float(v["score_threshold"]), nms_iou=float(v["nms_iou"]),
+            classes=tuple(classes) if classes else None, input_reliability=v["input_reliability"],
+            publish_image=bool(v["publish_image"]), publish_json=bool(v["publish_json"]),
+            worker_queue_size=int(v["worker_queue_size"]), diagnostics_period=float(v["diagnostics_period"]),
+        )
+        params.detector_config()
+        return params
+
+    def detector_config(self):
+        from fusion_core.detection import DetectorConfig
+
+        try:
+            return DetectorConfig(model_path=self.model_path, input_size=self.input_size, score_threshold=self.score_threshold,
+                                  nms_iou=self.nms_iou, classes=self.classes, providers=self.providers, threads=self.threads)
+        except ConfigError as exc:
+            raise ConfigError(f"detector parameters: {exc}") from exc
+
+
+def resolve_device(device: str, cuda_available: bool, what: str = "CUDA (torch.cuda.is_available())") -> str:
+    """'auto' -> 'cuda' when available else 'cpu'; an explicit 'cuda' without CUDA is a ConfigError."""
+    if device == "auto":
+        return "cuda" if cuda_available else "cpu"
+    if device == "cuda" and not cuda_available:
+        raise ConfigError(f"parameter 'device' is 'cuda' but {what} is not available; use 'cpu' or 'auto'")
+    return device
+
+
+def parse_homography(value: Any) -> tuple[float, ...] | None:
+    """9 numbers -> tuple (identity -> None); empty or unset -> None; anything else is a ConfigError."""
+    if value is None or (not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and len(value) == 0):
+        return None
+    try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError(value)
+        numbers = tuple(float(x) for x in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"parameter 'homography' must be 9 numbers (row-major 3x3) or empty, got {value!r}") from None
+    if len(numbers) != 9 or not all(math.isfinite(x) for x in numbers):
+        raise ConfigError(f"parameter 'homography' must be 9 finite numbers (row-major 3x3) or empty, got {len(numbers)} value(s)")
+    return None if numbers == IDENTITY else numbers

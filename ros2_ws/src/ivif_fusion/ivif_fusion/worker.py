@@ -1,0 +1,81 @@
+"""A bounded hand-off from executor callbacks to one worker thread, so inference never blocks the executor.
+
+``submit`` never waits: when ``capacity`` items are already waiting, the oldest is dropped and
+counted (newest wins — for live video the freshest frame is the useful one). With ``capacity`` 1
+the worker always processes the most recent item handed over while it was busy.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class LatestWorker(Generic[T]):
+    """Runs ``process(item)`` on a daemon thread; ``on_error(exc)`` sees any exception ``process`` raises."""
+
+    def __init__(self, process: Callable[[T], None], capacity: int, name: str,
+                 on_error: Callable[[BaseException], None] | None = None) -> None:
+        if capacity < 1:
+            raise ValueError(f"worker capacity must be >= 1, got {capacity}")
+        self._process = process
+        self._on_error = on_error
+        self._items: deque[T] = deque()
+        self._capacity = capacity
+        self._cond = threading.Condition()
+        self._stopping = False
+        self.submitted = 0
+        self.dropped = 0
+        self.processed = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, item: T) -> bool:
+        """Queue ``item``; returns False when an older waiting item had to be dropped for it."""
+        with self._cond:
+            if self._stopping:
+                return False
+            self.submitted += 1
+            dropped = len(self._items) >= self._capacity
+            if dropped:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+            self._cond.notify()
+            return not dropped
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop after the item in progress (waiting items are discarded); True when the thread ended."""
+        with self._cond:
+            self._stopping = True
+            self._items.clear()
+            self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._items and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                item = self._items.popleft()
+            try:
+                self._process(item)
+            except BaseException as exc:  # noqa: BLE001 - one bad item must not kill the worker
+                if self._on_error is None:
+                    raise
+                self._on_error(exc)
+            finally:
+                with self._cond:
+                    self.processed += 1

@@ -1,0 +1,22 @@
+"""Fixtures of the ROS integration tests (real rclpy + Fast DDS); helpers live in ros_harness.py."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+pytest.importorskip("rclpy", reason="rclpy (ROS 2 wheels from PyPI) is not installed")
+
+from ros_harness import RosGraph  # noqa: E402  (after the skip: it imports the ROS package)
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[RosGraph]:
+    g = RosGraph()
+    try:
+        yield g
+    finally:
+        g.close()
+
+

@@ -1,0 +1,229 @@
+"""Parameters: YAML files equal the declared defaults, bad values stop start-up naming the parameter,
+the launch file declares every argument it reads, the executables exit cleanly."""
+
+from __future__ import annotations
+
+import ast
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from ros_harness import REPO, ros_env
+
+from fusion_core.errors import ConfigError
+
+pytestmark = pytest.mark.ros
+
+from ivif_fusion.launch_support import launch_arguments, node_settings, parse_value  # noqa: E402
+from ivif_fusion.params import (DETECTOR_PARAMS, FUSION_PARAMS, IDENTITY, FusionParams,  # noqa: E402
+                                parse_homography, resolve_device)
+
+LAUNCH_FILE = REPO / "launch" / "fusion.launch.py"
+
+
+@pytest.mark.parametrize("file,node,specs", [("fusion.yaml", "/**/fusion_node", FUSION_PARAMS),
+                                             ("detector.yaml", "/**/detector_node", DETECTOR_PARAMS)])
+def test_yaml_equals_declared_defaults(file: str, node: str, specs) -> None:
+    document = yaml.safe_load((REPO / "config" / file).read_text())
+    assert list(document) == [node]
+    values = document[node]["ros__parameters"]
+    assert values == {s.name: s.default for s in specs}
+    for spec in specs:  # same types too (0 vs 0.0 matters to rclpy)
+        assert type(values[spec.name]) is type(spec.default), spec.name
+
+
+def test_every_parameter_has_a_description_and_sane_default() -> None:
+    for spec in FUSION_PARAMS + DETECTOR_PARAMS:
+        assert len(spec.description) > 20, spec.name
+        if spec.choices:
+            assert spec.default in spec.choices, spec.name
+        if spec.bounds:
+            assert spec.bounds[0] <= spec.default <= spec.bounds[1], spec.name
+
+
+def test_params_file_is_applied_in_any_namespace(graph) -> None:
+    """The '/**/fusion_node' key of config/fusion.yaml reaches a namespaced node through rcl's YAML parser."""
+    from rclpy.node import Node
+
+    from ivif_fusion.params import declare
+
+    override = REPO / "config" / "fusion.yaml"
+    node = Node("fusion_node", namespace="robot7", context=graph.context,
+                cli_args=["--ros-args", "--params-file", str(override), "-p", "slop:=0.031"])
+    try:
+        values = declare(node, FUSION_PARAMS)
+        assert values["slop"] == 0.031 and values["homography"] == list(IDENTITY)
+        params = FusionParams.from_values(values, cuda_available=False)
+        assert params.homography is None and params.device == "cpu" and params.thermal_low is None
+        assert params.engine_config().registration.is_identity
+        assert node.describe_parameter("slop").read_only
+    finally:
+        node.destroy_node()
+
+
+BAD_FUSION = [
+    ("slop", -0.5, "parameter 'slop'.*out of range"),
+    ("queue_size", 0, "parameter 'queue_size'.*out of range"),
+    ("queue_size", 2.5, "parameter 'queue_size'.*expecting type 'INTEGER'"),
+    ("input_reliability", "sometimes", "parameter 'input_reliability' is 'sometimes'; valid values: reliable, best_effort"),
+    ("backend", "tflite", "parameter 'backend' is 'tflite'; valid values: torch, onnxruntime, tensorrt"),
+    ("device", "gpu", "parameter 'device' is 'gpu'; valid values: cpu, cuda, auto"),
+    ("precision", "fp16", "parameters backend/device/precision: precision 'fp16' needs device 'cuda'"),
+    ("thermal_low", 9.0, "parameters thermal_\\*: thermal high \\(0.0\\) must be greater than low \\(9.0\\)"),
+    ("homography", [1.0, 0.0, 0.0], "parameter 'homography' must be 9 finite numbers"),
+    ("homography", [0.0] * 9, "parameter 'homography': homography is singular"),
+    ("worker_queue_size", 0, "parameter 'worker_queue_size'.*out of range"),
+]
+
+
+@pytest.mark.parametrize("name,value,message", BAD_FUSION, ids=[f"{n}={v}" for n, v, _ in BAD_FUSION])
+def test_bad_fusion_parameter_stops_start_up(graph, name, value, message) -> None:
+    from rclpy.parameter import Parameter
+
+    from ivif_fusion.fusion_node import FusionNode
+
+    with pytest.raises(ConfigError, match=message):
+        FusionNode(namespace="bad", context=graph.context, parameter_overrides=[Parameter(name, value=value)])
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("input_size", 100, "detector parameters: input_size must be a positive multiple of 32"),
+    ("classes", ["person", "unicorn"], "classes \\['unicorn'\\] are not COCO class names"),
+    ("classes", "person", "parameter 'classes' must be a list of COCO class names"),
+    ("score_threshold", 1.5, "parameter 'score_threshold'.*out of range"),
+    ("device", "tpu", "parameter 'device' is 'tpu'; valid values: cpu, cuda, auto"),
+])
+def test_bad_detector_parameter_stops_start_up(graph, name, value, message) -> None:
+    from rclpy.parameter import Parameter
+
+    from ivif_fusion.detector_node import DetectorNode
+
+    with pytest.raises(ConfigError, match=message):
+        DetectorNode(namespace="bad", context=graph.context, parameter_overrides=[Parameter(name, value=value)])
+
+
+@pytest.mark.parametrize("value,expected", [(None, None), ([], None), (list(IDENTITY), None), ([1, 0, 0, 0, 1, 0, 0, 0, 1], None),
+                                            ([2, 0, 5, 0, 2, 7, 0, 0, 1], (2.0, 0.0, 5.0, 0.0, 2.0, 7.0, 0.0, 0.0, 1.0))])
+def test_parse_homography(value, expected) -> None:
+    assert parse_homography(value) == expected
+
+
+@pytest.mark.parametrize("value", ["123456789", [1.0] * 8, [float("nan")] + [1.0] * 8, ["a"] * 9])
+def test_parse_homography_rejects(value) -> None:
+    with pytest.raises(ConfigError, match="parameter 'homography' must be"):
+        parse_homography(value)
+
+
+def test_resolve_device() -> None:
+    assert resolve_device("auto", True) == "cuda" and resolve_device("auto", False) == "cpu"
+    assert resolve_device("cpu", True) == "cpu"
+    with pytest.raises(ConfigError, match="parameter 'device' is 'cuda' but CUDA .* is not available; use 'cpu' or 'auto'"):
+        resolve_device("cuda", False)
+
+
+# --- launch file -----------------------------------------------------------------------------------
+
+def _launch_tree() -> ast.Module:
+    return ast.parse(LAUNCH_FILE.read_text(), filename=str(LAUNCH_FILE))
+
+
+def test_launch_file_reads_only_declared_arguments() -> None:
+    """Static check (launch/launch_ros cannot be installed here): every LaunchConfiguration the file
+    reads is declared with a description, and the file declares exactly the table in launch_support."""
+    tree = _launch_tree()
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    names = {n.func.id for n in calls}
+    assert {"DeclareLaunchArgument", "LaunchConfiguration", "OpaqueFunction", "Node", "generate_launch_description"} - names == {"generate_launch_description"}
+    declare = [c for c in calls if c.func.id == "DeclareLaunchArgument"]
+    assert len(declare) == 1 and {k.arg for k in declare[0].keywords} == {"default_value", "description"}
+    read = [c for c in calls if c.func.id == "LaunchConfiguration"]
+    assert len(read) == 1 and ast.unparse(read[0].args[0]) == "arg.name"  # reads exactly the declared table
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert {"get_package_share_directory", "launch_arguments", "node_settings"} <= imported
+
+
+def test_launch_arguments_cover_every_tunable() -> None:
+    args = launch_arguments("/share/fusion.yaml", "/share/detector.yaml")
+    names = [a.name for a in args]
+    assert len(names) == len(set(names))
+    required = {"namespace", "params_file", "detector_params_file", "use_detector", "thermal_topic", "visible_topic",
+                "fused_topic", "backend", "model_path", "device", "detector_model_path", "detector_device"}
+    assert required <= set(names)
+    assert {s.name for s in FUSION_PARAMS} <= set(names)
+    assert {f"detector_{s.name}" for s in DETECTOR_PARAMS} <= set(names)
+    assert all(len(a.description) > 15 for a in args)
+
+
+def _values(**changes: str) -> dict[str, str]:
+    values = {a.name: a.default for a in launch_arguments("/share/fusion.yaml", "/share/detector.yaml")}
+    values.update(changes)
+    return values
+
+
+def test_node_settings_defaults_keep_the_params_files() -> None:
+    fusion, detector = node_settings(_values())
+    assert (fusion.executable, fusion.params_file, fusion.overrides, fusion.namespace) == ("fusion_node", "/share/fusion.yaml", {}, "")
+    assert fusion.remappings == [("thermal/image_raw", "thermal/image_raw"), ("visible/image_raw", "visible/image_raw"),
+                                 ("fusion/image", "fusion/image"), ("fusion/alpha", "fusion/alpha")]
+    assert (detector.executable, detector.params_file, detector.overrides) == ("detector_node", "/share/detector.yaml", {})
+    assert ("fusion/image", "fusion/image") in detector.remappings
+
+
+def test_node_settings_overrides_and_remaps() -> None:
+    nodes = node_settings(_values(namespace="car1", backend="onnxruntime", slop="0.05", queue_size="8", publish_alpha="False",
+                                  homography="[1, 0, 3, 0, 1, 4, 0, 0, 1]", detector_score_threshold="0.5",
+                                  thermal_topic="/flir/image_raw", fused_topic="fused", use_detector="false"))
+    assert len(nodes) == 1
+    fusion = nodes[0]
+    assert fusion.namespace == "car1"
+    assert fusion.overrides == {"backend": "onnxruntime", "slop": 0.05, "queue_size": 8, "publish_alpha": False,
+                                "homography": [1, 0, 3, 0, 1, 4, 0, 0, 1]}
+    assert ("thermal/image_raw", "/flir/image_raw") in fusion.remappings and ("fusion/image", "fused") in fusion.remappings
+    detector = node_settings(_values(detector_score_threshold="0.5"))[1]
+    assert detector.overrides == {"score_threshold": 0.5}
+
+
+@pytest.mark.parametrize("name,text,default,message", [
+    ("use_detector", "yes", True, "use_detector:='yes' is not a valid bool: expected true or false"),
+    ("queue_size", "five", 5, "queue_size:='five' is not a valid int"),
+    ("slop", "x", 0.02, "slop:='x' is not a valid float"),
+    ("homography", "3", [1.0], "homography:='3' is not a valid list: expected a YAML list"),
+])
+def test_parse_value_rejects(name, text, default, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_value(name, text, default)
+
+
+# --- executables -------------------------------------------------------------------------------------
+
+def test_fusion_node_exits_2_on_a_bad_parameter() -> None:
+    proc = subprocess.run([sys.executable, "-m", "ivif_fusion.fusion_node", "--ros-args", "-p", "device:=gpu"],
+                          env=ros_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "invalid configuration, not starting: parameter 'device' is 'gpu'; valid values: cpu, cuda, auto" in proc.stderr
+
+
+def test_fusion_node_shuts_down_cleanly_on_sigint() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "ivif_fusion.fusion_node", "--ros-args", "-r", "__ns:=/sigint"],
+                            env=ros_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        end = time.monotonic() + 120
+        lines = []
+        while time.monotonic() < end:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "fusing /sigint/thermal/image_raw + /sigint/visible/image_raw -> /sigint/fusion/image" in line or not line:
+                break
+        assert "fusing /sigint/thermal/image_raw" in lines[-1], "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+        rest = proc.stdout.read()
+        assert code == 0 and "Traceback" not in rest, "".join(lines) + rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,54 @@
+"""LatestWorker: bounded newest-wins hand-off, drop counting, errors that do not kill the thread, stop."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from ros_harness import ROS_PKG, wait_for  # noqa: F401  (puts the ROS package on sys.path)
+
+pytestmark = pytest.mark.ros
+
+from ivif_fusion.worker import LatestWorker  # noqa: E402
+
+
+@pytest.mark.parametrize("capacity,expected_done,expected_dropped", [(1, [0, 5], 4), (2, [0, 4, 5], 3), (10, [0, 1, 2, 3, 4, 5], 0)])
+def test_newest_items_win(capacity: int, expected_done: list[int], expected_dropped: int) -> None:
+    gate, started, done = threading.Event(), threading.Event(), []
+
+    def process(item: int) -> None:
+        started.set()
+        gate.wait(5)  # item 0 blocks the worker while 1..5 are submitted
+        done.append(item)
+
+    worker: LatestWorker[int] = LatestWorker(process, capacity, "test_worker")
+    worker.submit(0)
+    assert started.wait(5)
+    accepted = [worker.submit(i) for i in range(1, 6)]
+    assert accepted.count(False) == expected_dropped
+    gate.set()
+    wait_for(lambda: worker.processed == len(expected_done), 5, "the worker")
+    assert done == expected_done and worker.dropped == expected_dropped and worker.submitted == 6
+    assert worker.stop()
+
+
+def test_errors_are_reported_and_the_worker_goes_on() -> None:
+    errors, done = [], []
+
+    def process(item: int) -> None:
+        if item == 1:
+            raise ValueError("bad item")
+        done.append(item)
+
+    worker: LatestWorker[int] = LatestWorker(process, 10, "test_worker", on_error=errors.append)
+    for i in range(3):
+        worker.submit(i)
+    wait_for(lambda: worker.processed == 3, 5, "three items")
+    assert done == [0, 2] and [str(e) for e in errors] == ["bad item"]
+    assert worker.stop()
+    assert worker.submit(7) is False  # stopped: nothing more is accepted
+
+
+def test_capacity_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="capacity must be >= 1, got 0"):
+        LatestWorker(lambda item: None, 0, "test_worker")
