@@ -44,7 +44,7 @@ PY
 )
 code=$?
 set -e
-if [ "$code" -ne 0 ] || ! grep -q "^share $PREFIX/share/ivif_fusion" <<<"$out" || grep -q "^module $REPO" <<<"$out"; then
+if [ "$code" -ne 0 ] || ! grep -q "^share $PREFIX/share/ivif_fusion" <<<"$out" || grep -q "^module $REPO/" <<<"$out"; then
     echo "$out" >&2
     echo "[build_ros] the installed package does not import from the install (exit $code)" >&2
     exit 1
