@@ -253,6 +253,9 @@ def test_ssvif_runs_both_stages_and_saves_its_heads(tmp_path: Path) -> None:
     assert [r["weight/consistency"] for r in rows[:3]] == [0.0, 0.0, 0.0]
     weights = [r["weight/consistency"] for r in rows[3:]]
     assert all(w > 0 for w in weights) and weights[0] < weights[1]  # ramped in over ssvif.ramp_steps
+    # FusionNet's consistency pass exists in stage 2 only and has the branches' values (same logits, other gradient path)
+    assert ["loss/consistency_fusion" in r for r in rows] == [False] * 3 + [True] * 3
+    assert all(r["loss/consistency_fusion"] == pytest.approx(r["loss/consistency"], rel=1e-5) for r in rows[3:])
     for r in rows:
         assert np.isfinite(r["loss/total"]) and r["loss/guard"] >= 0 and r["loss/consistency"] >= 0
     ckpt = load_checkpoint(result.checkpoint_path)

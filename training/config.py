@@ -102,9 +102,10 @@ class OptimConfig:
 class SSVIFConfig:
     """Two-stage self-supervised training (see training/weighting.py for the weighting rule).
 
-    Stage 1 (``stage1_steps``): fusion loss only for FusionNet; the segmentation branches learn from
-    the guard alone on detached inputs, so they are informative when stage 2 starts. Stage 2: fusion +
-    w_c(t)·consistency + guard_weight·guard, all jointly.
+    The branches always learn guard_weight·guard + branch_consistency·consistency on detached
+    inputs. FusionNet learns the fusion loss, plus w_c(t)·consistency in stage 2 (after
+    ``stage1_steps``), w_c from the ratio rule (``target_ratio``, ``ema``, ``ramp_steps``, clipped to
+    [``min_weight``, ``max_weight``]). See training/steps.py and training/weighting.py.
     """
 
     stage1_steps: int = 1000
@@ -118,6 +119,7 @@ class SSVIFConfig:
     max_weight: float = 10.0
     guard_weight: float = 1.0
     confidence: float = 1.0
+    branch_consistency: float = 0.1
 
     def __post_init__(self) -> None:
         if self.classes < 2:
@@ -126,6 +128,8 @@ class SSVIFConfig:
             raise ConfigError(f"ssvif.ema must lie in [0, 1), got {self.ema}")
         if self.target_ratio < 0 or self.min_weight < 0 or self.max_weight < self.min_weight:
             raise ConfigError("ssvif needs target_ratio >= 0 and 0 <= min_weight <= max_weight")
+        if self.guard_weight < 0 or self.confidence < 0 or self.branch_consistency < 0:
+            raise ConfigError("ssvif.guard_weight, ssvif.confidence and ssvif.branch_consistency must be >= 0")
         if self.stage1_steps < 0 or self.ramp_steps < 0:
             raise ConfigError("ssvif.stage1_steps and ssvif.ramp_steps must be >= 0")
 

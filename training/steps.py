@@ -3,13 +3,20 @@
 ``target_aware``: the fusion loss (intensity, gradient, SSIM, ROI terms) on FusionNet's output.
 
 ``ssvif``: FusionNet plus the two segmentation branches (:class:`fusion_core.losses.SegHead` on the
-fused features, :class:`fusion_core.losses.SegNet` on the fused image).
+fused features, :class:`fusion_core.losses.SegNet` on the fused image). Two objectives share a step:
 
-* stage 1 (fusion warm-up): FusionNet learns from the fusion loss only; the branches see detached
-  inputs and learn from the collapse guard only, so each already splits scenes into several classes
-  when stage 2 begins (the guard's entropy term has a saddle at the flat prediction).
-* stage 2 (joint): fusion + w_c·consistency + guard_weight·guard, gradients flowing into FusionNet
-  through both branches; w_c comes from :class:`training.weighting.RatioWeighting`.
+* the *branches* always learn ``guard_weight·guard + branch_consistency·consistency`` on detached
+  inputs: they spread over several classes (collapse guard) and learn to agree with each other;
+* *FusionNet* learns ``fusion + w_c(t)·consistency`` where, in stage 2 only, the consistency is
+  computed a second time from the live (non-detached) fused features and image, so its gradient
+  reaches FusionNet; w_c comes from :class:`training.weighting.RatioWeighting`. Stage 1 (fusion
+  warm-up) has w_c = 0.
+
+The two branch passes give identical logits; only where the gradients go differs. Keeping the
+branches' own consistency weight fixed matters: with the tiny w_c the ratio rule gives, branches
+trained only by w_c·consistency would drift apart under the guard's sharpening (measured: KL in
+the hundreds), and with the guard gradient reaching FusionNet the fused image would be pushed to
+be "segmentable" rather than to agree.
 
 The module returns unweighted terms; the trainer forms the total, because w_c depends on this step's
 losses.
@@ -57,14 +64,12 @@ class TrainModule(nn.Module):
             if self.ssvif is None:
                 return StepOutput(total, terms, fused, out.alpha, None)
             feats = self.fusion.features(ir, vi)[2].float()  # (B, 2C, h, w)
-            if stage == 1:
-                feats, seg_in = feats.detach(), fused.detach()
-            else:
-                seg_in = fused
-            logits_a, logits_b = self.seg_head(feats), self.seg_net(seg_in)
+            logits_a, logits_b = self.seg_head(feats.detach()), self.seg_net(fused.detach())  # branches' objective
             conf = self.ssvif.confidence
             terms["guard"] = collapse_guard(logits_a, conf) + collapse_guard(logits_b, conf)
             terms["consistency"] = consistency_loss(logits_a, logits_b)
+            if stage == 2:  # same values, gradient into FusionNet
+                terms["consistency_fusion"] = consistency_loss(self.seg_head(feats), self.seg_net(fused))
             return StepOutput(total, terms, fused, out.alpha, (logits_a, logits_b))
 
 

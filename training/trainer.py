@@ -177,14 +177,14 @@ class _Run:
         extra: dict[str, float] = {}
         if self.weighting is not None:
             s = self.cfg.ssvif
-            total = total + s.guard_weight * out.terms["guard"]
+            total = total + s.guard_weight * out.terms["guard"] + s.branch_consistency * out.terms["consistency"]
+            w_c = 0.0
             if stage == 2:
                 pair = dist_utils.mean_across(torch.stack((out.fusion_total.detach(), out.terms["consistency"].detach())), self.info)
                 w_c = self.weighting.update(self.step, float(pair[0]), float(pair[1]))
-                total = total + w_c * out.terms["consistency"]
-            else:
-                w_c = 0.0
-            extra = {"weight/consistency": w_c, "weight/guard": s.guard_weight, "ssvif/stage": float(stage)}
+                total = total + w_c * out.terms["consistency_fusion"]
+            extra = {"weight/consistency": w_c, "weight/guard": s.guard_weight, "weight/branch_consistency": s.branch_consistency,
+                     "ssvif/stage": float(stage)}
         return total, extra
 
     def execute(self) -> TrainResult:

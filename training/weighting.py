@@ -1,18 +1,24 @@
 """Dynamic weighting of the SSVIF consistency loss against the fusion loss (stage 2).
 
+w_c is the weight of the consistency loss in FusionNet's objective (``fusion + w_c·consistency``;
+the segmentation branches have their own fixed weights, see training/steps.py).
+
 Rule ("magnitude-ratio balancing"): keep the *weighted* consistency term at a fixed fraction
 ``target_ratio`` of the fusion loss, using exponential moving averages of the two unweighted
-losses as proxies for their gradient scales::
+losses (averaged over DDP ranks) as proxies for their gradient scales::
 
     w_c(t) = clip(ramp(t) · target_ratio · EMA(L_fusion) / EMA(L_cons), min_weight, max_weight)
-    ramp(t) = min(1, (t − stage1_steps) / ramp_steps)              (linear switch-on)
+    ramp(t) = min(1, (t − stage1_steps + 1) / ramp_steps)          (linear switch-on)
 
 Why: the consistency loss spans orders of magnitude during training (large KL while the branches
 disagree, ~0 once they agree); a fixed weight would either swamp the fusion objective early or
 vanish later. Tracking the ratio keeps segmentation a steady, bounded influence on the fused
 image, and the ramp avoids a shock at the stage switch. The EMAs are updated with the detached
 losses of every stage-2 step, before the weight is read (so the first step is already balanced).
-The state is saved in checkpoints so a resumed run weights identically.
+The state is saved in checkpoints so a resumed run weights identically. Both the weight and the
+losses are logged every ``run.log_every`` steps (``weight/consistency``, ``loss/consistency``).
+A loss magnitude is only a proxy for a gradient scale: the KL grows large when the branches are
+confident and disagree, although its gradient per logit stays bounded; so w_c is small then.
 """
 
 from __future__ import annotations

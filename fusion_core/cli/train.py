@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         config = training.config_for_resume(args.resume, args.overrides)
     result = training.train(config, resume=args.resume, out_dir=args.out)
     rec = result.record
-    if rec:
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
         print(f"trained {rec['steps']} steps ({config.mode}) in {rec['wall_time_s']:.1f} s, "
               f"{rec['pairs_per_s']:.2f} pairs/s -> {result.model_path}")
     return 0
