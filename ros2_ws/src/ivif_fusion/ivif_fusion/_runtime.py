@@ -20,8 +20,10 @@ def run_node(factory: Callable[[], object], name: str, args: list[str] | None = 
     node = None
     code = 0
     try:
-        node = factory()
+        # The executor first: the node's start-up log line means "ready", and a Ctrl-C right after it
+        # must not interrupt the executor's own construction.
         executor = SingleThreadedExecutor()
+        node = factory()
         executor.add_node(node)
         executor.spin()
     except ConfigError as exc:
