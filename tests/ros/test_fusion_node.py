@@ -128,18 +128,23 @@ def pairs_node(graph):
     return node
 
 
-@pytest.fixture(scope="module")
-def probe(graph, pairs_node):
+def input_probe(graph, namespace: str) -> Probe:
+    """A probe publishing both inputs and recording fused, alpha and /diagnostics of the node in ``namespace``."""
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
 
-    p = Probe(graph, "pairs")
+    p = Probe(graph, namespace)
     p.thermal, p.visible = p.publisher(Image, "thermal/image_raw"), p.publisher(Image, "visible/image_raw")
     for topic in ("fusion/image", "fusion/alpha"):
         p.record(Image, topic, 50)
     p.record(DiagnosticArray, "/diagnostics", 50)
     wait_matched(p.thermal), wait_matched(p.visible)
     return p
+
+
+@pytest.fixture(scope="module")
+def probe(graph, pairs_node):
+    return input_probe(graph, "pairs")
 
 
 def latest_diagnostics(probe: Probe, node_fqn: str, condition=lambda v: True, timeout: float = 10.0) -> dict[str, str]:
@@ -249,16 +254,7 @@ def default_node(graph):
 
 @pytest.fixture(scope="module")
 def default_probe(graph, default_node):
-    from diagnostic_msgs.msg import DiagnosticArray
-    from sensor_msgs.msg import Image
-
-    p = Probe(graph, "defaults")
-    p.thermal, p.visible = p.publisher(Image, "thermal/image_raw"), p.publisher(Image, "visible/image_raw")
-    for topic in ("fusion/image", "fusion/alpha"):
-        p.record(Image, topic, 50)
-    p.record(DiagnosticArray, "/diagnostics", 50)
-    wait_matched(p.thermal), wait_matched(p.visible)
-    return p
+    return input_probe(graph, "defaults")
 
 
 def test_default_node_matches_ivif_fuse_files(msrs_dir, tmp_path, default_node, default_probe) -> None:
