@@ -243,6 +243,27 @@ def test_resuming_a_deployable_model_is_refused(tmp_path: Path) -> None:
     assert ivif(["train"]) == 2  # neither --config nor --resume: a clean error, not a traceback
 
 
+def test_init_fine_tunes_from_a_model_file_and_refuses_another_architecture(tmp_path: Path) -> None:
+    from fusion_core import save_checkpoint
+    from fusion_core.model import FusionNet
+    from training import train
+
+    cfg = load_config(SMOKE, [BASE, "optim.steps=1", "optim.lr=1e-9", "optim.warmup=0"])
+    torch.manual_seed(123)  # weights unlike the run's own seed-0 initialisation
+    start = save_checkpoint(tmp_path / "start.pt", FusionNet(cfg.model), {"name": "start"})
+    result = train(load_config(SMOKE, [BASE, "optim.steps=1", "optim.lr=1e-9", "optim.warmup=0", f"run.init={start}"]),
+                   out_dir=tmp_path / "ft")
+    fresh = train(cfg, out_dir=tmp_path / "fresh")
+    a, b, c = _state(start), _state(result.model_path), _state(fresh.model_path)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # one step at lr 1e-9 keeps the start weights
+    assert not all(torch.allclose(a[k], c[k], atol=1e-3) for k in a if a[k].is_floating_point())
+    assert result.record["init"] == {"path": str(start), "meta": {"name": "start"}}
+    assert fresh.record["init"] is None
+
+    with pytest.raises(ConfigError, match="run.init default: its model config .* differs"):  # shipped model: 16 channels, smoke: 8
+        train(load_config(SMOKE, [BASE, "optim.steps=1", "run.init=default"]), out_dir=tmp_path / "bad")
+
+
 def test_ssvif_runs_both_stages_and_saves_its_heads(tmp_path: Path) -> None:
     from training import train
 

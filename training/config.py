@@ -141,9 +141,15 @@ class RunConfig:
     Checkpoints go to ``<out_dir>/checkpoints/step_NNNNNNN.pt`` (the newest ``keep_checkpoints``
     kept, 0 = all) and ``last.pt``; the deployable ``model.pt`` and ``record.json`` land in
     ``out_dir`` at the end. ``amp`` (float16 autocast + gradient scaling) applies on CUDA only.
+
+    ``init``: a model file (``model.pt``, a training checkpoint, or ``default`` for the shipped
+    model) whose FusionNet weights the run starts from instead of a random initialisation: fine-
+    tuning on one's own data. Only the weights are taken (optimizer, schedule and step start
+    fresh); the file's model config must equal ``model``. A ``--resume`` ignores it.
     """
 
     out_dir: str = "runs/train"
+    init: str | None = None
     seed: int = 0
     log_every: int = 10
     image_every: int = 250

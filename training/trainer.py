@@ -27,8 +27,9 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from fusion_core.checkpoint import load_checkpoint, save_checkpoint
+from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, save_checkpoint
 from fusion_core.errors import ConfigError
+from fusion_core.model import FusionNetConfig
 
 from . import distributed as dist_utils
 from .config import OptimConfig, TrainConfig, config_from_dict, dump_config
@@ -102,14 +103,30 @@ class _Run:
             if cfg.mode == "ssvif" else None
         self.step = 0
         self.previous = {"wall_s": 0.0, "train_s": 0.0, "pairs": 0}
+        self.init: dict[str, Any] | None = None  # where the weights came from, for the record
         if resume is not None:
             self._restore(Path(resume))
+        elif cfg.run.init:
+            self._initialise(cfg.run.init)
         self.start_step = self.step
         self.dataset = PairDataset(cfg.data)
         self.model = DistributedDataParallel(self.module, device_ids=[self.device.index] if self.device.type == "cuda" else None) \
             if info.distributed else self.module
 
     # ------------------------------------------------------------------ state
+    def _initialise(self, source: str) -> None:
+        """Start FusionNet from a model file's weights (fine-tuning); see RunConfig.init."""
+        path = None if source == "default" else Path(source)
+        payload = load_checkpoint(path)
+        stored = FusionNetConfig.from_dict(payload["model_config"])
+        if stored != self.cfg.model:
+            raise ConfigError(f"run.init {source}: its model config {stored} differs from this run's model {self.cfg.model}; "
+                              "set model.* to match the file")
+        self.module.fusion.load_state_dict(payload["model"])
+        self.init = {"path": str(DEFAULT_MODEL_PATH if path is None else path), "meta": payload.get("meta") or {}}
+        if self.info.is_main:
+            log.info("starting FusionNet from %s", self.init["path"])
+
     def _restore(self, path: Path) -> None:
         payload = load_checkpoint(path)
         missing = [k for k in ("optimizer", "scheduler", "step", "rng") if k not in payload]
@@ -144,6 +161,7 @@ class _Run:
             "mode": cfg.mode,
             "steps": self.step,
             "seed": cfg.run.seed,
+            "init": self.init,
             "global_batch": cfg.data.batch_size * self.info.world_size,
             "crop": cfg.data.crop,
             "data": [{"set": f"{s.root}/{s.split}", "pairs": n, "weight": s.weight, "labels": s.labels, "exclude": s.exclude,
