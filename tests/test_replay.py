@@ -308,6 +308,28 @@ def test_make_bag_cli_and_replay_cli(three_pairs, tmp_path, capsys):
     assert "has no topic '/cam/rgb'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, env, expected", [
+    ([], None, "LARGE_DATA"),  # the launch file's default: the default UDP transport drops fragmented images
+    ([], "SHM", "SHM"),  # a user's environment wins over the default
+    (["--fastdds-transports", "DEFAULT"], "SHM", "DEFAULT"),  # and the option over both
+])
+def test_live_replay_transport_defaults_to_large_data(argv, env, expected, monkeypatch):
+    import argparse
+
+    from fusion_core.cli.replay import add_parser, configs_from_args
+
+    if env is None:
+        monkeypatch.delenv("FASTDDS_BUILTIN_TRANSPORTS", raising=False)
+    else:
+        monkeypatch.setenv("FASTDDS_BUILTIN_TRANSPORTS", env)
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    _, live = configs_from_args(parser.parse_args(["replay", "bag", "--out", "o", "--live", *argv]))
+    assert live.fastdds_transports == expected
+    _, offline = configs_from_args(parser.parse_args(["replay", "bag", "--out", "o"]))
+    assert offline is None
+
+
 def test_replay_modules_import_no_ros():
     code = ("import sys, fusion_core.replay.runner, fusion_core.replay.live, fusion_core.replay.live_analysis, "
             "fusion_core.cli.demo, fusion_core.cli.replay, fusion_core.cli.make_bag;"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ._common import add_engine_options, engine_config_from_args
@@ -26,6 +27,9 @@ def add_replay_options(p: argparse.ArgumentParser, rate_factor: float = 1.0) -> 
     g.add_argument("--rate-factor", type=float, default=rate_factor, metavar="F",
                    help=f"playback speed of the live graph; 0.5 = half speed (default: {rate_factor:g})")
     g.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID of the live graph (default: derived from the pid)")
+    g.add_argument("--fastdds-transports", default=None, metavar="NAME",
+                   help="FASTDDS_BUILTIN_TRANSPORTS of the live graph (default: the environment's value, else LARGE_DATA "
+                        "like launch/fusion.launch.py: the default UDP transport drops fragmented images)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +63,9 @@ def configs_from_args(args: argparse.Namespace):
     config = ReplayConfig(**topics, slop=args.slop,
                           queue_size=args.queue_size, storage=getattr(args, "storage", None), detect=args.detect,
                           collect=collect)
-    live = LiveConfig(rate_factor=args.rate_factor, detector=args.detect, domain_id=args.domain_id) if args.live else None
+    transports = args.fastdds_transports or os.environ.get("FASTDDS_BUILTIN_TRANSPORTS") or "LARGE_DATA"
+    live = LiveConfig(rate_factor=args.rate_factor, detector=args.detect, domain_id=args.domain_id,
+                      fastdds_transports=transports) if args.live else None
     return config, live
 
 
