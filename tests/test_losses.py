@@ -20,8 +20,11 @@ from fusion_core.losses import (
     gradient_magnitude,
     intensity_loss,
     roi_losses,
+    roi_ssim_loss,
     sobel,
     ssim,
+    ssim_loss,
+    ssim_loss_map,
 )
 from fusion_core.model import FusionNet, FusionNetConfig
 
@@ -100,6 +103,24 @@ def test_roi_intensity_target_is_configurable(target: str, expected: str) -> Non
     assert roi_losses(best, ir, vi, mask, intensity_target=target)["roi_intensity"].item() == 0.0
 
 
+def test_roi_ssim_sees_only_windows_centred_in_the_boxes() -> None:
+    ir, vi = _pair(size=64)
+    mask = _box_mask(64)
+    f = 0.5 * (ir + vi)
+    base = roi_ssim_loss(ssim_loss_map(f, ir, vi), mask)
+    # A window centred in a box reaches 5 px beyond it: pixels farther away cannot matter.
+    reach = torch.nn.functional.max_pool2d(mask, 11, 1, 5)
+    noise = torch.rand_like(f)
+    far_changed = f * reach + noise * (1 - reach)
+    assert roi_ssim_loss(ssim_loss_map(far_changed, ir, vi), mask).item() == pytest.approx(base.item(), abs=1e-6)
+    inside_changed = f * (1 - mask) + noise * mask
+    assert roi_ssim_loss(ssim_loss_map(inside_changed, ir, vi), mask).item() != pytest.approx(base.item(), abs=1e-3)
+    # Over a full mask it is the global SSIM term; the sources' own structure scores lower loss than noise.
+    full = torch.ones_like(mask)
+    assert roi_ssim_loss(ssim_loss_map(f, ir, vi), full).item() == pytest.approx(ssim_loss(f, ir, vi).item(), rel=1e-6)
+    assert base.item() < roi_ssim_loss(ssim_loss_map(noise, ir, vi), mask).item()
+
+
 def test_empty_mask_gives_zero_roi_terms_and_finite_gradients() -> None:
     ir, vi = _pair()
     f = (0.5 * (ir + vi)).requires_grad_(True)
@@ -132,6 +153,11 @@ def test_fusion_loss_is_the_weighted_sum_and_drops_roi_terms_without_a_mask() ->
     assert total.item() == pytest.approx(expected.item(), rel=1e-6)
     _, no_mask = fusion_loss(f, ir, vi, None, cfg)
     assert set(no_mask) == {"intensity", "gradient", "ssim"}
+    with_roi_ssim = FusionLossConfig(intensity=0.0, gradient=0.0, ssim=0.0, roi_intensity=0.0, roi_gradient=0.0, roi_outside=0.0, roi_ssim=2.0)
+    total, terms = fusion_loss(f, ir, vi, _box_mask(), with_roi_ssim)
+    assert set(terms) == {"roi_ssim"}
+    assert total.item() == pytest.approx(2 * roi_ssim_loss(ssim_loss_map(f, ir, vi), _box_mask()).item(), rel=1e-6)
+    assert set(fusion_loss(f, ir, vi, None, with_roi_ssim)[1]) == set()
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -153,7 +179,7 @@ def _ssvif_terms(net: FusionNet, ir: torch.Tensor, vi: torch.Tensor) -> dict[str
     return {"consistency": consistency_loss(a, b), "guard": collapse_guard(a, 0.5) + collapse_guard(b, 0.5)}
 
 
-@pytest.mark.parametrize("term", ["intensity", "gradient", "ssim", "roi_intensity", "roi_gradient", "roi_outside", "consistency", "guard"])
+@pytest.mark.parametrize("term", ["intensity", "gradient", "ssim", "roi_intensity", "roi_gradient", "roi_outside", "roi_ssim", "consistency", "guard"])
 def test_every_loss_reaches_every_fusionnet_parameter(term: str) -> None:
     torch.manual_seed(0)
     net = FusionNet(FusionNetConfig(channels=8))
@@ -161,7 +187,7 @@ def test_every_loss_reaches_every_fusionnet_parameter(term: str) -> None:
     if term in ("consistency", "guard"):
         loss = _ssvif_terms(net, ir, vi)[term]
     else:
-        _, terms = fusion_loss(net(ir, vi), ir, vi, _box_mask(64), FusionLossConfig(), roi_valid=torch.ones(2))
+        _, terms = fusion_loss(net(ir, vi), ir, vi, _box_mask(64), FusionLossConfig(roi_ssim=1.0), roi_valid=torch.ones(2))
         loss = terms[term]
     loss.backward()
     dead = [n for n, p in net.named_parameters() if p.grad is None or p.grad.abs().max() == 0]

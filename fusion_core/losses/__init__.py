@@ -11,7 +11,9 @@ from .fusion import (
     intensity_loss,
     masked_mean,
     roi_losses,
+    roi_ssim_loss,
     ssim_loss,
+    ssim_loss_map,
 )
 from .gradients import gradient_magnitude, sobel
 from .segmentation import DEFAULT_CLASSES, SegHead, SegNet
@@ -34,8 +36,10 @@ __all__ = [
     "intensity_loss",
     "masked_mean",
     "roi_losses",
+    "roi_ssim_loss",
     "sobel",
     "ssim",
     "ssim_loss",
+    "ssim_loss_map",
     "ssim_map",
 ]

@@ -10,6 +10,11 @@ Target-aware rule (the ROI term, each part averaged over its own region, 0 for a
 * inside the boxes: intensity towards the thermal image (``roi_intensity_target='ir'``, thermal
   saliency of people and cars) or towards ``max(IR, VI)`` (``'max'``), plus gradient magnitude
   towards the stronger source gradient ``max(|∇IR|, |∇VI|)``;
+* inside the boxes, optionally (``roi_ssim``): the SSIM term restricted to the targets,
+  1 − ½(SSIM(F, IR) + SSIM(F, VI)) averaged over the window centres that lie in a box. The global
+  SSIM term is dominated by background; this one keeps the *structure* of both sources on the
+  targets while ``roi_intensity`` pushes their brightness, so a person stays hot without losing the
+  visible outline of the body (what ROI-SSIM measures);
 * outside the boxes (labelled samples only): the *signed* Sobel gradient towards the visible one,
   ``L1(∇F, ∇VI)``. Signed, not magnitude, because background should look like the visible scene:
   an IR edge of opposite polarity, or an IR edge where the visible image is flat, is penalised,
@@ -25,7 +30,7 @@ import torch
 
 from ..errors import ConfigError
 from .gradients import gradient_magnitude, sobel
-from .ssim import ssim
+from .ssim import WINDOW, ssim_map
 
 ROI_INTENSITY_TARGETS = ("ir", "max")
 
@@ -40,6 +45,7 @@ class FusionLossConfig:
     roi_intensity: float = 1.0
     roi_gradient: float = 10.0
     roi_outside: float = 5.0
+    roi_ssim: float = 0.0
     roi_intensity_target: str = "ir"
 
     def __post_init__(self) -> None:
@@ -71,9 +77,20 @@ def gradient_loss(f: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor) -> torch.
     return (gradient_magnitude(f) - target).abs().mean()
 
 
-def ssim_loss(f: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
-    """1 − ½(SSIM(F, IR) + SSIM(F, VI)): structure of both sources."""
-    return 1.0 - 0.5 * (ssim(f, ir) + ssim(f, vi))
+def ssim_loss_map(f: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
+    """1 − ½(SSIM map(F, IR) + SSIM map(F, VI)) at each valid window position, (B, 1, H−10, W−10)."""
+    return 1.0 - 0.5 * (ssim_map(f, ir) + ssim_map(f, vi))
+
+
+def ssim_loss(f: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor, loss_map: torch.Tensor | None = None) -> torch.Tensor:
+    """1 − ½(SSIM(F, IR) + SSIM(F, VI)): structure of both sources (``loss_map`` reuses a computed map)."""
+    return (ssim_loss_map(f, ir, vi) if loss_map is None else loss_map).mean()
+
+
+def roi_ssim_loss(loss_map: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of an :func:`ssim_loss_map` over the window positions whose centre pixel is in ``mask``."""
+    r = WINDOW // 2
+    return masked_mean(loss_map, mask[..., r:mask.shape[-2] - r, r:mask.shape[-1] - r].to(loss_map.dtype))
 
 
 def roi_losses(
@@ -103,7 +120,8 @@ def fusion_loss(
     """Weighted sum of the fusion terms -> (total, {term name: unweighted value}).
 
     ``fused`` may also be a :class:`~fusion_core.model.FusionOutput` (its ``fused`` is used). With
-    ``mask=None`` the ROI terms are left out (as for a data set without boxes).
+    ``mask=None`` the ROI terms are left out (as for a data set without boxes). ``roi_ssim`` appears
+    only when its weight is > 0 (it shares the SSIM maps with the global ``ssim`` term).
     """
     cfg = cfg or FusionLossConfig()
     f = getattr(fused, "fused", fused)
@@ -112,10 +130,14 @@ def fusion_loss(
         terms["intensity"] = intensity_loss(f, ir, vi)
     if cfg.gradient:
         terms["gradient"] = gradient_loss(f, ir, vi)
+    use_roi_ssim = mask is not None and cfg.roi_ssim > 0
+    loss_map = ssim_loss_map(f, ir, vi) if (cfg.ssim or use_roi_ssim) else None
     if cfg.ssim:
-        terms["ssim"] = ssim_loss(f, ir, vi)
+        terms["ssim"] = ssim_loss(f, ir, vi, loss_map)
     if mask is not None and (cfg.roi_intensity or cfg.roi_gradient or cfg.roi_outside):
         terms.update(roi_losses(f, ir, vi, mask, roi_valid, cfg.roi_intensity_target))
+    if use_roi_ssim:
+        terms["roi_ssim"] = roi_ssim_loss(loss_map, mask)
     weights = asdict(cfg)
     total = sum((weights[name] * value for name, value in terms.items()), f.new_zeros(()))
     return total, terms
