@@ -19,14 +19,15 @@ import cv2
 import numpy as np
 
 from fusion_core.baselines import fuse_baseline_image
-from fusion_core.io import read_thermal, read_visible
+from fusion_core.io import list_images, read_thermal, read_visible
 
 
 def _path(folder: Path, stem: str) -> Path:
-    found = sorted(folder.glob(stem + ".*"))
-    if not found:
+    """The image with this stem in ``folder``, by the same stem matching as ``ivif fuse``."""
+    path = list_images(folder).get(stem)
+    if path is None:
         raise SystemExit(f"no image {stem}.* in {folder}")
-    return found[0]
+    return path
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:
