@@ -18,3 +18,10 @@ class ConfigError(IvifError, ValueError):
 
 class InputError(IvifError, ValueError):
     """An input image, message or file cannot be fused. The message says what is wrong with it."""
+
+
+class ModelFileError(ConfigError):
+    """A model file (checkpoint, ONNX, engine) is missing, unreadable or not what it claims to be.
+
+    A :class:`ConfigError` (the model path is a setting): doors that know the setting's own name
+    (the ROS parameter ``model_path``, the CLI's ``--model``) catch it to say which setting to fix."""

@@ -28,7 +28,7 @@ from .errors import ConfigError
 
 T = TypeVar("T")
 
-DROP_REASONS = ("queue_full", "superseded", "late", "duplicate", "flushed")
+DROP_REASONS = ("queue_full", "superseded", "late", "duplicate", "flushed", "reset")
 INPUTS = (0, 1)
 
 
@@ -108,12 +108,21 @@ class ApproximateTimePairer(Generic[T]):
 
     def flush(self) -> int:
         """Drop everything still waiting (end of a stream; reason ``flushed``); returns how many."""
+        return self._drop_waiting("flushed")
+
+    def reset(self) -> int:
+        """Start over after the stamps jumped back (bag looped, simulation reset): drop everything waiting
+        (reason ``reset``) and forget the last emitted stamps, so older stamps pair again. Counters are
+        kept; returns how many items were dropped."""
+        self._last_emitted = [None, None]
+        return self._drop_waiting("reset")
+
+    def _drop_waiting(self, reason: str) -> int:
         count = 0
         for i in INPUTS:
-            n = len(self._queues[i])
-            self.stats.dropped[i]["flushed"] += n
+            self.stats.dropped[i][reason] += len(self._queues[i])
+            count += len(self._queues[i])
             self._queues[i].clear()
-            count += n
         return count
 
     def _remove_through(self, index: int, stamp_ns: int) -> None:

@@ -111,3 +111,18 @@ def test_bad_settings(queue_size, slop, message) -> None:
 def test_bad_index() -> None:
     with pytest.raises(ValueError, match="index must be 0 or 1, got 2"):
         ApproximateTimePairer(2, 0.01).add(2, 0, "x")
+
+
+def test_reset_drops_waiting_items_and_lets_older_stamps_pair_again() -> None:
+    pairer: ApproximateTimePairer[str] = ApproximateTimePairer(5, 0.010)
+    S = 1_000_000_000
+    assert pairer.add(T, 10 * S, "t10") == []
+    assert pairer.add(V, 10 * S, "v10") == [("t10", "v10")]
+    assert pairer.add(T, 11 * S, "t11") == []
+    assert pairer.add(T, 1 * S, "t1") == []  # stamps jumped back: late until the reset
+    assert pairer.stats.dropped[T]["late"] == 1
+    assert pairer.reset() == 1  # t11 was waiting
+    assert pairer.stats.dropped[T]["reset"] == 1 and pairer.pending(T) == [] and pairer.pending(V) == []
+    assert pairer.add(T, 1 * S, "t1") == []
+    assert pairer.add(V, 1 * S, "v1") == [("t1", "v1")]
+    check_balance(pairer)
