@@ -31,14 +31,30 @@ done
 PREFIX=$INSTALL/ivif_fusion
 [ -d "$PREFIX" ] || PREFIX=$INSTALL  # --merge-install
 
+# --symlink-install must really link (with setuptools >= 80, which colcon-core does not accept, colcon's
+# ament_python build silently copies instead): the installed launch/config and the imported module must
+# resolve to the source tree, so an edit there takes effect without a rebuild.
+if [[ " $* " == *" --symlink-install "* ]]; then
+    for pair in "share/ivif_fusion/launch/fusion.launch.py:launch/fusion.launch.py" \
+                "share/ivif_fusion/config/fusion.yaml:config/fusion.yaml"; do
+        installed=$(readlink -f "$PREFIX/${pair%%:*}")
+        if [ "$installed" != "$REPO/${pair#*:}" ]; then
+            echo "[build_ros] --symlink-install copied ${pair%%:*} instead of linking it (resolves to $installed)" >&2
+            exit 1
+        fi
+    done
+fi
+
 # In the environment the install's setup.sh gives (as a user would source it), from a neutral folder:
 # the package and its share folder resolve to the install, and the installed entry point runs
 # (an invalid parameter makes it exit 2, naming the parameter).
 set +e
 out=$(set +u && . "$INSTALL/setup.sh" && cd / && "$PY" - <<'PY' 2>&1
+import os
 import ivif_fusion.fusion_node, ivif_fusion.detector_node, ivif_fusion.launch_support
 from ament_index_python.packages import get_package_share_directory
 print("module", ivif_fusion.fusion_node.__file__)
+print("module_source", os.path.realpath(ivif_fusion.fusion_node.__file__))
 print("share", get_package_share_directory("ivif_fusion"))
 PY
 )
@@ -47,6 +63,11 @@ set -e
 if [ "$code" -ne 0 ] || ! grep -q "^share $PREFIX/share/ivif_fusion" <<<"$out" || grep -q "^module $REPO/" <<<"$out"; then
     echo "$out" >&2
     echo "[build_ros] the installed package does not import from the install (exit $code)" >&2
+    exit 1
+fi
+if [[ " $* " == *" --symlink-install "* ]] && ! grep -q "^module_source $REPO/ros2_ws/src/ivif_fusion/ivif_fusion/fusion_node.py" <<<"$out"; then
+    echo "$out" >&2
+    echo "[build_ros] --symlink-install: the imported fusion_node is not a link to the source tree" >&2
     exit 1
 fi
 set +e
