@@ -12,18 +12,30 @@ Two policies:
 
 The normaliser is stateful only under ``percentile``; call :meth:`ThermalNormalizer.reset` between
 unrelated sequences.
+
+Invalid pixels. A float frame may hold NaN or ±inf (dead pixels, a driver's "no data"). The caller
+passes them as an ``invalid`` mask: they never enter the percentiles or the smoothed state, and they
+come out as :data:`INVALID_FILL` so nothing downstream sees a non-finite value. Bounds that are not
+finite (no usable pixel, an overflowing range) raise :class:`~fusion_core.errors.InputError` before
+the state is touched, so one bad frame never poisons the frames after it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 
 POLICIES = ("fixed", "percentile")
+
+# Normalised thermal at invalid pixels: "no thermal signal", the same value registration's warp puts
+# outside the thermal image. The engine forces alpha = 0 there anyway; the fill only keeps the
+# network's inputs finite, and 0 leans its neighbourhood towards the visible image as well.
+INVALID_FILL = 0.0
 
 _DTYPE_RANGE = {np.dtype(np.uint8): (0.0, 255.0), np.dtype(np.uint16): (0.0, 65535.0)}
 
@@ -73,13 +85,25 @@ class ThermalNormalizer:
         """Forget the smoothed percentile bounds (start of a new sequence)."""
         self._bounds = None
 
-    def __call__(self, thermal: torch.Tensor, source_dtype: np.dtype) -> torch.Tensor:
-        """(H, W) float tensor in source units -> (H, W) float tensor in [0, 1] on the same device."""
-        low, high = self._bounds_for(thermal, source_dtype)
-        scale = 1.0 / max(high - low, 1e-6)
-        return ((thermal - low) * scale).clamp_(0.0, 1.0)
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The smoothed percentile bounds (source units) after the last frame; None before the first."""
+        return self._bounds
 
-    def _bounds_for(self, thermal: torch.Tensor, source_dtype: np.dtype) -> tuple[float, float]:
+    def __call__(self, thermal: torch.Tensor, source_dtype: np.dtype, invalid: torch.Tensor | None = None) -> torch.Tensor:
+        """(H, W) float tensor in source units -> (H, W) float tensor in [0, 1] on the same device.
+
+        ``invalid``: optional (H, W) bool, True at pixels to ignore (non-finite); they are left out of
+        the AGC statistics and set to :data:`INVALID_FILL` in the result.
+        """
+        low, high = self._bounds_for(thermal, source_dtype, invalid)
+        scale = 1.0 / max(high - low, 1e-6)
+        out = ((thermal - low) * scale).clamp_(0.0, 1.0)
+        if invalid is not None:
+            out.masked_fill_(invalid, INVALID_FILL)  # NaN survives clamp_; this is where it ends
+        return out
+
+    def _bounds_for(self, thermal: torch.Tensor, source_dtype: np.dtype, invalid: torch.Tensor | None) -> tuple[float, float]:
         cfg = self.config
         if cfg.policy == "fixed":
             if cfg.low is not None and cfg.high is not None:
@@ -87,6 +111,12 @@ class ThermalNormalizer:
             return dtype_range(source_dtype)
         # Percentiles of a strided subsample: the same bounds to well under a grey level, far cheaper.
         sample = thermal[::4, ::4].reshape(-1).float()
+        if invalid is not None:
+            sample = sample[~invalid[::4, ::4].reshape(-1)]
+            if sample.numel() == 0:  # every sampled pixel is invalid: fall back to all valid pixels
+                sample = thermal[~invalid].float()
+        if sample.numel() == 0:
+            raise InputError("thermal frame has no finite pixel; percentile AGC has nothing to measure")
         q = torch.tensor([cfg.p_low / 100.0, cfg.p_high / 100.0], device=sample.device)
         lo, hi = (float(v) for v in torch.quantile(sample, q))
         if hi - lo < 1e-6:  # a flat frame: keep a unit-width window instead of dividing by zero
@@ -95,5 +125,9 @@ class ThermalNormalizer:
             plo, phi = self._bounds
             lo = cfg.smoothing * plo + (1.0 - cfg.smoothing) * lo
             hi = cfg.smoothing * phi + (1.0 - cfg.smoothing) * hi
+        if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)):
+            # Checked before the state is updated: a bad frame is dropped, the AGC keeps its memory.
+            raise InputError(f"thermal percentile bounds ({lo}, {hi}) are not finite (non-finite pixels not passed as "
+                             "invalid?); the frame is refused and the AGC state kept")
         self._bounds = (lo, hi)
         return lo, hi

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from fusion_core import ConfigError, ThermalNormConfig, ThermalNormalizer
+from fusion_core import ConfigError, InputError, ThermalNormConfig, ThermalNormalizer
 
 
 def norm(arr: np.ndarray, **cfg) -> np.ndarray:
@@ -62,3 +62,37 @@ def test_flat_frame_does_not_divide_by_zero():
 def test_invalid_config(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         ThermalNormConfig(**kwargs)
+
+
+@pytest.mark.parametrize("policy", ["fixed", "percentile"])
+def test_invalid_pixels_are_left_out_and_filled(policy):
+    """An invalid mask: the percentiles come from the other pixels only, the masked pixels come out as INVALID_FILL."""
+    from fusion_core.thermal import INVALID_FILL
+
+    values = np.arange(64, dtype=np.float32).reshape(8, 8) / 64.0  # subsample [::4, ::4] = 4 pixels
+    values[0, 0] = np.nan
+    values[4, 4] = 1e30  # finite but would dominate p_high if it were not masked out
+    invalid = torch.zeros(8, 8, dtype=torch.bool)
+    invalid[0, 0] = invalid[4, 4] = True
+    n = ThermalNormalizer(ThermalNormConfig(policy=policy, p_low=0.0, p_high=100.0))
+    out = n(torch.from_numpy(values), np.dtype(np.float32), invalid).numpy()
+    assert out[0, 0] == out[4, 4] == INVALID_FILL and np.isfinite(out).all()
+    if policy == "percentile":
+        assert n.bounds == (values[0, 4], values[4, 0])  # min and max of the two valid subsample pixels
+        assert out[0, 4] == 0.0 and out[4, 0] == 1.0
+    else:
+        assert n.bounds is None and out[0, 4] == values[0, 4]
+
+
+def test_non_finite_bounds_raise_and_keep_the_state():
+    """Called without a mask (as a caller outside the engine might), a NaN frame must not become the AGC state."""
+    n = ThermalNormalizer(ThermalNormConfig(policy="percentile", p_low=0.0, p_high=100.0))
+    n(torch.tensor([[0.0, 1.0], [2.0, 3.0]]), np.dtype(np.float32))
+    state = n.bounds
+    poisoned = torch.zeros(8, 8)
+    poisoned[4, 4] = float("nan")
+    with pytest.raises(InputError, match=r"percentile bounds \(nan, nan\) are not finite"):
+        n(poisoned, np.dtype(np.float32))
+    with pytest.raises(InputError, match="no finite pixel"):
+        n(torch.full((4, 4), float("nan")), np.dtype(np.float32), torch.ones(4, 4, dtype=torch.bool))
+    assert n.bounds == state

@@ -63,12 +63,15 @@ class FusionResult:
 
     ``fused``: uint8, the visible image's layout (H, W, 3|4) in its channel order, or (H, W) for a
     grey visible. ``alpha``: uint8 (H, W), α·255 (255 = all thermal). ``timings``: milliseconds
-    for the stages ``pre``, ``network``, ``post`` and ``total``.
+    for the stages ``pre``, ``network``, ``post`` and ``total``. ``invalid_thermal``: how many pixels
+    of the thermal frame (its own grid) were not finite; where they land, α = 0 and ``fused`` is the
+    visible image (see :mod:`fusion_core.engine.validity`). Always 0 for integer thermal.
     """
 
     fused: np.ndarray
     alpha: np.ndarray
     timings: dict[str, float]
+    invalid_thermal: int = 0
 
 
 class NetworkRunner(Protocol):

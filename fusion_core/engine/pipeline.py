@@ -1,8 +1,9 @@
 """Shared pre- and post-processing around a backend's network, and the FusionEngine itself.
 
-Per frame, on the engine's device: upload -> thermal normalisation -> visible to YCbCr ->
-registration -> network -> fused Y + visible CbCr back to the visible's layout -> uint8 -> one host
-copy each for the fused image and α.
+Per frame, on the engine's device: upload -> thermal validity (float frames) -> thermal
+normalisation -> visible to YCbCr -> registration -> network -> fused Y + visible CbCr back to the
+visible's layout -> validity mask (α = 0, output = visible where thermal is invalid, see
+:mod:`fusion_core.engine.validity`) -> uint8 -> one host copy each for the fused image and α.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..errors import InputError
 from ..registration import Registrar
 from ..thermal import ThermalNormalizer
 from .contract import VISIBLE_ORDERS, EngineConfig, FusionResult, NetworkRunner
+from .validity import apply_invalid, find_invalid, to_visible_grid
 
 
 @dataclass
@@ -27,6 +29,9 @@ class _Prepared:
     cbcr: torch.Tensor | None  # (H, W, 2) visible chroma, None for grey
     extra: torch.Tensor | None  # (H, W, 1) visible's 4th channel, passed through untouched
     order: str
+    visible: torch.Tensor  # (H, W) or (H, W, C) the visible image as given, float [0, 1]
+    invalid: torch.Tensor | None  # (H, W) bool, True where thermal is invalid; None when all valid
+    invalid_count: int  # invalid pixels in the thermal frame's own grid
 
 
 def _upload(arr: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -97,13 +102,16 @@ class FusionEngine:
         fused_img, alpha_img = self._assemble(fused_y, alpha, prep)
         t3 = time.perf_counter()
         ms = lambda a, b: (b - a) * 1000.0  # noqa: E731
-        return FusionResult(fused_img, alpha_img, {"pre": ms(t0, t1), "network": ms(t1, t2), "post": ms(t2, t3), "total": ms(t0, t3)})
+        timings = {"pre": ms(t0, t1), "network": ms(t1, t2), "post": ms(t2, t3), "total": ms(t0, t3)}
+        return FusionResult(fused_img, alpha_img, timings, invalid_thermal=prep.invalid_count)
 
     def _prepare(self, thermal: np.ndarray, visible: np.ndarray, order: str) -> _Prepared:
         thermal = check_thermal(thermal)
         order = check_visible(visible, order)
         with torch.inference_mode():
-            th = self.normalizer(_upload(thermal, self.device).float(), thermal.dtype)
+            raw = _upload(thermal, self.device).float()  # (Ht, Wt) source units
+            invalid, invalid_count = find_invalid(raw, thermal.dtype)  # raises before the AGC state is touched
+            th = self.normalizer(raw, thermal.dtype, invalid)  # (Ht, Wt) [0, 1], finite
             vis = _upload(visible, self.device).float().mul_(1.0 / 255.0)
             cbcr = extra = None
             if order == "mono":
@@ -113,8 +121,12 @@ class FusionEngine:
                 ycc = rgb_to_ycbcr(rgb)
                 vi_y, cbcr = ycc[..., 0], ycc[..., 1:]
                 extra = vis[..., 3:] if len(order) == 4 else None
-            ir_y = self.registrar(th, (vi_y.shape[0], vi_y.shape[1]))
-            return _Prepared(ir_y[None, None].contiguous(), vi_y[None, None].contiguous(), cbcr, extra, order)
+            hw = (vi_y.shape[0], vi_y.shape[1])
+            ir_y = self.registrar(th, hw)
+            invalid_vis = to_visible_grid(invalid, self.registrar, hw) if invalid is not None else None
+            visible_as_given = vi_y if order == "mono" else vis
+            return _Prepared(ir_y[None, None].contiguous(), vi_y[None, None].contiguous(), cbcr, extra, order,
+                             visible_as_given, invalid_vis, invalid_count)
 
     def _assemble(self, fused_y: torch.Tensor, alpha: torch.Tensor, prep: _Prepared) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():
@@ -126,8 +138,11 @@ class FusionEngine:
                 out = rgb if prep.order.startswith("rgb") else rgb[..., [2, 1, 0]]
                 if prep.extra is not None:
                     out = torch.cat((out, prep.extra), dim=-1)
+            a = alpha[0, 0].float()
+            if prep.invalid is not None:
+                a, out = apply_invalid(a, out, prep.visible, prep.invalid)
             fused_u8 = to_uint8(out)
-            alpha_u8 = to_uint8(alpha[0, 0].float())
+            alpha_u8 = to_uint8(a)
             return fused_u8.cpu().numpy(), alpha_u8.cpu().numpy()
 
 

@@ -1,0 +1,66 @@
+"""Thermal validity: which pixels of a pair have a usable thermal value, and what fusion does where not.
+
+A pixel is *thermal-invalid* when the thermal value registered onto it cannot be trusted. Today that
+means a non-finite source pixel (NaN, ±inf in a float frame: dead pixels, a driver's "no data");
+the field-of-view rule (outside the warped thermal footprint) is meant to add its pixels to the same
+mask. The engine handles the mask in the shared pipeline, so every backend behaves the same:
+
+1. :func:`find_invalid` marks the non-finite pixels of the raw frame (integer frames skip this: they
+   cannot hold one). A frame with no finite pixel is an :class:`~fusion_core.errors.InputError`.
+2. The thermal normaliser leaves them out of its AGC statistics and writes
+   :data:`~fusion_core.thermal.INVALID_FILL` there, so the network only ever sees finite inputs.
+3. :func:`to_visible_grid` carries the mask through registration: a visible pixel is invalid when
+   any invalid thermal pixel contributes to its (interpolated) value.
+4. After the network, :func:`apply_invalid` sets α = 0 and the output to the visible image at those
+   pixels: with no thermal evidence the fused image is the visible image, exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..registration import Registrar
+
+
+def find_invalid(thermal: torch.Tensor, source_dtype: np.dtype) -> tuple[torch.Tensor | None, int]:
+    """(Ht, Wt) thermal in source units -> (mask, count): mask (Ht, Wt) bool, True where not finite.
+
+    ``(None, 0)`` when every pixel is finite, and without looking at the pixels for an integer dtype,
+    so clean frames pay at most one ``isfinite`` pass. Raises :class:`InputError` when no pixel is finite.
+    """
+    if np.dtype(source_dtype).kind != "f":
+        return None, 0
+    finite = torch.isfinite(thermal)
+    if bool(finite.all()):
+        return None, 0
+    invalid = ~finite
+    count = int(invalid.sum())
+    if count == invalid.numel():
+        raise InputError(f"thermal frame ({thermal.shape[1]}x{thermal.shape[0]}, {np.dtype(source_dtype)}) has no finite "
+                         "pixel (all NaN/inf); there is nothing to fuse")
+    return invalid, count
+
+
+def to_visible_grid(invalid: torch.Tensor, registrar: Registrar, visible_hw: tuple[int, int]) -> torch.Tensor:
+    """(Ht, Wt) bool in the thermal grid -> (H, W) bool in the visible grid, by the registrar's own warp.
+
+    The mask is warped as a 0/1 image with the same interpolation as the thermal frame; any weight
+    from an invalid pixel (> 0) marks the visible pixel invalid, because its thermal value then
+    contains the fill rather than a measurement.
+    """
+    if tuple(invalid.shape) == tuple(visible_hw) and registrar.config.is_identity:
+        return invalid
+    return registrar(invalid.float(), visible_hw) > 0
+
+
+def apply_invalid(alpha: torch.Tensor, fused: torch.Tensor, visible: torch.Tensor,
+                  invalid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """α = 0 and fused = visible at invalid pixels.
+
+    ``alpha``: (H, W) float [0, 1]; ``fused`` and ``visible``: (H, W) or (H, W, C) float [0, 1] in the
+    same layout (the visible image as given, so its colour comes back bit for bit); ``invalid``: (H, W) bool.
+    """
+    mask = invalid if fused.dim() == 2 else invalid[..., None]
+    return alpha.masked_fill(invalid, 0.0), torch.where(mask, visible, fused)
