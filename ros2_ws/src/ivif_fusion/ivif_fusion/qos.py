@@ -24,6 +24,15 @@ def input_qos(reliability: str, depth: int):
     return profile
 
 
+def camera_qos(reliability: str, depth: int):
+    """What a camera driver publishes with: keep last ``depth``, volatile, ``reliability`` 'reliable' | 'best_effort'."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    profile = QoSProfile(depth=depth)
+    profile.reliability = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    return profile
+
+
 def output_qos(depth: int = 5):
     """Reliable, volatile, keep last ``depth``: the default publisher profile."""
     from rclpy.qos import QoSProfile
