@@ -27,9 +27,8 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, save_checkpoint
+from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, load_weights, model_config_from, save_checkpoint
 from fusion_core.errors import ConfigError
-from fusion_core.model import FusionNetConfig
 
 from . import distributed as dist_utils
 from .config import OptimConfig, TrainConfig, config_from_dict, dump_config
@@ -118,11 +117,11 @@ class _Run:
         """Start FusionNet from a model file's weights (fine-tuning); see RunConfig.init."""
         path = None if source == "default" else Path(source)
         payload = load_checkpoint(path)
-        stored = FusionNetConfig.from_dict(payload["model_config"])
+        stored = model_config_from(payload, source)
         if stored != self.cfg.model:
             raise ConfigError(f"run.init {source}: its model config {stored} differs from this run's model {self.cfg.model}; "
                               "set model.* to match the file")
-        self.module.fusion.load_state_dict(payload["model"])
+        load_weights(self.module.fusion, payload["model"], source)
         self.init = {"path": str(DEFAULT_MODEL_PATH if path is None else path), "meta": payload.get("meta") or {}}
         if self.info.is_main:
             log.info("starting FusionNet from %s", self.init["path"])
@@ -132,13 +131,13 @@ class _Run:
         missing = [k for k in ("optimizer", "scheduler", "step", "rng") if k not in payload]
         if missing:
             raise ConfigError(f"{path} cannot be resumed: it lacks {missing} (a deployable model.pt is not a training checkpoint)")
-        self.module.fusion.load_state_dict(payload["model"])
+        load_weights(self.module.fusion, payload["model"], path)
         if self.cfg.mode == "ssvif":
             heads = payload.get("heads") or {}
             if "seg_head" not in heads:
                 raise ConfigError(f"{path} has no SSVIF heads; it was not trained in mode 'ssvif'")
-            self.module.seg_head.load_state_dict(heads["seg_head"])
-            self.module.seg_net.load_state_dict(heads["seg_net"])
+            load_weights(self.module.seg_head, heads["seg_head"], path, "seg_head weights")
+            load_weights(self.module.seg_net, heads["seg_net"], path, "seg_net weights")
             if self.weighting is not None and payload.get("weighting"):
                 self.weighting.load_state_dict(payload["weighting"])
         self.optimizer.load_state_dict(payload["optimizer"])

@@ -12,7 +12,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, ModelFileError
 from .config import Detection, DetectorConfig
 from .decode import decode_yolox
 from .letterbox import boxes_to_image, letterbox
@@ -30,7 +30,8 @@ def onnx_runner(config: DetectorConfig) -> HeadRunner:
 
     path = config.resolved_model_path
     if not path.is_file():
-        raise ConfigError(f"detector model_path {path} does not exist (None = the shipped {DetectorConfig().resolved_model_path})")
+        raise ModelFileError(f"detector model_path {path} does not exist{' (it is a folder)' if path.is_dir() else ''} "
+                             f"(None = the shipped {DetectorConfig().resolved_model_path})")
     available = ort.get_available_providers()
     missing = [p for p in config.providers if p not in available]
     if missing:
@@ -38,12 +39,16 @@ def onnx_runner(config: DetectorConfig) -> HeadRunner:
     options = ort.SessionOptions()
     if config.threads is not None:
         options.intra_op_num_threads = config.threads
-    session = ort.InferenceSession(str(path), sess_options=options, providers=list(config.providers))
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=list(config.providers))
+    except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...) for bad files
+        raise ModelFileError(f"detector model_path {path} could not be loaded by onnxruntime (not a valid ONNX model?): "
+                             f"{exc}") from exc
     inputs = session.get_inputs()
-    shape = inputs[0].shape
+    shape = inputs[0].shape if inputs else []
     if len(inputs) != 1 or len(shape) != 4 or (isinstance(shape[2], int) and shape[2] != config.input_size):
-        raise ConfigError(f"{path} takes inputs {[(i.name, i.shape) for i in inputs]}; expected one [1, 3, "
-                          f"{config.input_size}, {config.input_size}] tensor (check input_size)")
+        raise ModelFileError(f"detector model_path {path} takes inputs {[(i.name, i.shape) for i in inputs]}; expected one "
+                             f"[1, 3, {config.input_size}, {config.input_size}] tensor (check input_size)")
     name = inputs[0].name
 
     def run(batch: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelFileError
 from .contract import EngineConfig
 from .torch_backend import resolve_device
 
@@ -99,7 +99,7 @@ def build_onnx_runner(config: EngineConfig) -> OnnxRunner:
     try:
         session = ort.InferenceSession(str(path), sess_options=_session_options(config.threads), providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
-        raise ConfigError(f"onnxruntime could not load {path}: {exc}") from exc
+        raise ModelFileError(f"onnxruntime could not load model file {path}: {exc}") from exc
     runner = OnnxRunner(session, device)
     if device.type == "cuda" and runner.provider != CUDA_PROVIDER and len(providers) > 1:
         log.warning("onnxruntime could not start %s (see its log); running on %s", CUDA_PROVIDER, runner.provider)

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, ModelFileError
 from .contract import EngineConfig
 from .torch_backend import resolve_device
 
@@ -80,12 +80,19 @@ def build_tensorrt_runner(config: EngineConfig) -> TensorRTRunner:
     path = Path(config.model_path) if config.model_path is not None else None
     if path is not None and path.suffix in PLAN_SUFFIXES:
         side = sidecar_path(path)
+        if not path.is_file():
+            raise ModelFileError(f"TensorRT plan {path} does not exist")
         if not side.is_file():
-            raise ConfigError(f"TensorRT plan {path} has no sidecar {side.name}; build plans with `ivif export --format tensorrt`")
-        stored = json.loads(side.read_text())
-        onnx_path, profile = Path(stored["onnx_path"]), ShapeProfile.from_dict(stored["profile"])
+            raise ModelFileError(f"TensorRT plan {path} has no sidecar {side.name}; "
+                                 "build plans with `ivif export --format tensorrt`")
+        try:
+            stored = json.loads(side.read_text())
+            onnx_path, profile = Path(stored["onnx_path"]), ShapeProfile.from_dict(stored["profile"])
+        except (ValueError, KeyError, TypeError) as exc:  # json errors are ValueErrors; ConfigError from the profile too
+            raise ModelFileError(f"TensorRT plan sidecar {side} is malformed ({exc}); "
+                                 "rebuild the plan with `ivif export --format tensorrt`") from exc
         if not onnx_path.is_file():
-            raise ConfigError(f"TensorRT plan {path} was built from {onnx_path}, which no longer exists; cannot rebuild it")
+            raise ModelFileError(f"TensorRT plan {path} was built from {onnx_path}, which no longer exists; cannot rebuild it")
         if stored.get("precision") != config.precision:
             raise ConfigError(f"TensorRT plan {path} is {stored.get('precision')}, but precision {config.precision} was requested")
         loaded = ensure_plan(onnx_path, profile, plan_path=path, device_index=index)

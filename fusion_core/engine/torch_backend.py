@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..checkpoint import load_model
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelFileError
 from ..model import FusionNet
 from .contract import EngineConfig
 
@@ -39,6 +39,6 @@ def build_torch_runner(config: EngineConfig, model: FusionNet | None = None) -> 
         torch.set_num_threads(config.threads)
     if model is None:
         if config.model_path is not None and str(config.model_path).endswith(".onnx"):
-            raise ConfigError(f"backend 'torch' needs a .pt checkpoint, got ONNX file {config.model_path}; use backend 'onnxruntime'")
+            raise ModelFileError(f"backend 'torch' needs a .pt checkpoint, got ONNX file {config.model_path}; use backend 'onnxruntime'")
         model = load_model(config.model_path)
     return TorchRunner(model, device, config.precision)

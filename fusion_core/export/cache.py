@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelFileError
 from ._common import cache_dir, sha256_file
 from .metadata import OnnxMetadata, read_onnx_metadata
 from .onnx_export import DEFAULT_OPSET, export_onnx
@@ -42,7 +42,7 @@ def resolve_onnx(model_path: str | Path | None, precision: str = "fp32") -> tupl
                               f"requested; export it with `ivif export --format onnx{flag}` or pass the .pt checkpoint")
         return path, meta
     if not path.is_file():
-        raise ConfigError(f"model file {path} does not exist")
+        raise ModelFileError(f"model file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
     digest = sha256_file(path)
     target = cache_dir("onnx") / f"{path.stem}-{digest[:16]}-{precision}-opset{DEFAULT_OPSET}-v{__version__}.onnx"
     if target.is_file():

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ModelFileError
 from ..model import FusionNetConfig
 
 FORMAT = "ivif-fusion-onnx"
@@ -80,11 +80,11 @@ def build_metadata(*, model_config: FusionNetConfig, version: str, torch_version
 def parse_metadata(props: dict[str, str], where: str) -> OnnxMetadata:
     """Check and parse ``ivif.*`` metadata; ``where`` (a file name) goes into error messages."""
     if props.get("ivif.format") != FORMAT:
-        raise ConfigError(f"{where} is not an ivif-fusion ONNX export (metadata ivif.format is {props.get('ivif.format')!r}); "
-                          "export one with `ivif export --format onnx`")
+        raise ModelFileError(f"{where} is not an ivif-fusion ONNX export (metadata ivif.format is {props.get('ivif.format')!r}); "
+                             "export one with `ivif export --format onnx`")
     if props.get("ivif.format_version") != FORMAT_VERSION:
-        raise ConfigError(f"{where} has export format version {props.get('ivif.format_version')!r}; "
-                          f"this build reads version {FORMAT_VERSION}; export it again")
+        raise ModelFileError(f"{where} has export format version {props.get('ivif.format_version')!r}; "
+                             f"this build reads version {FORMAT_VERSION}; export it again")
     try:
         return OnnxMetadata(
             model_config=FusionNetConfig.from_dict(json.loads(props["ivif.model_config"])),
@@ -97,8 +97,8 @@ def parse_metadata(props: dict[str, str], where: str) -> OnnxMetadata:
             io_contract=json.loads(props["ivif.io_contract"]),
             raw=dict(props),
         )
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(f"{where} has incomplete or malformed ivif metadata: {exc}") from exc
+    except (KeyError, ValueError, TypeError) as exc:  # ConfigError (a bad FusionNetConfig) is a ValueError
+        raise ModelFileError(f"{where} has incomplete or malformed ivif metadata: {exc}") from exc
 
 
 def read_onnx_metadata(path: str | Path) -> OnnxMetadata:
@@ -107,9 +107,9 @@ def read_onnx_metadata(path: str | Path) -> OnnxMetadata:
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"ONNX file {path} does not exist")
+        raise ModelFileError(f"ONNX file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError and others for non-ONNX files
-        raise ConfigError(f"{path} could not be read as an ONNX model: {exc}") from exc
+        raise ModelFileError(f"{path} could not be read as an ONNX model: {exc}") from exc
     return parse_metadata({p.key: p.value for p in model.metadata_props}, str(path))

@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import load_checkpoint
-from ..errors import ConfigError
-from ..model import FusionNet, FusionNetConfig
+from ..checkpoint import load_model
+from ..errors import ConfigError, ModelFileError
+from ..model import FusionNet
 from ._common import ExportError, sha256_file
 from .metadata import INPUT_NAMES, OUTPUT_NAMES, build_metadata
 
@@ -79,10 +79,8 @@ def _load_source(checkpoint_or_model: str | Path | FusionNet | None) -> tuple[Fu
 
     path = Path(checkpoint_or_model) if checkpoint_or_model is not None else DEFAULT_MODEL_PATH
     if path.suffix == ".onnx":
-        raise ConfigError(f"{path} is already an ONNX file; export needs a .pt checkpoint")
-    payload = load_checkpoint(path)
-    model = FusionNet(FusionNetConfig.from_dict(payload["model_config"]))
-    model.load_state_dict(payload["model"])
+        raise ModelFileError(f"{path} is already an ONNX file; export needs a .pt checkpoint")
+    model = load_model(path)  # ModelFileError for any bad checkpoint
     return model, path.name, sha256_file(path)
 
 
