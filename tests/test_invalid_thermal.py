@@ -185,9 +185,10 @@ def test_the_mask_follows_registration(pair, registration):
     assert np.array_equal(out.fused[~reach], ref.fused[~reach]) and np.array_equal(out.alpha[~reach], ref.alpha[~reach])
 
 
-def test_integer_thermal_skips_the_validity_pass():
+def test_integer_thermal_skips_the_validity_pass_and_clean_float_frames_pass_it():
     raw = torch.tensor([[math.nan, 1.0]])  # never happens for integers; shows the pixels are not even looked at
     assert find_invalid(raw, np.dtype(np.uint16)) == (None, 0)
     assert find_invalid(torch.tensor([[0.5, 1.0]]), np.dtype(np.float32)) == (None, 0)
+    assert find_invalid(torch.full((4, 4), 3e38), np.dtype(np.float32)) == (None, 0)  # the sum overflows, no pixel does
     mask, count = find_invalid(torch.tensor([[math.inf, 1.0]]), np.dtype(np.float64))
     assert count == 1 and mask.tolist() == [[True, False]]
