@@ -94,6 +94,7 @@ def test_make_bag_replay_round_trip(storage, suffix, three_pairs, fuse_cli_out, 
 
     stems = read_sidecar(tmp_path / "in")
     visible = msgs["/visible/image_raw"]
+    input_logs = sorted(log for topic in ("/thermal/image_raw", "/visible/image_raw") for log, _ in msgs[topic])
     for (log_v, vis), (log_t, th), (log_f, fused), (log_a, alpha) in zip(
             visible, msgs["/thermal/image_raw"], msgs["/fusion/image"], msgs["/fusion/alpha"]):
         # stamps and frame ids: inputs as recorded, outputs carry the visible frame's header
@@ -102,7 +103,9 @@ def test_make_bag_replay_round_trip(storage, suffix, three_pairs, fuse_cli_out, 
         assert fused.stamp_ns == alpha.stamp_ns == vis.stamp_ns
         assert abs(th.stamp_ns - vis.stamp_ns) <= 20_000_000
         assert log_v > vis.stamp_ns and log_t > th.stamp_ns  # received after exposure
-        assert log_f == log_a == max(log_v, log_t)  # written when the pair completed
+        # written when the pair was proven best: at the next frame of the other camera (10 Hz), or, for the
+        # last pair, at the end of the bag (the last message's log time)
+        assert log_f == log_a and log_f in input_logs and max(log_v, log_t) <= log_f <= max(log_v, log_t) + 110_000_000
         assert (th.encoding, vis.encoding, fused.encoding, alpha.encoding) == ("mono8", "rgb8", "rgb8", "mono8")
         # pixels: the bag holds the files' pixels, the outputs equal what `ivif fuse` writes
         stem = stems[vis.stamp_ns]
@@ -111,6 +114,7 @@ def test_make_bag_replay_round_trip(storage, suffix, three_pairs, fuse_cli_out, 
         np.testing.assert_array_equal(vis.image, read_visible(three_pairs / "vi" / f"{stem}.png"))
         np.testing.assert_array_equal(fused.image, read_visible(fuse_cli_out / "fused" / f"{stem}.png"))
         np.testing.assert_array_equal(alpha.image, read_thermal(fuse_cli_out / "alpha" / f"{stem}.png"))
+    assert msgs["/fusion/image"][-1][0] == input_logs[-1]  # nothing comes after the last pair: flushed at the end
 
 
 def test_mono16_bag_fuses_like_mono8(three_pairs, tmp_path):

@@ -5,7 +5,10 @@ offered to :class:`fusion_core.pairing.ApproximateTimePairer` with their header 
 defaults of ``fusion_node`` (``slop`` 0.02 s, ``queue_size`` 5). Each pair is fused with a
 :class:`FusionEngine` and written as ``/fusion/image`` (the visible's encoding) and ``/fusion/alpha``
 (mono8, α·255) with the visible frame's stamp and frame_id, as the node publishes them; their log
-time is that of the message that completed the pair. The input messages are copied through unchanged.
+time is that of the message that completed the pair. At the end of the bag the pairer is flushed: a
+pair still waiting for the proof that no later frame could beat it (the policy's last pair, which a
+live node hands out on the next frame) is fused too, with the last message's log time. The input
+messages are copied through unchanged.
 
 At any moment the replay holds the messages waiting in the pairing queues (≤ ``queue_size`` per
 input), one pair being fused, and rosbags' current read and write chunks: memory does not grow
@@ -34,7 +37,9 @@ OFFLINE_STAGES = ("decode", "pre", "network", "post", "fuse", "encode", "detect"
 
 @dataclass(frozen=True)
 class ReplayConfig:
-    """Settings of one replay. ``slop`` (s) and ``queue_size`` are the pairing policy's (node defaults);
+    """Settings of one replay. ``slop`` (s), ``queue_size`` and ``inter_message_lower_bound`` (s per input,
+    thermal then visible; 0 = none, None = estimated from the stamps; bounds change when a pair is handed
+    out, not which, while they hold) are the pairing policy's (node defaults);
     ``storage`` of the output bag (None: like the input); ``detect``: run the YOLOX detector on each
     fused image (detection summary in the report); ``write_bag``: False skips the output bag; ``warmup``:
     untimed fusions of the first pair before it is fused for real (the first calls of a backend are
@@ -44,6 +49,7 @@ class ReplayConfig:
     visible_topic: str = VISIBLE_TOPIC
     slop: float = 0.02
     queue_size: int = 5
+    inter_message_lower_bound: tuple[float | None, float | None] = (None, None)
     storage: str | None = None
     write_bag: bool = True
     detect: bool = False
@@ -115,7 +121,8 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
 
     config = config or ReplayConfig()
     bag, out_dir = Path(bag), Path(out_dir)
-    pairer: ApproximateTimePairer[tuple[Frame, float, int]] = ApproximateTimePairer(config.queue_size, config.slop)
+    pairer: ApproximateTimePairer[tuple[Frame, float, int]] = ApproximateTimePairer(
+        config.queue_size, config.slop, inter_message_lower_bound=config.inter_message_lower_bound)
     if engine is None:
         from ..engine import create_engine
 
@@ -136,6 +143,13 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
         errors: dict[str, Any] = {"count": 0, "examples": []}
         out_bag = out_dir / "bag" if config.write_bag else None
         writer = BagWriter(out_bag, config.storage or bag_storage(bag)) if out_bag is not None else None
+        last_log_ns = 0
+
+        def fuse(pair: tuple[tuple[Frame, float, int], tuple[Frame, float, int]], log_ns: int) -> None:
+            if collector.pairs == 0 and config.warmup:
+                _warm_up(engine, pair[0][0], pair[1][0], config.warmup)
+            _fuse_pair(pair[0], pair[1], log_ns, engine, detector if config.detect else None, writer, collector, errors)
+
         try:
             if writer is not None:
                 writer.__enter__()
@@ -155,14 +169,14 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
                     continue
                 accounts[topic].saw(frame.stamp_ns)
                 decode_ms = (time.perf_counter() - t0) * 1000.0
-                for th_item, vi_item in pairer.add(index[topic], frame.stamp_ns, (frame, decode_ms, log_ns)):
-                    if collector.pairs == 0 and config.warmup:
-                        _warm_up(engine, th_item[0], vi_item[0], config.warmup)
-                    _fuse_pair(th_item, vi_item, log_ns, engine, detector if config.detect else None, writer, collector, errors)
+                for pair in pairer.add(index[topic], frame.stamp_ns, (frame, decode_ms, log_ns)):
+                    fuse(pair, log_ns)
+                last_log_ns = log_ns
+            for pair in pairer.flush():  # the end of the bag proves the last pair
+                fuse(pair, last_log_ns)
         finally:
             if writer is not None:
                 writer.__exit__(None, None, None)
-    pairer.flush()
     collected = collector.close()
     return ReplayResult(
         mode="offline", bag=str(bag), out_dir=str(out_dir), out_bag=str(out_bag) if out_bag else None,

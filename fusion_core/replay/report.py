@@ -50,9 +50,12 @@ def _frames_section(r: Any) -> list[Block]:
     blocks.append(("table", ["camera", "topic", "read", "paired", "unpaired (pairing reason)", "bad frames",
                              "stamp gaps", "dropped by make-bag"], rows))
     notes = [f"{r.pairs} pairs fused (slop {r.slop * 1000:.0f} ms, queue size {r.queue_size}: the fusion node's policy)."]
-    notes.append("Pairing reasons: `superseded` = an older frame skipped when a newer pair was emitted; `queue_full` = pushed "
-                 "out of a full queue; `late` = stamp not newer than the last paired one; `duplicate` = same stamp twice; "
-                 "`flushed` / `pending at end` = still waiting for a partner when the stream ended.")
+    notes.append("Pairing reasons (message_filters' ApproximateTime policy): `no_partner` = no frame of the other camera "
+                 "within slop could arrive any more; `superseded` = a nearer partner was chosen instead; `queue_full` = "
+                 "pushed out of a full queue; `partner_dropped` = its pair could not be proven best after a queue_full drop "
+                 "on the other camera; `late` = stamp older than a frame already received from the same camera; "
+                 "`duplicate` = same stamp twice; `flushed` / `pending at end` = still waiting for a partner when the "
+                 "stream ended.")
     if drops is not None:
         lost = [f"{cam}: {', '.join(drops[cam])}" for cam in ("thermal", "visible") if drops[cam]]
         notes.append(f"The bag was made by `ivif make-bag` from {drops['pairs']} pairs; frames it dropped on purpose "
