@@ -9,6 +9,7 @@ Appends one JSON line per run to --out and prints a one-line summary with the lo
 
     python scripts/transport_probe.py --label large_data --env FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA --seconds 60
     python scripts/transport_probe.py --label shm_xml --profile config/fastdds_images.xml --rate 30
+    python scripts/transport_probe.py --table /tmp/transport_probe.jsonl     # Markdown table of the runs
 """
 
 from __future__ import annotations
@@ -33,7 +34,24 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q / 100.0 * (len(s) - 1))))]
 
 
+def table(jsonl: Path) -> str:
+    """A Markdown table of the runs in ``jsonl``: one row per run, both cameras."""
+    lines = ["| set-up | rate | s | camera | published | lost (gaps) | stalls | max / p99 inter-arrival | age p50 / p99 | load |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for text in jsonl.read_text().splitlines():
+        r = json.loads(text)
+        setup = r["label"] + ("" if r["reliability"] == "reliable" else f" ({r['reliability']})")
+        for cam, c in r["cameras"].items():
+            lines.append(f"| {setup} | {r['rate']:.0f} Hz | {r['seconds']:.0f} | {cam} {r['thermal_encoding'] if cam == 'thermal' else 'rgb8'} | "
+                         f"{c['published']} | {c['lost']} ({c['gaps']}) | {c['stalls']} | {c['max_gap_ms']:.0f} / {c['p99_gap_ms']:.0f} ms | "
+                         f"{c['age_p50_ms']:.1f} / {c['age_p99_ms']:.1f} ms | {r['load_start'][0]:.1f}–{r['load_end'][0]:.1f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["--table"]:
+        print(table(Path(sys.argv[2])))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--label", required=True)
     parser.add_argument("--rate", type=float, default=10.0)
@@ -41,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--thermal-encoding", default="mono8")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for both processes (repeatable)")
+    parser.add_argument("--pub-env", action="append", default=[],
+                        help="KEY=VALUE for the publisher only (repeatable; KEY= unsets), to test mixed set-ups")
     parser.add_argument("--profile", help="Fast DDS XML profile file for both processes (FASTDDS_DEFAULT_PROFILES_FILE)")
     parser.add_argument("--reliability", default="reliable", choices=("reliable", "best_effort"))
     parser.add_argument("--sub-depth", type=int, default=5, help="subscription history depth (keep last)")
@@ -87,10 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     subs = [node.create_subscription(Image, f"{c}/image_raw", lambda m, i, c=c: on_image(c, m, i), qos) for c in CAMERAS]
     counts_path = Path(f"/tmp/transport_probe_{os.getpid()}_counts.json")
     load_start = os.getloadavg()
+    pub_env = dict(os.environ)
+    for key, value in (kv.split("=", 1) for kv in args.pub_env):
+        if value:
+            pub_env[key] = value
+        else:
+            pub_env.pop(key, None)
     pub = subprocess.Popen([sys.executable, "-m", "ivif_fusion.camera_publisher", "--rate", str(args.rate), "--seconds",
                             str(args.seconds), "--size", args.size, "--thermal-encoding", args.thermal_encoding,
                             "--reliability", args.reliability, "--depth", str(args.pub_depth), "--counts", str(counts_path)],
-                           stdout=subprocess.DEVNULL)
+                           env=pub_env, stdout=subprocess.DEVNULL)
     rss = []
     next_rss = time.monotonic()
     try:
@@ -108,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             pub.wait(10)
     ledger = json.loads(counts_path.read_text())
     load_end = os.getloadavg()
-    result: dict[str, object] = {"label": args.label, "env": env_changes, "rate": args.rate, "seconds": args.seconds,
+    result: dict[str, object] = {"label": args.label, "env": env_changes, "pub_env": args.pub_env, "rate": args.rate, "seconds": args.seconds,
                                  "size": args.size, "thermal_encoding": args.thermal_encoding, "reliability": args.reliability,
                                  "sub_depth": args.sub_depth, "pub_depth": args.pub_depth, "load_start": load_start,
                                  "load_end": load_end, "publisher": {k: ledger[k] for k in ("published", "deadline_misses",

@@ -29,7 +29,7 @@ def test_ros_benchmark_small_run(tmp_path) -> None:
                            "--duration", "1", "--device", "cpu", "--json", str(out)],
                           env=ros_env(), capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(out.read_text())["transports"]["LARGE_DATA"]["160x128"]
+    result = json.loads(out.read_text())["transports"]["profile"]["160x128"]
     assert result["e2e_received"] == result["e2e_pairs"] == 4
     assert 0 < result["bare_p50_ms"] <= result["bare_p99_ms"]
     assert result["e2e_p50_ms"] > 0.5 * result["bare_p50_ms"]  # the node runs the same fusion
@@ -38,4 +38,4 @@ def test_ros_benchmark_small_run(tmp_path) -> None:
     passed = [r["rate_hz"] for r in result["ladder"] if r["no_drops"]]
     assert result["max_rate_no_drops_hz"] == (max(passed) if passed else 0.0)
     assert result["node_fuse_p50_ms"] > 0
-    assert "LARGE_DATA   160x128 |" in proc.stdout
+    assert "   profile   160x128 |" in proc.stdout

@@ -35,6 +35,8 @@ setup(
             "fusion_node = ivif_fusion.fusion_node:main",
             "detector_node = ivif_fusion.detector_node:main",
             "ivif_ros_bench = ivif_fusion.benchmark:main",
+            "ivif_ros_soak = ivif_fusion.soak:main",
+            "ivif_camera_publisher = ivif_fusion.camera_publisher:main",
             "bag_player = ivif_fusion.bag_player:main",
             "bag_recorder = ivif_fusion.bag_recorder:main",
         ],

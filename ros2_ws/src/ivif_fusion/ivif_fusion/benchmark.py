@@ -15,9 +15,10 @@ For each size (default 640x480 and 640x512) it measures
 
 The node is restarted for each size so its latency windows hold that size only.
 
-Both processes use the Fast DDS builtin transports named by ``--transports`` (default LARGE_DATA, as
-the launch file sets; ``LARGE_DATA,DEFAULT`` compares with UDP+SHM, where fragmented 640×480 samples
-that are lost wait for a reliable repair — seconds — and rates well below the engine's drop pairs).
+Both processes use the transport set-ups named by ``--transports``: ``profile`` (default) is the
+shipped Fast DDS profile (:func:`ivif_fusion.transport.transport_env`: SHM with a 16 MiB segment +
+UDP); any other value is a ``FASTDDS_BUILTIN_TRANSPORTS`` setting (``LARGE_DATA``, ``DEFAULT`` …)
+with no profile, e.g. ``--transports profile,LARGE_DATA`` to compare.
 
 Run: ``ivif_ros_bench [--sizes 640x480,640x512] [--backend torch] [--device auto] [--json OUT]`` or
 ``python -m ivif_fusion.benchmark``. Uses a private ROS_DOMAIN_ID unless one is set.
@@ -230,15 +231,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per rate of the drop ladder")
     parser.add_argument("--ir", help="thermal image file (default: the first MSRS pair found)")
     parser.add_argument("--vi", help="visible image file")
-    parser.add_argument("--transports", default="LARGE_DATA",
-                        help="FASTDDS_BUILTIN_TRANSPORTS values to compare, comma-separated (e.g. LARGE_DATA,DEFAULT); "
-                             "LARGE_DATA is what launch/fusion.launch.py sets")
+    parser.add_argument("--transports", default="profile",
+                        help="transport set-ups to compare, comma-separated: 'profile' = the shipped Fast DDS profile "
+                             "(ivif_fusion.transport), anything else = a FASTDDS_BUILTIN_TRANSPORTS value without the "
+                             "profile (e.g. profile,LARGE_DATA,DEFAULT)")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
 
     import cv2
     import torch
     from fusion_core.engine import EngineConfig, create_engine
+
+    from .transport import BUILTIN_ENV, PROFILE_ENV, apply, transport_env
 
     os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 80))
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
@@ -249,8 +253,12 @@ def main(argv: list[str] | None = None) -> int:
                                   "input_reliability": args.input_reliability, "torch_threads": torch.get_num_threads(),
                                   "cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg(), "transports": {}}
     for transport in args.transports.split(","):
-        os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = transport  # read when a participant is created: both processes
-        namespace = f"bench{os.getpid()}_{transport.lower()}"
+        # read when a participant is created: this process's (Bench) and the node's (inherits os.environ)
+        changes = transport_env() if transport == "profile" else {PROFILE_ENV: None, BUILTIN_ENV: transport}
+        environ = apply(dict(os.environ), changes)
+        os.environ.clear()
+        os.environ.update(environ)
+        namespace = f"bench{os.getpid()}_" + "".join(ch if ch.isalnum() else "_" for ch in transport.lower())
         bench = Bench(namespace)
         by_size: dict[str, object] = {}
         results["transports"][transport] = by_size

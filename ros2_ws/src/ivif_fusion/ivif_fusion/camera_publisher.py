@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .qos import CAMERA_DEPTH
+
 CAMERAS = ("thermal", "visible")
 
 
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--visible-encoding", default="rgb8", choices=("rgb8", "bgr8"))
     parser.add_argument("--pairs", type=int, default=16, help="distinct MSRS pairs to cycle through")
     parser.add_argument("--reliability", default="reliable", choices=("reliable", "best_effort"))
-    parser.add_argument("--depth", type=int, default=10, help="publisher history depth (keep last)")
+    parser.add_argument("--depth", type=int, default=CAMERA_DEPTH, help="publisher history depth (keep last)")
     parser.add_argument("--namespace", default="", help="namespace of the camera node (topics are relative)")
     parser.add_argument("--counts", type=Path, help="write the published-frame ledger here (JSON, every second)")
     parser.add_argument("--linger", type=float, default=3.0,

@@ -1,21 +1,36 @@
-"""QoS profiles shared by the nodes, and what the transport does to large images.
+"""QoS profiles shared by the nodes and the camera stand-in, chosen on purpose for raw images.
 
-Inputs use the sensor-data profile (keep-last, volatile) with a configurable reliability:
-``best_effort`` matches any publisher but, for 640×480 images on default Fast DDS (UDP+SHM), loses
-most fragmented samples (measured 4 of 6 at 7 Hz; 1 of 6 with ``FASTDDS_BUILTIN_TRANSPORTS=SHM`` or
-``LARGE_DATA``); ``reliable`` loses none in the end but only matches reliable publishers, and on
-default UDP a lost fragment waits for a repair: end-to-end p99 ≈ 3 s and pairs dropped well below
-the engine's rate (ivif_ros_bench). With ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` (UDP only for
-discovery, SHM/TCP for data) reliable inputs ran at 0.85× the bare engine's rate without a drop,
-p99 within a few ms of p50 — so the launch file sets LARGE_DATA and the nodes default to reliable.
+Measured between processes on this host (scripts/transport_probe.py, README "Transport"):
+
+* **Reliability: reliable.** Best-effort loses what the transport cannot deliver at once (measured
+  55 % of 640×480 frames on LARGE_DATA in a 5-minute soak); reliable repairs it. A reliable
+  subscription never matches a best-effort publisher (logged as an incompatible QoS): a best-effort
+  camera needs ``input_reliability:=best_effort``.
+* **Subscription depth: ``INPUT_DEPTH`` (30), not the pairing ``queue_size``.** After a transport
+  stall DDS hands the subscription a burst; a KEEP_LAST history shorter than the burst drops the
+  oldest samples silently (no event): one camera delivering 20 frames at once lost 15 at depth 5,
+  none at depth 30. 30 frames = 1 s at 30 Hz; the history holds samples only while the executor is
+  behind, so the memory is spent only then.
+* **The transport** (the shipped Fast DDS profile, :mod:`ivif_fusion.transport`) is what removes the
+  stalls; these depths are the margin for the ones left.
+
 Outputs are reliable, which best-effort and reliable subscribers can both receive.
+Losses that no DDS event reports are counted from writer sequence numbers
+(:class:`ivif_fusion.delivery.DeliveryMonitor`).
 """
 
 from __future__ import annotations
 
 
-def input_qos(reliability: str, depth: int):
-    """Sensor-data QoS (keep last ``depth``, volatile) with ``reliability`` 'reliable' | 'best_effort'."""
+INPUT_DEPTH = 30  # subscription history per camera input, frames (keep last)
+CAMERA_DEPTH = 10  # what the camera stand-in publishes with (keep last); a driver's own depth is its choice
+
+
+def input_qos(reliability: str, depth: int = INPUT_DEPTH):
+    """Sensor-data QoS (keep last ``depth`` ≥ 5, volatile) with ``reliability`` 'reliable' | 'best_effort'.
+
+    ``depth`` is the subscription's history, independent of the pairing queue: see the module docstring.
+    """
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
     profile = QoSProfile(depth=max(depth, qos_profile_sensor_data.depth), history=qos_profile_sensor_data.history,

@@ -80,6 +80,11 @@ class Sink:
         with self._lock:
             return dict(self.diagnostics), len(self.outputs)
 
+    def ages_since(self, index: int) -> list[float]:
+        """Output ages (ms) of the outputs received after the first ``index``."""
+        with self._lock:
+            return [age for _, age in self.outputs[index:]]
+
     def close(self) -> None:
         import rclpy
 
@@ -201,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             rows[-1].update({k: rows[-1][k] + v for k, v in last.items() if k != "row" and not k.startswith("age")})
         final_diag, outputs = sink.view()
         ledger = json.loads(counts_path.read_text())
-        ages = [a for _, a in sink.outputs]
+        ages = sink.ages_since(0)
         result.update(account(ledger["published"], final_diag))
         result.update({"outputs_received": outputs, "age_p50_ms": percentiles(ages)[0], "age_p99_ms": percentiles(ages)[1],
                        "node_diagnostics": final_diag, "camera": {k: ledger[k] for k in ("deadline_misses", "publish_ms_max",
@@ -226,8 +231,7 @@ def row(index: int, prev: dict, counts_path: Path, sink: Sink) -> dict[str, obje
     diag, outputs = sink.view()
     n = lambda d, key: int(float(d.get(key, 0)))  # noqa: E731
     drops = lambda d: sum(n(d, k) for k in d if k.startswith(("unpaired_", "bad_", "lost_", "dropped_worker")))  # noqa: E731
-    with sink._lock:
-        ages = [a for t, a in sink.outputs[prev["outputs"]:]]
+    ages = sink.ages_since(prev["outputs"])
     r = {"row": index, **{f"published_{c}": published[c] - prev["published"][c] for c in CAMERAS},
          **{f"received_{c}": n(diag, f"received_{c}") - n(prev["diag"], f"received_{c}") for c in CAMERAS},
          "fused": n(diag, "fused") - n(prev["diag"], "fused"), "outputs": outputs - prev["outputs"],
