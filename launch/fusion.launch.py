@@ -6,20 +6,36 @@
 Each node parameter is also a launch argument of the same name (detector ones prefixed ``detector_``);
 their default '' keeps the params file's value. The argument table lives in
 ``ivif_fusion.launch_support`` so it is tested without a launch installation.
+
+When a node exits non-zero (exit 2: a bad parameter at start-up; a crash) the launch stops the other
+node and exits 1, logging "Caught exception in launch …: <node> stopped at start-up: invalid
+configuration …"; see ``launch_support.exit_verdict``.
 """
 
 import os
+from functools import partial
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from ivif_fusion.launch_support import launch_arguments, node_settings
+from ivif_fusion.launch_support import NodeExitError, exit_verdict, launch_arguments, node_settings
 
 SHARE = get_package_share_directory("ivif_fusion")
 ARGS = launch_arguments(os.path.join(SHARE, "config", "fusion.yaml"), os.path.join(SHARE, "config", "detector.yaml"))
+
+
+def _on_node_exit(node_name, event, context):
+    """OnProcessExit callback (event: launch.events.process.ProcessExited). Raising is the only way to make
+    `ros2 launch` exit non-zero: LaunchService logs the exception, shuts down and returns 1."""
+    verdict = exit_verdict(node_name, event.returncode, context.is_shutdown)
+    if verdict.action == "fail":
+        raise NodeExitError(verdict.message)
+    if verdict.action == "shutdown":
+        return [Shutdown(reason=verdict.message)]
+    return None
 
 
 def _start_nodes(context, *args, **kwargs):
@@ -38,6 +54,7 @@ def _start_nodes(context, *args, **kwargs):
             arguments=["--ros-args", "--log-level", node.log_level],
             output="screen",
             emulate_tty=True,
+            on_exit=partial(_on_node_exit, node.name),
         ))
     return actions
 

@@ -1,9 +1,10 @@
-"""Parameters: YAML files equal the declared defaults, bad values stop start-up naming the parameter,
-the launch file declares every argument it reads, the executables exit cleanly."""
+"""Parameters: YAML files equal the declared defaults, bad values (and bad model files) stop start-up naming
+the parameter, the launch file declares every argument it reads, the executables exit cleanly."""
 
 from __future__ import annotations
 
 import ast
+import re
 import signal
 import subprocess
 import sys
@@ -227,3 +228,37 @@ def test_fusion_node_shuts_down_cleanly_on_sigint() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# --- bad model files -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("node_module,loader", [("fusion_node", "fusion_core.engine.create_engine"),
+                                                ("detector_node", "fusion_core.detection.Detector")])
+def test_a_bad_model_file_names_model_path(graph, monkeypatch, node_module: str, loader: str) -> None:
+    """Whatever the loader says about the file, the node's ConfigError names the parameter to fix."""
+    import importlib
+
+    from fusion_core.errors import ModelFileError
+
+    def refuse(*args, **kwargs):
+        raise ModelFileError("model file /models/x.onnx could not be read as an ONNX model: truncated")
+
+    module_name, attr = loader.rsplit(".", 1)
+    monkeypatch.setattr(importlib.import_module(module_name), attr, refuse)
+    node_class = {"fusion_node": "FusionNode", "detector_node": "DetectorNode"}[node_module]
+    cls = getattr(importlib.import_module(f"ivif_fusion.{node_module}"), node_class)
+    with pytest.raises(ConfigError, match="^parameter 'model_path': model file /models/x.onnx could not be read as an ONNX "
+                                          "model: truncated$") as info:
+        cls(namespace="badmodel", context=graph.context)
+    assert isinstance(info.value.__cause__, ModelFileError)
+
+
+def test_detector_node_exits_2_naming_model_path(tmp_path) -> None:
+    model = tmp_path / "garbage.onnx"
+    model.write_bytes(b"\x08\x07not protobuf" * 16)
+    proc = subprocess.run([sys.executable, "-m", "ivif_fusion.detector_node", "--ros-args", "-p", f"model_path:={model}"],
+                          env=ros_env(), capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert re.search(rf"\[FATAL\].*invalid configuration, not starting: parameter 'model_path': .*{re.escape(str(model))}", out), out
+    assert "Traceback" not in out, out

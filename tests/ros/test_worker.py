@@ -1,4 +1,5 @@
-"""LatestWorker: bounded newest-wins hand-off, drop counting, errors that do not kill the thread, stop."""
+"""LatestWorker: bounded newest-wins hand-off, drop counting, errors that do not kill the thread, stop (waits
+for the item in progress; errors after it are counted, not reported)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,34 @@ def test_errors_are_reported_and_the_worker_goes_on() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="capacity must be >= 1, got 0"):
         LatestWorker(lambda item: None, 0, "test_worker")
+
+
+def test_stop_waits_for_the_item_in_progress_and_hides_errors_after_it() -> None:
+    """The node's shutdown relies on this: stop() returns only after the running item ended, and an item that
+    fails because the shutdown began (its publisher is going away) is counted, not reported as an error."""
+    started, release, errors, stopping_seen = threading.Event(), threading.Event(), [], []
+
+    def process(item: int) -> None:
+        started.set()
+        release.wait(5)
+        stopping_seen.append(worker.stopping)
+        raise RuntimeError("publisher's context is invalid")
+
+    worker: LatestWorker[int] = LatestWorker(process, 1, "test_worker", on_error=errors.append)
+    worker.submit(1)
+    assert started.wait(5) and not worker.stopping
+    threading.Timer(0.2, release.set).start()
+    assert worker.stop(timeout=5)  # joined: the item in progress has finished
+    assert stopping_seen == [True] and worker.processed == 1
+    assert errors == [] and worker.errors_after_stop == 1
+    assert worker.stop()  # a second stop is harmless
+
+
+def test_stop_gives_up_after_the_timeout() -> None:
+    release = threading.Event()
+    worker: LatestWorker[int] = LatestWorker(lambda item: release.wait(5), 1, "test_worker")
+    worker.submit(1)
+    wait_for(lambda: worker.waiting == 0, 5, "the worker to take the item")
+    assert worker.stop(timeout=0.1) is False  # still busy: the caller learns it, nothing hangs
+    release.set()
+    wait_for(lambda: worker.processed == 1, 5, "the item to end")

@@ -1,38 +1,110 @@
-"""The ``main`` shared by the node executables: init, build, spin, clean shutdown."""
+"""The ``main`` shared by the node executables: init, build, spin, orderly shutdown on SIGINT/SIGTERM.
+
+Why not rclpy's own signal handling: rclpy's handler shuts the context down inside the signal, while
+a worker thread may be publishing (``RCLError: publisher's context is invalid``), and then re-raises
+``KeyboardInterrupt`` wherever the main thread happens to be — in the middle of the shutdown, e.g.
+joining the worker — which skips the rest of the clean-up and aborts the process (``terminate
+called without an active exception``). So rclpy is initialised without signal handlers and
+:class:`StopRequest` takes SIGINT and SIGTERM: the handler only records the request (it never
+raises), the spin loop notices it within :data:`POLL_S`, and the shutdown runs in a fixed order:
+
+1. leave the spin loop (no callback runs any more, so nothing new reaches the worker);
+2. ``node.destroy_node()`` — the nodes stop their worker first (the item in progress finishes and
+   publishes), then the publishers and subscriptions go;
+3. the executor, then the context.
+
+A second (third …) signal during the shutdown is logged and otherwise ignored, so Ctrl-C pressed
+twice, or ``ros2 launch`` escalating SIGINT → SIGTERM, cannot interrupt step 2. Once the clean-up
+is done both signals are set to SIG_IGN: Python's finalisation resets signals that have a Python
+handler to SIG_DFL, and a late Ctrl-C during the interpreter's (torch, onnxruntime) teardown would
+otherwise kill the process with -2 after a clean shutdown. SIGKILL remains the way to end a node
+that hangs.
+"""
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Callable
 
 from fusion_core.errors import ConfigError
 
+POLL_S = 0.1  # longest wait between a signal and the spin loop noticing it, s
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequest:
+    """Signal handler that records a stop request (never raises); :attr:`requested` is polled."""
+
+    def __init__(self, logger) -> None:
+        self._logger = logger
+        self._event = threading.Event()
+        self.signal_name: str | None = None  # the first signal received
+        self.count = 0  # signals received so far
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def install(self) -> None:
+        """Take SIGINT and SIGTERM (main thread only)."""
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self)
+
+    @staticmethod
+    def ignore_from_now_on() -> None:
+        """After the clean-up: the process only exits now, nothing is left to stop (see the module docstring)."""
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+    def __call__(self, signum: int, frame: object) -> None:
+        # Python runs this in the main thread between bytecodes, not in the C signal context, so
+        # logging here is safe; it must not raise (that is what aborted the old shutdown).
+        self.count += 1
+        name = signal.Signals(signum).name
+        if self.signal_name is None:
+            self.signal_name = name
+            self._event.set()
+        else:
+            self._logger.info(f"{name} received while stopping: still finishing the shutdown")
+
 
 def run_node(factory: Callable[[], object], name: str, args: list[str] | None = None) -> int:
-    """Spin the node ``factory()`` builds until Ctrl-C or an external shutdown.
+    """Spin the node ``factory()`` builds until SIGINT, SIGTERM or an external shutdown.
 
-    Returns the process exit code: 0 after a normal shutdown, 2 when the configuration is invalid
-    (the message names the parameter).
+    Returns the process exit code: 0 after a requested shutdown, 2 when the configuration is invalid
+    (the FATAL line names the parameter). Installs the process's SIGINT/SIGTERM handlers (see the
+    module docstring): call it from an executable's ``main``, in the main thread.
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=args)
-    node = None
+    logger = rclpy.logging.get_logger(name)
+    stop = StopRequest(logger)
+    stop.install()  # first: a Ctrl-C during the seconds of model loading also ends cleanly
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    executor = node = None
     code = 0
     try:
-        # The executor first: the node's start-up log line means "ready", and a Ctrl-C right after it
-        # must not interrupt the executor's own construction.
         executor = SingleThreadedExecutor()
         node = factory()
         executor.add_node(node)
-        executor.spin()
+        while not stop.requested:
+            executor.spin_once(timeout_sec=POLL_S)
+        logger.info(f"{stop.signal_name} received: stopping")
     except ConfigError as exc:
-        rclpy.logging.get_logger(name).fatal(f"invalid configuration, not starting: {exc}")
+        logger.fatal(f"invalid configuration, not starting: {exc}")
         code = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except ExternalShutdownException:  # rclpy.shutdown() called elsewhere in the process
         pass
     finally:
         if node is not None:
-            node.destroy_node()
+            if executor is not None:
+                executor.remove_node(node)
+            node.destroy_node()  # stops the node's worker before its publishers go
+        if executor is not None:
+            executor.shutdown()
         rclpy.try_shutdown()
+        stop.ignore_from_now_on()
     return code

@@ -15,14 +15,15 @@ from fusion_core.errors import InputError
 from rclpy.node import Node
 
 from .detection_msgs import load_vision_msgs, to_detection2d_array, to_json
-from .diagnostics import Counters, LatencyWindow, RateMeter, status_message
+from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .image_conversion import ENCODINGS, VISIBLE_ENCODINGS, array_to_image, image_to_array
-from .params import DETECTOR_PARAMS, DetectorParams, declare
+from .params import DETECTOR_PARAMS, DetectorParams, declare, model_path_errors
 from .qos import input_event_callbacks, input_qos, output_qos
 from .worker import LatestWorker
 
 COUNTERS = ("received", "bad_frames", "lost_dds", "processed", "detections", "errors")
-LOG_THROTTLE_S = 5.0
+LOG_THROTTLE_S = 5.0  # per kind of problem (diagnostics.ThrottledLog)
+INPUT = "fusion/image"
 
 
 def available_onnx_providers() -> tuple[str, ...]:
@@ -42,11 +43,15 @@ class DetectorNode(Node):
         from std_msgs.msg import String
 
         self.params = DetectorParams.from_values(declare(self, DETECTOR_PARAMS), available_onnx_providers())
-        self.detector = Detector(self.params.detector_config())
+        with model_path_errors():
+            self.detector = Detector(self.params.detector_config())
         self.counters = Counters(COUNTERS)
+        self._log = ThrottledLog(self.get_logger(), LOG_THROTTLE_S)
+        self._silence = InputSilence((INPUT,))
         self.detect_ms = LatencyWindow()
         self._rates = RateMeter()
         self._last_problems = 0
+        self._last_errors = 0
 
         self._vision = load_vision_msgs()
         self._det_pub = None
@@ -62,19 +67,20 @@ class DetectorNode(Node):
         self._worker: LatestWorker = LatestWorker(self._detect, self.params.worker_queue_size, f"{node_name}_worker",
                                                   self._on_worker_error)
         qos = input_qos(self.params.input_reliability, 1)
-        self._sub = self.create_subscription(Image, "fusion/image", self._on_image, qos,
-                                             event_callbacks=input_event_callbacks(self, "fusion/image", self.counters, "lost_dds"))
+        self._sub = self.create_subscription(Image, INPUT, self._on_image, qos,
+                                             event_callbacks=input_event_callbacks(self, INPUT, self.counters, "lost_dds"))
         self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(f"detecting on {self._sub.topic_name} with {self.params.detector_config().resolved_model_path.name} "
                                f"({', '.join(self.params.providers)})")
 
     def _on_image(self, msg) -> None:
         self.counters.add("received")
+        self._silence.heard(INPUT)
         try:
-            array = image_to_array(msg, VISIBLE_ENCODINGS, "fusion/image")
+            array = image_to_array(msg, VISIBLE_ENCODINGS, INPUT)
         except InputError as exc:
             self.counters.add("bad_frames")
-            self.get_logger().warning(f"skipping bad image: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+            self._log.log("warning", "bad_frames", f"skipping bad image: {exc}")
             return
         self._worker.submit((array, msg))
 
@@ -102,7 +108,7 @@ class DetectorNode(Node):
 
     def _on_worker_error(self, exc: BaseException) -> None:
         self.counters.add("errors")
-        self.get_logger().error(f"detection failed: {type(exc).__name__}: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+        self._log.log("error", "errors", f"detection failed: {type(exc).__name__}: {exc}")
 
     def diagnostic_values(self) -> dict[str, object]:
         counts = self.counters.snapshot()
@@ -111,17 +117,18 @@ class DetectorNode(Node):
         values: dict[str, object] = {"rate_input_hz": rates["received"], "rate_processed_hz": rates["processed"],
                                      "detect_p50_ms": p50, "detect_p99_ms": p99, "vision_msgs": self._vision is not None}
         values.update(counts)
+        values["silence_input_s"] = self._silence.seconds()[INPUT]
         values["dropped_worker"] = self._worker.dropped
         values["dropped_total"] = self._worker.dropped + counts["bad_frames"] + counts["lost_dds"]
         return values
 
     def _publish_diagnostics(self) -> None:
         values = self.diagnostic_values()
-        problems = int(values["dropped_total"]) + int(values["errors"])
-        level = "warn" if problems > self._last_problems else "ok"
-        message = (f"{problems - self._last_problems} image(s) dropped or failed since the last report" if level == "warn"
-                   else f"detecting at {values['rate_processed_hz']:.1f} Hz")
-        self._last_problems = problems
+        problems, errors = int(values["dropped_total"]), int(values["errors"])
+        level, message = summarize(errors - self._last_errors, problems - self._last_problems,
+                                   self._silence.silent(self.params.stale_timeout),
+                                   f"detecting at {values['rate_processed_hz']:.1f} Hz", what="image(s)")
+        self._last_problems, self._last_errors = problems, errors
         self._diag_pub.publish(status_message(self.get_fully_qualified_name(), "detector", level, message, values,
                                               self.get_clock().now().to_msg()))
 

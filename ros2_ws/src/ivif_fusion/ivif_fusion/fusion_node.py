@@ -8,6 +8,12 @@ visible frame's header — and ``/diagnostics``.
 Threads: subscription callbacks only convert (zero-copy), pair (:mod:`fusion_core.pairing`) and
 hand the pair to a bounded :class:`~ivif_fusion.worker.LatestWorker`; the worker runs the engine
 and publishes. Every frame that does not become an output is counted under one reason.
+
+Clock jumps back (a bag looped, a simulation reset): a frame stamped more than
+``stamp_jump_back_threshold`` before the newest frame of its input starts a new timeline — pairing
+drops what was waiting (reason ``reset``) and the engine forgets its temporal state (thermal AGC)
+before the first pair of the new timeline — so the frames after the jump fuse at once instead of
+being dropped as ``late`` until the stamps catch up. Counted as ``stamp_resets``, one WARN each.
 """
 
 from __future__ import annotations
@@ -22,16 +28,16 @@ from fusion_core.errors import InputError
 from fusion_core.pairing import DROP_REASONS, ApproximateTimePairer
 from rclpy.node import Node
 
-from .diagnostics import Counters, LatencyWindow, RateMeter, status_message
+from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, image_to_array
-from .params import FUSION_PARAMS, FusionParams, declare
+from .params import FUSION_PARAMS, FusionParams, declare, model_path_errors
 from .qos import input_event_callbacks, input_qos, output_qos
 from .worker import LatestWorker
 
 INPUTS = ("thermal", "visible")
 COUNTERS = ("received_thermal", "received_visible", "bad_thermal", "bad_visible", "lost_dds_thermal", "lost_dds_visible",
-            "pairs", "fused", "bad_pairs", "errors")
-LOG_THROTTLE_S = 5.0
+            "pairs", "fused", "bad_pairs", "errors", "stamp_resets")
+LOG_THROTTLE_S = 5.0  # per kind of problem (diagnostics.ThrottledLog)
 
 
 @dataclass
@@ -41,6 +47,7 @@ class Frame:
     array: np.ndarray
     msg: object  # sensor_msgs/Image
     received: float  # time.monotonic() at the callback, s
+    timeline: int  # stamp_resets when it arrived: pairs of a new timeline reset the engine first
 
 
 def stamp_ns(stamp) -> int:
@@ -58,14 +65,20 @@ class FusionNode(Node):
         from sensor_msgs.msg import Image
 
         self.params = FusionParams.from_values(declare(self, FUSION_PARAMS), torch.cuda.is_available())
-        self.engine = create_engine(self.params.engine_config())
+        with model_path_errors():
+            self.engine = create_engine(self.params.engine_config())
         self.counters = Counters(COUNTERS)
+        self._log = ThrottledLog(self.get_logger(), LOG_THROTTLE_S)
+        self._silence = InputSilence(INPUTS)
         self.latency_ms = LatencyWindow()  # completing input received -> published (node overhead + fusion)
         self.age_ms = LatencyWindow()  # visible stamp -> published, on this node's clock
         self.fuse_ms = LatencyWindow()  # engine.fuse alone
         self._rates = RateMeter()
         self._pair_lock = threading.Lock()
         self._pairer: ApproximateTimePairer[Frame] = ApproximateTimePairer(self.params.queue_size, self.params.slop)
+        self._newest_stamp: list[int | None] = [None, None]  # per input, ns (under _pair_lock)
+        self._timeline = 0  # under _pair_lock
+        self._engine_timeline = 0  # worker thread only
         self._last_problems = 0
         self._last_errors = 0
 
@@ -94,28 +107,59 @@ class FusionNode(Node):
         name = INPUTS[index]
         received = time.monotonic()
         self.counters.add(f"received_{name}")
+        self._silence.heard(name)
         try:
             array = image_to_array(msg, THERMAL_ENCODINGS if index == 0 else VISIBLE_ENCODINGS, name)
         except InputError as exc:
             self.counters.add(f"bad_{name}")
-            self.get_logger().warning(f"skipping bad {name} frame: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+            self._log.log("warning", f"bad_{name}", f"skipping bad {name} frame: {exc}")
             return
+        stamp = stamp_ns(msg.header.stamp)
         with self._pair_lock:
-            pairs = self._pairer.add(index, stamp_ns(msg.header.stamp), Frame(array, msg, received))
+            jump = self._jumped_back(index, stamp)
+            if jump is not None:
+                waiting = self._start_new_timeline(index, stamp)
+            pairs = self._pairer.add(index, stamp, Frame(array, msg, received, self._timeline))
+        if jump is not None:
+            self.counters.add("stamp_resets")
+            self.get_logger().warning(
+                f"{name} stamp jumped back {jump / 1e9:.3f} s (more than stamp_jump_back_threshold "
+                f"{self.params.stamp_jump_back_threshold} s): bag looped or clock reset; pairing and the engine's "
+                f"temporal state start over ({waiting} waiting frame(s) dropped)")
         for pair in pairs:
             self.counters.add("pairs")
             self._worker.submit(pair)
 
+    def _jumped_back(self, index: int, stamp: int) -> int | None:
+        """How far (ns) ``stamp`` lies behind the newest stamp of its input, when that exceeds the threshold;
+        else None (and the newest stamp is updated). Caller holds ``_pair_lock``."""
+        newest = self._newest_stamp[index]
+        if newest is not None and newest - stamp > self.params.stamp_jump_back_threshold * 1e9:
+            return newest - stamp
+        self._newest_stamp[index] = stamp if newest is None else max(newest, stamp)
+        return None
+
+    def _start_new_timeline(self, index: int, stamp: int) -> int:
+        """Forget the old timeline: pairing drops what waits (returned), the other input's newest stamp is
+        forgotten too (its first frame after the jump is not a second jump). Caller holds ``_pair_lock``."""
+        self._newest_stamp = [None, None]
+        self._newest_stamp[index] = stamp
+        self._timeline += 1
+        return self._pairer.reset()
+
     # --- worker side: fuse, publish ----------------------------------------------------------------
     def _fuse_pair(self, pair: tuple[Frame, Frame]) -> None:
         thermal, visible = pair
+        if visible.timeline != self._engine_timeline:  # the first pair after a clock jump back
+            self.engine.reset()  # temporal state (thermal AGC) of the old timeline
+            self._engine_timeline = visible.timeline
         order = ENCODINGS[visible.msg.encoding].order
         try:
             result = self.engine.fuse(thermal.array, visible.array, order)
         except InputError as exc:
             self.counters.add("bad_pairs")
-            self.get_logger().warning(f"skipping pair at visible stamp {stamp_ns(visible.msg.header.stamp)} ns: {exc}",
-                                      throttle_duration_sec=LOG_THROTTLE_S)
+            stamp = stamp_ns(visible.msg.header.stamp)
+            self._log.log("warning", "bad_pairs", f"skipping pair at visible stamp {stamp} ns: {exc}")
             return
         header = visible.msg.header
         self._fused_pub.publish(array_to_image(result.fused, encoding_for(result.fused, order), header))
@@ -129,7 +173,7 @@ class FusionNode(Node):
 
     def _on_worker_error(self, exc: BaseException) -> None:
         self.counters.add("errors")
-        self.get_logger().error(f"fusion failed: {type(exc).__name__}: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+        self._log.log("error", "errors", f"fusion failed: {type(exc).__name__}: {exc}")
 
     # --- diagnostics --------------------------------------------------------------------------------
     def diagnostic_values(self) -> dict[str, object]:
@@ -152,6 +196,8 @@ class FusionNode(Node):
                 values[f"unpaired_{name}_{reason}"] = stats["dropped"][i][reason]
                 unpaired += stats["dropped"][i][reason]
             values[f"pending_{name}"] = pending[i]
+        for name, seconds in self._silence.seconds().items():
+            values[f"silence_{name}_s"] = seconds
         values["dropped_worker"] = self._worker.dropped
         values["dropped_total"] = (unpaired + self._worker.dropped + counts["bad_thermal"] + counts["bad_visible"]
                                    + counts["lost_dds_thermal"] + counts["lost_dds_visible"] + counts["bad_pairs"])
@@ -160,18 +206,14 @@ class FusionNode(Node):
     def _publish_diagnostics(self) -> None:
         values = self.diagnostic_values()
         problems, errors = int(values["dropped_total"]), int(values["errors"])
-        if errors > self._last_errors:
-            level, message = "error", f"{errors - self._last_errors} fusion error(s) since the last report"
-        elif problems > self._last_problems:
-            level, message = "warn", f"{problems - self._last_problems} frame(s) dropped since the last report"
-        else:
-            level, message = "ok", f"fusing at {values['rate_fused_hz']:.1f} Hz"
+        level, message = summarize(errors - self._last_errors, problems - self._last_problems,
+                                   self._silence.silent(self.params.stale_timeout), f"fusing at {values['rate_fused_hz']:.1f} Hz")
         self._last_problems, self._last_errors = problems, errors
         self._diag_pub.publish(status_message(self.get_fully_qualified_name(), "fusion", level, message, values,
                                               self.get_clock().now().to_msg()))
 
     def destroy_node(self) -> None:
-        """Stop the worker (finishing the pair in progress) before the publishers go away."""
+        """Stop the worker (finishing the pair in progress) before the publishers go away (see _runtime)."""
         worker = getattr(self, "_worker", None)
         if worker is not None:
             worker.stop()

@@ -1,14 +1,25 @@
-"""What ``launch/fusion.launch.py`` declares and starts, as plain data (testable without ``launch``).
+"""What ``launch/fusion.launch.py`` declares and starts, and what it does when a node exits, as plain
+data and pure functions (testable without ``launch``).
 
 Every node parameter gets a launch argument of the same name (detector ones prefixed ``detector_``)
 whose default ``''`` means "keep the value from the params file"; a non-empty value overrides the
 file. Topics are remappings; ``namespace``, ``use_detector``, ``params_file``,
 ``detector_params_file``, ``log_level`` and ``fastdds_builtin_transports`` (default LARGE_DATA, see
 :mod:`ivif_fusion.qos`) complete the set.
+
+Node exits (:func:`exit_verdict`). ``ros2 launch`` returns what ``LaunchService.run()`` returns: 0
+unless an exception escapes an action or event handler (it logs "Caught exception in launch …",
+shuts everything down and returns 1); a child's exit code alone never changes it, and a
+``Shutdown`` action ends the launch with 0. So every node is started with an on-exit handler that
+asks :func:`exit_verdict`: a non-zero exit (exit 2 = invalid configuration at start-up, a crash, a
+kill) raises :class:`NodeExitError` naming the node and the cause — the launch stops the other node
+and exits 1 — a clean exit while the launch runs shuts the launch down (the pipeline needs every
+node), and a clean exit during the launch's own shutdown is the normal end.
 """
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,3 +125,43 @@ def node_settings(values: dict[str, str]) -> list[NodeSetting]:
             [("fusion/image", fused), ("detections", detections), ("detections/image", f"{detections}/image"),
              ("detections/json", f"{detections}/json")], log_level))
     return nodes
+
+
+EXIT_INVALID_CONFIG = 2  # the nodes' exit code for an invalid parameter (ivif_fusion._runtime.run_node)
+
+
+class NodeExitError(RuntimeError):
+    """Raised by the launch file's on-exit handler when a node failed: launch logs it and exits 1."""
+
+
+@dataclass(frozen=True)
+class ExitVerdict:
+    """What the launch does about one node's exit: ``action`` 'ignore' | 'shutdown' | 'fail', and why."""
+
+    action: str
+    message: str
+
+
+def exit_verdict(node: str, returncode: int, launch_shutting_down: bool) -> ExitVerdict:
+    """Decide about ``node`` exiting with ``returncode`` (negative: killed by that signal, as asyncio reports
+    it). ``launch_shutting_down``: the launch context's ``is_shutdown`` (Ctrl-C or another node's failure)."""
+    when = " while the launch was shutting down" if launch_shutting_down else ""
+    if returncode == 0:
+        if launch_shutting_down:
+            return ExitVerdict("ignore", f"{node} stopped cleanly")
+        return ExitVerdict("shutdown", f"{node} exited (code 0) while the launch was running; "
+                                       "stopping the launch, the pipeline needs every node")
+    if returncode == EXIT_INVALID_CONFIG:
+        cause = (f"{node} stopped at start-up: invalid configuration (exit code {EXIT_INVALID_CONFIG}); "
+                 f"its FATAL line above names the parameter to fix")
+    elif returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        cause = f"{node} was killed by {name} (exit code {returncode}){when}"
+        if -returncode == signal.SIGKILL and launch_shutting_down:
+            cause += ": it did not stop within launch's sigterm_timeout + sigkill_timeout"
+    else:
+        cause = f"{node} failed with exit code {returncode}{when}; see its output above"
+    return ExitVerdict("fail", cause)

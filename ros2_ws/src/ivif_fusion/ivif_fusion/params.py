@@ -14,10 +14,11 @@ test keeps them equal). Topic names are not parameters: remap ``thermal/image_ra
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
-from fusion_core.errors import ConfigError
+from fusion_core.errors import ConfigError, ModelFileError
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 RELIABILITIES = ("reliable", "best_effort")
@@ -67,6 +68,12 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("worker_queue_size", 1, "pairs waiting for the fusion worker; when full the oldest is dropped (1 = newest wins)",
               (1, 100)),
     ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", (0.05, 3600.0)),
+    ParamSpec("stale_timeout", 2.0, "an input silent for longer than this (s) turns /diagnostics to WARN, naming it",
+              (0.1, 3600.0)),
+    ParamSpec("stamp_jump_back_threshold", 1.0,
+              "a frame stamped more than this (s) before the newest frame of its input means the clock jumped back "
+              "(bag looped, simulation reset): pairing and the engine's temporal state (thermal AGC) start over; "
+              "keep it above any reordering of the inputs", (0.001, 86400.0)),
 )
 
 DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
@@ -85,6 +92,8 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
               "without vision_msgs it is always published instead of detections"),
     ParamSpec("worker_queue_size", 1, "images waiting for the detector; when full the oldest is dropped", (1, 100)),
     ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", (0.05, 3600.0)),
+    ParamSpec("stale_timeout", 2.0, "fusion/image silent for longer than this (s) turns /diagnostics to WARN",
+              (0.1, 3600.0)),
 )
 
 
@@ -136,6 +145,8 @@ class FusionParams:
     publish_alpha: bool
     worker_queue_size: int
     diagnostics_period: float
+    stale_timeout: float
+    stamp_jump_back_threshold: float
 
     @classmethod
     def from_values(cls, v: dict[str, Any], cuda_available: bool) -> FusionParams:
@@ -150,7 +161,8 @@ class FusionParams:
             thermal_smoothing=float(v["thermal_smoothing"]), homography=parse_homography(v["homography"]),
             allow_resize=bool(v["allow_resize"]), max_aspect_change=float(v["max_aspect_change"]),
             publish_alpha=bool(v["publish_alpha"]), worker_queue_size=int(v["worker_queue_size"]),
-            diagnostics_period=float(v["diagnostics_period"]),
+            diagnostics_period=float(v["diagnostics_period"]), stale_timeout=float(v["stale_timeout"]),
+            stamp_jump_back_threshold=float(v["stamp_jump_back_threshold"]),
         )
         params.engine_config()  # cross-field rules (fp16 needs cuda, low < high, ...) fail here, at start-up
         return params
@@ -194,6 +206,7 @@ class DetectorParams:
     publish_json: bool
     worker_queue_size: int
     diagnostics_period: float
+    stale_timeout: float
 
     @classmethod
     def from_values(cls, v: dict[str, Any], available_providers: tuple[str, ...]) -> DetectorParams:
@@ -210,6 +223,7 @@ class DetectorParams:
             classes=tuple(classes) if classes else None, input_reliability=v["input_reliability"],
             publish_image=bool(v["publish_image"]), publish_json=bool(v["publish_json"]),
             worker_queue_size=int(v["worker_queue_size"]), diagnostics_period=float(v["diagnostics_period"]),
+            stale_timeout=float(v["stale_timeout"]),
         )
         params.detector_config()
         return params
@@ -222,6 +236,16 @@ class DetectorParams:
                                   nms_iou=self.nms_iou, classes=self.classes, providers=self.providers, threads=self.threads)
         except ConfigError as exc:
             raise ConfigError(f"detector parameters: {exc}") from exc
+
+
+@contextmanager
+def model_path_errors() -> Iterator[None]:
+    """Around loading a node's model: a :class:`ModelFileError` (missing, unreadable or wrong file) becomes a
+    ConfigError naming the parameter to fix, so start-up ends with exit 2 and a FATAL line saying so."""
+    try:
+        yield
+    except ModelFileError as exc:
+        raise ConfigError(f"parameter 'model_path': {exc}") from exc
 
 
 def resolve_device(device: str, cuda_available: bool, what: str = "CUDA (torch.cuda.is_available())") -> str:

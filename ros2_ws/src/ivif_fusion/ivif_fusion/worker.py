@@ -3,6 +3,11 @@
 ``submit`` never waits: when ``capacity`` items are already waiting, the oldest is dropped and
 counted (newest wins — for live video the freshest frame is the useful one). With ``capacity`` 1
 the worker always processes the most recent item handed over while it was busy.
+
+Shutdown order matters: :meth:`stop` must return before the node's publishers and the rclpy context
+go away, so that the item in progress publishes into a live context. An exception raised after
+``stop`` began (the process is going down; a stuck item outlived the join timeout) is expected, so it
+is counted in ``errors_after_stop`` instead of being handed to ``on_error``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ T = TypeVar("T")
 
 
 class LatestWorker(Generic[T]):
-    """Runs ``process(item)`` on a daemon thread; ``on_error(exc)`` sees any exception ``process`` raises."""
+    """Runs ``process(item)`` on a daemon thread; ``on_error(exc)`` sees any exception ``process`` raises
+    before :meth:`stop` is called."""
 
     def __init__(self, process: Callable[[T], None], capacity: int, name: str,
                  on_error: Callable[[BaseException], None] | None = None) -> None:
@@ -30,11 +36,14 @@ class LatestWorker(Generic[T]):
         self.submitted = 0
         self.dropped = 0
         self.processed = 0
+        self.errors_after_stop = 0
+        # daemon: a stuck item must not keep the process alive after stop() gave up waiting for it
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, item: T) -> bool:
-        """Queue ``item``; returns False when an older waiting item had to be dropped for it."""
+        """Queue ``item``; returns False when it was not accepted (stopping) or an older waiting item
+        had to be dropped for it."""
         with self._cond:
             if self._stopping:
                 return False
@@ -52,8 +61,15 @@ class LatestWorker(Generic[T]):
         with self._cond:
             return len(self._items)
 
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called."""
+        with self._cond:
+            return self._stopping
+
     def stop(self, timeout: float = 10.0) -> bool:
-        """Stop after the item in progress (waiting items are discarded); True when the thread ended."""
+        """Stop after the item in progress (waiting items are discarded); True when the thread ended
+        within ``timeout`` seconds. Safe to call more than once and from the worker itself."""
         with self._cond:
             self._stopping = True
             self._items.clear()
@@ -73,6 +89,12 @@ class LatestWorker(Generic[T]):
             try:
                 self._process(item)
             except BaseException as exc:  # noqa: BLE001 - one bad item must not kill the worker
+                with self._cond:
+                    after_stop = self._stopping
+                    if after_stop:
+                        self.errors_after_stop += 1
+                if after_stop:
+                    return  # the publishers/context may already be gone: nothing to report to
                 if self._on_error is None:
                     raise
                 self._on_error(exc)
