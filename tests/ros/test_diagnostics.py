@@ -233,3 +233,29 @@ def test_ok_while_pairs_flow(probe, msrs_dir) -> None:
     level, message, values = found[0]
     assert re.fullmatch(r"fusing at \d+\.\d Hz", message) and float(values["rate_fused_hz"]) > 0, message
     assert max(float(values["silence_thermal_s"]), float(values["silence_visible_s"])) < STALE
+
+
+def test_detector_with_a_silent_input_is_warn(graph) -> None:
+    """detector_node (in-process) with no fusion/image at all: WARN naming its input topic, never OK at 0 Hz."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    from rclpy.parameter import Parameter
+
+    from ivif_fusion.detector_node import DetectorNode
+
+    node = graph.add(DetectorNode(namespace="diagdet", context=graph.context,
+                                  parameter_overrides=[Parameter("stale_timeout", value=0.3),
+                                                       Parameter("diagnostics_period", value=0.1)]))
+    probe = Probe(graph, "diagdet", name="diagdet_probe")
+    probe.record(DiagnosticArray, "/diagnostics", 100)
+    name = f"{node.get_fully_qualified_name()}: detector"
+
+    def reports() -> list[tuple[int, str, dict[str, str]]]:
+        return [(ord(s.level), s.message, {kv.key: kv.value for kv in s.values})
+                for m in probe.messages("/diagnostics") for s in m.status if s.name == name]
+
+    wait_for(lambda: any(float(v["silence_input_s"]) > 0.5 for _, _, v in reports()), 10, "a report after the stale timeout")
+    for level, message, values in reports():
+        if float(values["silence_input_s"]) > 0.3:
+            assert level == ord(DiagnosticStatus.WARN), message
+            assert re.fullmatch(r"no /diagdet/fusion/image frames for \d+\.\d s", message), message
+    graph.remove(node)

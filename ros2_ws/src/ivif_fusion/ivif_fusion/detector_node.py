@@ -47,7 +47,6 @@ class DetectorNode(Node):
             self.detector = Detector(self.params.detector_config())
         self.counters = Counters(COUNTERS)
         self._log = ThrottledLog(self.get_logger(), LOG_THROTTLE_S)
-        self._silence = InputSilence((INPUT,))
         self.detect_ms = LatencyWindow()
         self._rates = RateMeter()
         self._last_problems = 0
@@ -69,13 +68,14 @@ class DetectorNode(Node):
         qos = input_qos(self.params.input_reliability, 1)
         self._sub = self.create_subscription(Image, INPUT, self._on_image, qos,
                                              event_callbacks=input_event_callbacks(self, INPUT, self.counters, "lost_dds"))
+        self._silence = InputSilence((self._sub.topic_name,))  # named as resolved (namespace, remapping)
         self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(f"detecting on {self._sub.topic_name} with {self.params.detector_config().resolved_model_path.name} "
                                f"({', '.join(self.params.providers)})")
 
     def _on_image(self, msg) -> None:
         self.counters.add("received")
-        self._silence.heard(INPUT)
+        self._silence.heard(self._sub.topic_name)
         try:
             array = image_to_array(msg, VISIBLE_ENCODINGS, INPUT)
         except InputError as exc:
@@ -117,7 +117,7 @@ class DetectorNode(Node):
         values: dict[str, object] = {"rate_input_hz": rates["received"], "rate_processed_hz": rates["processed"],
                                      "detect_p50_ms": p50, "detect_p99_ms": p99, "vision_msgs": self._vision is not None}
         values.update(counts)
-        values["silence_input_s"] = self._silence.seconds()[INPUT]
+        values["silence_input_s"] = self._silence.seconds()[self._sub.topic_name]
         values["dropped_worker"] = self._worker.dropped
         values["dropped_total"] = self._worker.dropped + counts["bad_frames"] + counts["lost_dds"]
         return values
