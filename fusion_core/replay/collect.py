@@ -126,11 +126,14 @@ class _Reference:
         import torch
 
         from ..engine.pipeline import check_thermal
+        from ..engine.validity import find_invalid
 
         thermal = check_thermal(thermal)
         source = thermal.astype(np.int32) if thermal.dtype == np.uint16 else np.ascontiguousarray(thermal)
         with torch.inference_mode():
-            norm = self.normalizer(torch.from_numpy(source).float(), thermal.dtype)
+            raw = torch.from_numpy(source).float()
+            invalid, _ = find_invalid(raw, thermal.dtype)  # non-finite pixels: out of the AGC, filled, as the engine does
+            norm = self.normalizer(raw, thermal.dtype, invalid)
             return self.registrar(norm, visible_hw).numpy().astype(np.float32)
 
 

@@ -21,6 +21,8 @@ def fusion_node_params(engine: EngineConfig, config: ReplayConfig) -> dict[str, 
     params: dict[str, Any] = {"slop": config.slop, "queue_size": config.queue_size, "backend": engine.backend,
                               "device": engine.device, "precision": engine.precision,
                               "thermal_policy": engine.thermal.policy}
+    for name, bound in zip(("thermal", "visible"), config.inter_message_lower_bound):
+        params[f"inter_message_lower_bound_{name}"] = -1.0 if bound is None else float(bound)  # < 0: learnt from stamps
     if engine.model_path:
         params["model_path"] = str(engine.model_path)
     if engine.thermal.low is not None and engine.thermal.high is not None:

@@ -176,7 +176,8 @@ def publish(probe: Probe, sent: list[Sent], pause: float = 0.02) -> None:
 
 def test_fuses_exactly_the_expected_pairs_with_exact_pixels(msrs_dir, pairs_node, probe, engine) -> None:
     sent = build_stream(msrs_dir, base_s=1000)
-    pairer: ApproximateTimePairer[Sent] = ApproximateTimePairer(queue_size=5, slop=0.02)  # config/fusion.yaml
+    pairer: ApproximateTimePairer[Sent] = ApproximateTimePairer(  # config/fusion.yaml: bounds learnt from the stamps
+        queue_size=5, slop=0.02, inter_message_lower_bound=(None, None))
     expected = [pair for e in sent for pair in pairer.add(e.index, e.stamp_ns, e)]
     assert len(expected) == 5  # 7 visible frames: one without its thermal frame, the closing one
 

@@ -36,7 +36,7 @@ from .worker import LatestWorker
 
 INPUTS = ("thermal", "visible")
 COUNTERS = ("received_thermal", "received_visible", "bad_thermal", "bad_visible", "lost_dds_thermal", "lost_dds_visible",
-            "pairs", "fused", "bad_pairs", "errors", "stamp_resets")
+            "pairs", "fused", "bad_pairs", "errors", "stamp_resets", "invalid_thermal_frames", "invalid_thermal_pixels")
 LOG_THROTTLE_S = 5.0  # per kind of problem (diagnostics.ThrottledLog)
 
 
@@ -75,7 +75,9 @@ class FusionNode(Node):
         self.fuse_ms = LatencyWindow()  # engine.fuse alone
         self._rates = RateMeter()
         self._pair_lock = threading.Lock()
-        self._pairer: ApproximateTimePairer[Frame] = ApproximateTimePairer(self.params.queue_size, self.params.slop)
+        self._pairer: ApproximateTimePairer[Frame] = ApproximateTimePairer(
+            self.params.queue_size, self.params.slop, age_penalty=self.params.age_penalty,
+            inter_message_lower_bound=self.params.inter_message_lower_bound)
         self._newest_stamp: list[int | None] = [None, None]  # per input, ns (under _pair_lock)
         self._timeline = 0  # under _pair_lock
         self._engine_timeline = 0  # worker thread only
@@ -166,6 +168,11 @@ class FusionNode(Node):
         if self._alpha_pub is not None:
             self._alpha_pub.publish(array_to_image(result.alpha, "mono8", header))
         self.counters.add("fused")
+        if result.invalid_thermal:  # non-finite thermal pixels: fused as visible with alpha 0 (fusion_core.engine.validity)
+            self.counters.add("invalid_thermal_frames")
+            self.counters.add("invalid_thermal_pixels", result.invalid_thermal)
+            self._log.log("warning", "invalid_thermal", f"thermal frame at {stamp_ns(thermal.msg.header.stamp)} ns has "
+                          f"{result.invalid_thermal} non-finite pixel(s): fused as visible there (alpha 0)")
         now = time.monotonic()
         self.latency_ms.add((now - max(thermal.received, visible.received)) * 1000.0)
         self.age_ms.add((self.get_clock().now().nanoseconds - stamp_ns(header.stamp)) / 1e6)
@@ -182,6 +189,7 @@ class FusionNode(Node):
         with self._pair_lock:
             stats = self._pairer.stats.as_dict()
             pending = [len(self._pairer.pending(i)) for i in (0, 1)]
+            bounds_ms = [self._pairer.lower_bound_ns(i) / 1e6 for i in (0, 1)]
         values: dict[str, object] = {"backend": self.engine.backend, "device": str(self.engine.device)}
         rates = self._rates.rates({k: counts[k] for k in ("received_thermal", "received_visible", "pairs", "fused")})
         values.update({"rate_thermal_hz": rates["received_thermal"], "rate_visible_hz": rates["received_visible"],
@@ -196,6 +204,8 @@ class FusionNode(Node):
                 values[f"unpaired_{name}_{reason}"] = stats["dropped"][i][reason]
                 unpaired += stats["dropped"][i][reason]
             values[f"pending_{name}"] = pending[i]
+            values[f"pairing_bound_{name}_ms"] = bounds_ms[i]
+            values[f"pairing_bound_violations_{name}"] = stats["bound_violations"][i]
         for name, seconds in self._silence.seconds().items():
             values[f"silence_{name}_s"] = seconds
         values["dropped_worker"] = self._worker.dropped

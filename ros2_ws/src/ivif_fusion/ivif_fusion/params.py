@@ -40,6 +40,14 @@ class ParamSpec:
 FUSION_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("slop", 0.02, "largest stamp difference (s) of a thermal/visible pair; keep below half the frame period", (0.0, 10.0)),
     ParamSpec("queue_size", 5, "frames kept per input while waiting for a partner (approximate-time pairing)", (1, 1000)),
+    ParamSpec("inter_message_lower_bound_thermal", -1.0,
+              "smallest gap (s) between consecutive thermal stamps; lets a pair out without waiting for the next thermal "
+              "frame. < 0 = learn it from the stamps (0.8 x the smallest of the last 32 gaps), 0 = none (a pair may wait "
+              "one thermal frame period)", (-1.0, 10.0)),
+    ParamSpec("inter_message_lower_bound_visible", -1.0,
+              "smallest gap (s) between consecutive visible stamps; < 0 = learn it from the stamps, 0 = none", (-1.0, 10.0)),
+    ParamSpec("age_penalty", 0.0, "pairing: weight against a partner newer than the pivot frame (message_filters "
+              "ApproximateTime); 0 = the narrowest pair wins", (0.0, 10.0)),
     ParamSpec("input_reliability", "reliable",
               "QoS reliability of both image subscriptions: 'reliable' (no DDS drops; needs a reliable publisher) or "
               "'best_effort' (matches any publisher; large images drop on default Fast DDS UDP, see README)",
@@ -127,6 +135,8 @@ class FusionParams:
 
     slop: float
     queue_size: int
+    inter_message_lower_bound: tuple[float | None, float | None]  # (thermal, visible) s; None = learn from stamps
+    age_penalty: float
     input_reliability: str
     backend: str
     model_path: str | None
@@ -152,7 +162,10 @@ class FusionParams:
     def from_values(cls, v: dict[str, Any], cuda_available: bool) -> FusionParams:
         low, high = float(v["thermal_low"]), float(v["thermal_high"])
         params = cls(
-            slop=float(v["slop"]), queue_size=int(v["queue_size"]), input_reliability=v["input_reliability"],
+            slop=float(v["slop"]), queue_size=int(v["queue_size"]),
+            inter_message_lower_bound=tuple(None if float(v[f"inter_message_lower_bound_{name}"]) < 0
+                                            else float(v[f"inter_message_lower_bound_{name}"]) for name in ("thermal", "visible")),
+            age_penalty=float(v["age_penalty"]), input_reliability=v["input_reliability"],
             backend=v["backend"], model_path=v["model_path"] or None,
             device=resolve_device(v["device"], cuda_available), precision=v["precision"],
             threads=int(v["threads"]) or None, thermal_policy=v["thermal_policy"],
