@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a stall: an inter-arrival longer than the period + this many ms")
     parser.add_argument("--bin", type=float, default=60.0, help="seconds per row of the per-bin table")
     parser.add_argument("--out", type=Path, default=Path("/tmp/transport_probe.jsonl"))
+    parser.add_argument("--trace", type=Path, help="also write every arrival (s since start, writer sequence number) here")
     parser.add_argument("--domain", type=int, default=0, help="ROS_DOMAIN_ID (0 = derived from the pid)")
     args = parser.parse_args(argv)
 
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     monitors = {c: DeliveryMonitor() for c in CAMERAS}
     stalls = {c: StallMeter(1.0 / args.rate + args.stall_ms / 1000.0) for c in CAMERAS}  # late by > stall_ms
     arrivals: dict[str, list[tuple[float, int]]] = {c: [] for c in CAMERAS}  # (monotonic s, stamp ns)
+    sequence: dict[str, list[int]] = {c: [] for c in CAMERAS}  # writer sequence number per arrival
     ages: dict[str, list[float]] = {c: [] for c in CAMERAS}
 
     def on_image(cam: str, msg, info) -> None:
@@ -101,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         monitors[cam].on_message(info["publisher_gid"], info["publication_sequence_number"])
         stalls[cam].arrived(now_mono)
         arrivals[cam].append((now_mono, stamp))
+        sequence[cam].append(info["publication_sequence_number"])
         ages[cam].append((now_ns - stamp) / 1e6)
 
     qos = camera_qos(args.reliability, args.sub_depth)
@@ -157,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             "before_first": d["before_first"], "tail": tail, "reordered": d["reordered"], "duplicates": d["duplicates"],
             **stalls[cam].summary(), "age_p50_ms": pct(ages[cam], 50), "age_p99_ms": pct(ages[cam], 99),
             "per_bin": bins}
+    if args.trace:
+        t0 = min(a[0][0] for a in arrivals.values() if a)
+        args.trace.write_text(json.dumps({c: [[round(t - t0, 4), q] for (t, _), q in zip(arrivals[c], sequence[c])]
+                                          for c in CAMERAS}))
     with args.out.open("a") as f:
         f.write(json.dumps(result) + "\n")
     print(f"{args.label:<28} rate {args.rate:>4.0f} Hz {args.seconds:>5.0f} s load {load_start[0]:.2f}->{load_end[0]:.2f}")

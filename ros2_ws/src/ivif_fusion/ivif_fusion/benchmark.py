@@ -153,6 +153,7 @@ class Bench:
         import rclpy
 
         self.executor.shutdown(timeout_sec=2.0)
+        self._thread.join(timeout=5.0)
         self.node.destroy_node()
         rclpy.try_shutdown()
 

@@ -2,15 +2,16 @@
 
 Measured between processes on this host (scripts/transport_probe.py, README "Transport"):
 
-* **Reliability: reliable.** Best-effort loses what the transport cannot deliver at once (measured
-  55 % of 640×480 frames on LARGE_DATA in a 5-minute soak); reliable repairs it. A reliable
+* **Reliability: reliable.** Best-effort loses what the transport cannot deliver at once (55 % of
+  640×480 frames on LARGE_DATA in the independent review's 5-minute soak; none over the shipped
+  profile, which has no stalls to lose them in); reliable repairs it. A reliable
   subscription never matches a best-effort publisher (logged as an incompatible QoS): a best-effort
   camera needs ``input_reliability:=best_effort``.
 * **Subscription depth: ``INPUT_DEPTH`` (30), not the pairing ``queue_size``.** After a transport
   stall DDS hands the subscription a burst; a KEEP_LAST history shorter than the burst drops the
-  oldest samples silently (no event): one camera delivering 20 frames at once lost 15 at depth 5,
-  none at depth 30. 30 frames = 1 s at 30 Hz; the history holds samples only while the executor is
-  behind, so the memory is spent only then.
+  oldest samples silently (no event): in the review's burst test one camera delivering 20 frames at
+  once lost 15 at depth 5, none at depth 30. 30 frames = 1 s at 30 Hz; the history holds samples
+  only while the executor is behind, so the memory is spent only then.
 * **The transport** (the shipped Fast DDS profile, :mod:`ivif_fusion.transport`) is what removes the
   stalls; these depths are the margin for the ones left.
 
@@ -20,7 +21,6 @@ Losses that no DDS event reports are counted from writer sequence numbers
 """
 
 from __future__ import annotations
-
 
 INPUT_DEPTH = 30  # subscription history per camera input, frames (keep last)
 CAMERA_DEPTH = 10  # what the camera stand-in publishes with (keep last); a driver's own depth is its choice

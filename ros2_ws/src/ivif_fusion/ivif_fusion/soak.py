@@ -89,6 +89,7 @@ class Sink:
         import rclpy
 
         self.executor.shutdown(timeout_sec=2.0)
+        self._thread.join(timeout=5.0)  # the spin thread must be gone before the context goes (else an abort at exit)
         self.node.destroy_node()
         rclpy.try_shutdown()
 
