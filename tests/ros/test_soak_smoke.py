@@ -12,6 +12,7 @@ import pytest
 from ros_harness import REPO, ros_env
 
 from fusion_core.errors import ConfigError
+from ivif_fusion.soak import account
 from ivif_fusion.transport import BUILTIN_ENV, PROFILE_ENV, apply, profile_path, transport_env
 
 
@@ -38,6 +39,24 @@ def test_profile_shm_segment_holds_several_images() -> None:
     participant = root.find(".//d:participant", ns)
     assert participant.get("is_default_profile") == "true"
     assert participant.findtext("d:rtps/d:useBuiltinTransports", namespaces=ns) == "false"
+
+
+DIAG = {"received_thermal": "95", "received_visible": "100", "pairs": "90", "fused": "80", "dropped_worker": "9",
+        "bad_pairs": "0", "errors": "1", "bad_thermal": "1", "pending_thermal": "2", "pending_visible": "1",
+        "unpaired_thermal_late": "2", "unpaired_visible_queue_full": "9", "lost_dds_thermal": "3", "lost_dds_visible": "0"}
+
+
+@pytest.mark.parametrize("extra, thermal_unaccounted, lost_key", [
+    ({}, 2, "lost_dds"),  # 100 published: 90 paired + 1 bad + 2 pending + 2 late + 3 reported lost; 2 silent
+    ({"lost_seq_thermal": "5", "lost_seq_visible": "0"}, 0, "lost_seq"),  # the sequence gaps find those 2 (and the 3)
+])
+def test_account_identity(extra, thermal_unaccounted, lost_key) -> None:
+    r = account({"thermal": 100, "visible": 100}, {**DIAG, **extra})
+    t, v = r["cameras"]["thermal"], r["cameras"]["visible"]
+    assert (t["unaccounted"], t["never_reached_node"], t[lost_key]) == (thermal_unaccounted, 5, 3 if lost_key == "lost_dds" else 5)
+    assert ("lost_dds" in t) != ("lost_seq" in t)  # one of them, never both: they count the same frames
+    assert (v["unaccounted"], v["paired"], v["unpaired_visible_queue_full"]) == (0, 90, 9)
+    assert r["pairs"] == {"pairs": 90, "fused": 80, "dropped_worker": 9, "bad_pairs": 0, "errors": 1, "pairs_unaccounted": 0}
 
 
 @pytest.mark.ros

@@ -4,12 +4,14 @@ Three processes, as on a robot: ``ivif_camera_publisher`` (real MSRS pairs, stam
 its own ledger of published frames), ``fusion_node`` (started with the transport set-up under test)
 and this process, which subscribes ``fusion/image`` and ``/diagnostics``. At the end, per camera:
 
-    published = counted by the node (pairs + bad + unpaired by reason + pending + lost_dds [+ lost_seq])
+    published = counted by the node (pairs + bad + unpaired by reason + pending + lost before the node)
                 + unaccounted
 
-``lost_seq_<input>`` is read when the node reports it (frames missing by writer sequence number,
-:class:`ivif_fusion.delivery.DeliveryMonitor`); without it, frames that never reached the node are
-all "unaccounted". Pairs split into fused + dropped_worker + bad_pairs + errors (+ one in flight).
+Lost before the node: ``lost_seq_<input>`` when the node reports it (frames missing by writer
+sequence number, :class:`ivif_fusion.delivery.DeliveryMonitor`), else ``lost_dds_<input>`` (Fast
+DDS's sample-lost event) — not both: a frame DDS reports lost never reaches the callback, so its
+number is a sequence gap too. Frames lost with no event at all are "unaccounted" until the node
+reports ``lost_seq``. Pairs split into fused + dropped_worker + bad_pairs + errors (+ one in flight).
 Per-minute rows (``--bin``) show a drop-off late in a run; output age = visible stamp → received
 here (same host clock); RSS of the three processes every 10 s. Prints a table, ``--json OUT``.
 
@@ -95,10 +97,14 @@ class Sink:
 
 
 def node_counted(diag: dict[str, str], cam: str) -> dict[str, int]:
-    """Where the node says ``cam``'s frames went: paired, bad, unpaired_<reason>, pending, lost_dds, lost_seq."""
+    """Where the node says ``cam``'s frames went: paired, bad, unpaired_<reason>, pending, and lost before it.
+
+    Frames lost before the node: ``lost_seq_<cam>`` (writer sequence gaps) when the node reports it —
+    it includes what Fast DDS's sample-lost event counts (``lost_dds``), so only one of them is used.
+    """
     n = lambda key: int(float(diag.get(key, 0)))  # noqa: E731
-    out = {"paired": n("pairs"), "bad": n(f"bad_{cam}"), "pending": n(f"pending_{cam}"), "lost_dds": n(f"lost_dds_{cam}"),
-           "lost_seq": n(f"lost_seq_{cam}")}
+    lost = {"lost_seq": n(f"lost_seq_{cam}")} if f"lost_seq_{cam}" in diag else {"lost_dds": n(f"lost_dds_{cam}")}
+    out = {"paired": n("pairs"), "bad": n(f"bad_{cam}"), "pending": n(f"pending_{cam}"), **lost}
     out.update({k: n(k) for k in diag if k.startswith(f"unpaired_{cam}_")})
     return out
 
