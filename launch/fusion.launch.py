@@ -17,14 +17,15 @@ from functools import partial
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable, Shutdown
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable, Shutdown, UnsetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from ivif_fusion.launch_support import NodeExitError, exit_verdict, launch_arguments, node_settings
+from ivif_fusion.launch_support import NodeExitError, exit_verdict, launch_arguments, node_settings, transport_changes
 
 SHARE = get_package_share_directory("ivif_fusion")
-ARGS = launch_arguments(os.path.join(SHARE, "config", "fusion.yaml"), os.path.join(SHARE, "config", "detector.yaml"))
+ARGS = launch_arguments(os.path.join(SHARE, "config", "fusion.yaml"), os.path.join(SHARE, "config", "detector.yaml"),
+                        os.path.join(SHARE, "config", "fastdds_images.xml"))
 
 
 def _on_node_exit(node_name, event, context):
@@ -40,9 +41,8 @@ def _on_node_exit(node_name, event, context):
 
 def _start_nodes(context, *args, **kwargs):
     values = {arg.name: LaunchConfiguration(arg.name).perform(context) for arg in ARGS}
-    actions = []
-    if values["fastdds_builtin_transports"]:
-        actions.append(SetEnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", values["fastdds_builtin_transports"]))
+    actions = [SetEnvironmentVariable(name, value) if value is not None else UnsetEnvironmentVariable(name)
+               for name, value in transport_changes(values).items()]  # the image transport (ivif_fusion.transport)
     for node in node_settings(values):
         actions.append(Node(
             package="ivif_fusion",

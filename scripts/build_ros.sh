@@ -21,7 +21,8 @@ missing=0
 for path in \
     lib/ivif_fusion/fusion_node lib/ivif_fusion/detector_node lib/ivif_fusion/ivif_ros_bench \
     share/ivif_fusion/package.xml share/ament_index/resource_index/packages/ivif_fusion \
-    share/ivif_fusion/launch/fusion.launch.py share/ivif_fusion/config/fusion.yaml share/ivif_fusion/config/detector.yaml; do
+    share/ivif_fusion/launch/fusion.launch.py share/ivif_fusion/config/fusion.yaml share/ivif_fusion/config/detector.yaml \
+    share/ivif_fusion/config/fastdds_images.xml; do
     if [ ! -e "$INSTALL/ivif_fusion/$path" ] && [ ! -e "$INSTALL/$path" ]; then
         echo "[build_ros] missing in the install: $path" >&2
         missing=1

@@ -26,6 +26,7 @@ from fusion_core.replay.make_bag import make_bag, read_sidecar, write_pairs_bag 
 from fusion_core.replay.offline import ReplayConfig, replay  # noqa: E402
 from fusion_core.replay.schedule import make_schedule  # noqa: E402
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 NO_METRICS = CollectSettings(metrics=False, sheet_pairs=0)
 
 
@@ -312,12 +313,17 @@ def test_make_bag_cli_and_replay_cli(three_pairs, tmp_path, capsys):
     assert "has no topic '/cam/rgb'" in capsys.readouterr().err
 
 
+PROFILE = str(REPO_ROOT / "config" / "fastdds_images.xml")
+
+
 @pytest.mark.parametrize("argv, env, expected", [
-    ([], None, "LARGE_DATA"),  # the launch file's default: the default UDP transport drops fragmented images
-    ([], "SHM", "SHM"),  # a user's environment wins over the default
-    (["--fastdds-transports", "DEFAULT"], "SHM", "DEFAULT"),  # and the option over both
+    ([], None, (PROFILE, None)),  # the launch file's default: the image profile, no builtin override
+    ([], "SHM", (PROFILE, None)),  # the profile's transports win over an inherited FASTDDS_BUILTIN_TRANSPORTS
+    (["--fastdds-transports", "DEFAULT"], "SHM", (PROFILE, "DEFAULT")),  # an explicit option overrides them
+    (["--fastdds-profile", ""], "SHM", (None, "SHM")),  # no profile: the environment's value
+    (["--fastdds-profile", "", "--fastdds-transports", "LARGE_DATA"], None, (None, "LARGE_DATA")),
 ])
-def test_live_replay_transport_defaults_to_large_data(argv, env, expected, monkeypatch):
+def test_live_replay_transport_defaults_to_the_image_profile(argv, env, expected, monkeypatch):
     import argparse
 
     from fusion_core.cli.replay import add_parser, configs_from_args
@@ -329,9 +335,16 @@ def test_live_replay_transport_defaults_to_large_data(argv, env, expected, monke
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers())
     _, live = configs_from_args(parser.parse_args(["replay", "bag", "--out", "o", "--live", *argv]))
-    assert live.fastdds_transports == expected
+    assert (live.fastdds_profile, live.fastdds_transports) == expected
     _, offline = configs_from_args(parser.parse_args(["replay", "bag", "--out", "o"]))
     assert offline is None
+
+
+def test_live_config_refuses_a_missing_profile(tmp_path):
+    from fusion_core.replay.live import LiveConfig
+
+    with pytest.raises(ConfigError, match="Fast DDS profile .*nope.xml does not exist"):
+        LiveConfig(fastdds_profile=str(tmp_path / "nope.xml"))
 
 
 def test_replay_modules_import_no_ros():

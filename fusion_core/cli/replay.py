@@ -27,9 +27,12 @@ def add_replay_options(p: argparse.ArgumentParser, rate_factor: float = 1.0) -> 
     g.add_argument("--rate-factor", type=float, default=rate_factor, metavar="F",
                    help=f"playback speed of the live graph; 0.5 = half speed (default: {rate_factor:g})")
     g.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID of the live graph (default: derived from the pid)")
+    g.add_argument("--fastdds-profile", default=None, metavar="XML",
+                   help="Fast DDS profile of the live graph (default: config/fastdds_images.xml, as launch/fusion.launch.py "
+                        "gives the nodes: shared memory large enough for raw images; '' = none, leave the environment's)")
     g.add_argument("--fastdds-transports", default=None, metavar="NAME",
-                   help="FASTDDS_BUILTIN_TRANSPORTS of the live graph (default: the environment's value, else LARGE_DATA "
-                        "like launch/fusion.launch.py: the default UDP transport drops fragmented images)")
+                   help="FASTDDS_BUILTIN_TRANSPORTS of the live graph; it replaces the profile's transports (default: "
+                        "unset with a profile, else the environment's value)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def configs_from_args(args: argparse.Namespace):
     """(ReplayConfig, LiveConfig | None) from the parsed options."""
     from ..replay.collect import CollectSettings
-    from ..replay.live import LiveConfig
+    from ..replay.live import DEFAULT_FASTDDS_PROFILE, LiveConfig
     from ..replay.offline import ReplayConfig
 
     baselines = tuple(b.strip() for b in args.baselines.split(",") if b.strip())
@@ -63,9 +66,10 @@ def configs_from_args(args: argparse.Namespace):
     config = ReplayConfig(**topics, slop=args.slop,
                           queue_size=args.queue_size, storage=getattr(args, "storage", None), detect=args.detect,
                           collect=collect)
-    transports = args.fastdds_transports or os.environ.get("FASTDDS_BUILTIN_TRANSPORTS") or "LARGE_DATA"
+    profile = str(DEFAULT_FASTDDS_PROFILE) if args.fastdds_profile is None else (args.fastdds_profile or None)
+    transports = args.fastdds_transports or (None if profile else os.environ.get("FASTDDS_BUILTIN_TRANSPORTS"))
     live = LiveConfig(rate_factor=args.rate_factor, detector=args.detect, domain_id=args.domain_id,
-                      fastdds_transports=transports) if args.live else None
+                      fastdds_profile=profile, fastdds_transports=transports) if args.live else None
     return config, live
 
 

@@ -29,6 +29,9 @@ from ..errors import ConfigError, IvifError
 REPO = Path(__file__).resolve().parents[2]
 ROS_PACKAGE = REPO / "ros2_ws" / "src" / "ivif_fusion"
 IMAGE = "sensor_msgs/msg/Image"
+# The Fast DDS profile the launch file gives the nodes (ivif_fusion.transport): shared memory large
+# enough for raw images, so frames between the player, the nodes and the recorder neither stall nor get lost.
+DEFAULT_FASTDDS_PROFILE = REPO / "config" / "fastdds_images.xml"
 RECORDED = {"fusion": [("/fusion/image", IMAGE), ("/fusion/alpha", IMAGE), ("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray")],
             "detector": [("/detections/json", "std_msgs/msg/String"), ("/detections/image", IMAGE)]}
 
@@ -39,8 +42,10 @@ class LiveConfig:
     ``fusion_params`` / ``detector_params``: ROS parameters (name -> value) for the nodes;
     ``domain_id``: ROS_DOMAIN_ID (None: derived from the process id, 1..99, below the ROS tests' 100..199); ``startup_timeout``:
     seconds for the nodes to come up (importing torch and loading a model takes a while);
-    ``settle_s``: quiet seconds after the player ends before stopping; ``fastdds_transports``:
-    FASTDDS_BUILTIN_TRANSPORTS for every process (None: leave the environment's)."""
+    ``settle_s``: quiet seconds after the player ends before stopping; ``fastdds_profile``: Fast DDS XML
+    profile (FASTDDS_DEFAULT_PROFILES_FILE) of every process, which also removes FASTDDS_BUILTIN_TRANSPORTS
+    (it would replace the profile's transports; None: leave the environment's); ``fastdds_transports``:
+    FASTDDS_BUILTIN_TRANSPORTS for every process (None: none with a profile, else the environment's)."""
 
     rate_factor: float = 1.0
     detector: bool = False
@@ -49,9 +54,12 @@ class LiveConfig:
     domain_id: int | None = None
     startup_timeout: float = 120.0
     settle_s: float = 5.0
+    fastdds_profile: str | None = str(DEFAULT_FASTDDS_PROFILE)
     fastdds_transports: str | None = None
 
     def __post_init__(self) -> None:
+        if self.fastdds_profile is not None and not Path(self.fastdds_profile).is_file():
+            raise ConfigError(f"Fast DDS profile {self.fastdds_profile} does not exist (give an XML file, or none)")
         if not self.rate_factor > 0:
             raise ConfigError(f"rate factor must be > 0, got {self.rate_factor}")
         if self.domain_id is not None and not 0 <= self.domain_id <= 232:
@@ -162,6 +170,9 @@ def run_live_graph(bag: str | Path, out_dir: str | Path, thermal_topic: str, vis
     env["ROS_DOMAIN_ID"] = str(config.domain_id if config.domain_id is not None else 1 + os.getpid() % 99)
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["PYTHONUNBUFFERED"] = "1"
+    if config.fastdds_profile is not None:
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(Path(config.fastdds_profile).resolve())
+        env.pop("FASTDDS_BUILTIN_TRANSPORTS", None)
     if config.fastdds_transports:
         env["FASTDDS_BUILTIN_TRANSPORTS"] = config.fastdds_transports
     topics = RECORDED["fusion"] + (RECORDED["detector"] if config.detector else [])

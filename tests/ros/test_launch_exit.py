@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import types
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+from fusion_core.errors import ConfigError
 from ros_harness import REPO, ros_env
 
 pytestmark = pytest.mark.ros
@@ -96,6 +99,14 @@ class NodeAction(Action):
     pass
 
 
+class SetEnv(Action):
+    pass
+
+
+class UnsetEnv(Action):
+    pass
+
+
 @dataclass
 class Context:
     """Stand-in for launch.LaunchContext: the two attributes the launch file reads."""
@@ -112,16 +123,25 @@ class ProcessExited:
 
 
 @pytest.fixture
-def launch_file(monkeypatch):
+def share(tmp_path) -> Path:
+    """A stand-in for the installed share/ivif_fusion: the launch file checks that its Fast DDS profile exists."""
+    (tmp_path / "ivif_fusion" / "config").mkdir(parents=True)
+    shutil.copy(REPO / "config" / "fastdds_images.xml", tmp_path / "ivif_fusion" / "config")
+    return tmp_path
+
+
+@pytest.fixture
+def launch_file(monkeypatch, share):
     """launch/fusion.launch.py imported with stand-in modules for launch, launch_ros and ament_index_python."""
     modules = {
         "launch": types.SimpleNamespace(LaunchDescription=lambda entities: list(entities)),
         "launch.actions": types.SimpleNamespace(DeclareLaunchArgument=Action, OpaqueFunction=Action,
-                                                SetEnvironmentVariable=Action, Shutdown=Shutdown),
+                                                SetEnvironmentVariable=SetEnv, UnsetEnvironmentVariable=UnsetEnv,
+                                                Shutdown=Shutdown),
         "launch.substitutions": types.SimpleNamespace(LaunchConfiguration=LaunchConfiguration),
         "launch_ros": types.SimpleNamespace(), "launch_ros.actions": types.SimpleNamespace(Node=NodeAction),
         "ament_index_python": types.SimpleNamespace(),
-        "ament_index_python.packages": types.SimpleNamespace(get_package_share_directory=lambda package: f"/share/{package}"),
+        "ament_index_python.packages": types.SimpleNamespace(get_package_share_directory=lambda package: str(share / package)),
     }
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
@@ -131,14 +151,33 @@ def launch_file(monkeypatch):
     return module
 
 
-def start_nodes(launch_file, **changes: str) -> list[NodeAction]:
+def launch_actions(launch_file, **changes: str) -> list[Action]:
     entities = launch_file.generate_launch_description()
     declared = {e.args[0]: e.kwargs["default_value"] for e in entities if "default_value" in e.kwargs}
     declared.update(changes)
     opaque = [e for e in entities if "function" in e.kwargs]
     assert len(opaque) == 1
-    actions = opaque[0].kwargs["function"](Context(declared))
-    return [a for a in actions if isinstance(a, NodeAction)]
+    return opaque[0].kwargs["function"](Context(declared))
+
+
+def start_nodes(launch_file, **changes: str) -> list[NodeAction]:
+    return [a for a in launch_actions(launch_file, **changes) if isinstance(a, NodeAction)]
+
+
+def test_launch_file_gives_the_nodes_the_image_transport(launch_file, share, tmp_path) -> None:
+    """Default: the installed profile, FASTDDS_BUILTIN_TRANSPORTS removed (it would replace the profile's transports)."""
+    profile = share / "ivif_fusion" / "config" / "fastdds_images.xml"
+    actions = launch_actions(launch_file)
+    env = [(type(a).__name__, a.args) for a in actions if isinstance(a, (SetEnv, UnsetEnv))]
+    assert env == [("SetEnv", ("FASTDDS_DEFAULT_PROFILES_FILE", str(profile.resolve()))),
+                   ("UnsetEnv", ("FASTDDS_BUILTIN_TRANSPORTS",))]
+    assert actions.index(next(a for a in actions if isinstance(a, NodeAction))) == 2  # set before the nodes start
+    kept = launch_actions(launch_file, fastdds_profile="", fastdds_builtin_transports="LARGE_DATA")
+    assert [(type(a).__name__, a.args) for a in kept if isinstance(a, (SetEnv, UnsetEnv))] == [
+        ("SetEnv", ("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA"))]
+    assert not [a for a in launch_actions(launch_file, fastdds_profile="") if isinstance(a, (SetEnv, UnsetEnv))]
+    with pytest.raises(ConfigError, match="Fast DDS profile .*missing.xml does not exist"):
+        launch_actions(launch_file, fastdds_profile=str(tmp_path / "missing.xml"))
 
 
 def test_launch_file_fails_when_a_node_fails(launch_file) -> None:
@@ -156,10 +195,10 @@ def test_launch_file_fails_when_a_node_fails(launch_file) -> None:
         assert stop[0].kwargs["reason"].startswith(f"{node.kwargs['name']} exited (code 0) while the launch was running")
 
 
-def test_launch_file_without_detector_still_fails_on_fusion_node(launch_file) -> None:
+def test_launch_file_without_detector_still_fails_on_fusion_node(launch_file, share) -> None:
     """The review's case: use_detector:=false and fusion_node exiting 2 used to end the launch with 0."""
     nodes = start_nodes(launch_file, use_detector="false", device="gpu")
     assert [n.kwargs["name"] for n in nodes] == ["fusion_node"]
-    assert nodes[0].kwargs["parameters"] == ["/share/ivif_fusion/config/fusion.yaml", {"device": "gpu"}]
+    assert nodes[0].kwargs["parameters"] == [str(share / "ivif_fusion" / "config" / "fusion.yaml"), {"device": "gpu"}]
     with pytest.raises(NodeExitError, match="^fusion_node stopped at start-up"):
         nodes[0].kwargs["on_exit"](ProcessExited(2), Context({}, is_shutdown=False))

@@ -28,6 +28,7 @@ from fusion_core.errors import InputError
 from fusion_core.pairing import DROP_REASONS, ApproximateTimePairer
 from rclpy.node import Node
 
+from .delivery import DeliveryMonitor
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, image_to_array
 from .params import FUSION_PARAMS, FusionParams, declare, model_path_errors
@@ -91,9 +92,13 @@ class FusionNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos(10))
         self._worker: LatestWorker[tuple[Frame, Frame]] = LatestWorker(
             self._fuse_pair, self.params.worker_queue_size, f"{node_name}_worker", self._on_worker_error)
-        qos = input_qos(self.params.input_reliability, self.params.queue_size)
+        # Frames published but never received (lost in transport, overwritten in a history) raise no DDS
+        # event: they are counted from the writers' sequence numbers (MessageInfo) instead.
+        self._delivery = (DeliveryMonitor(), DeliveryMonitor())
+        qos = input_qos(self.params.input_reliability)  # history depth qos.INPUT_DEPTH, apart from the pairing queue
         self._subs = [
-            self.create_subscription(Image, f"{name}/image_raw", lambda msg, i=i: self._on_image(i, msg), qos,
+            # two arguments (no default on info): rclpy then hands over the MessageInfo
+            self.create_subscription(Image, f"{name}/image_raw", lambda msg, info, i=i: self._on_image(i, msg, info), qos,
                                      event_callbacks=input_event_callbacks(self, f"{name}/image_raw", self.counters, f"lost_dds_{name}"))
             for i, name in enumerate(INPUTS)
         ]
@@ -101,14 +106,15 @@ class FusionNode(Node):
         self.get_logger().info(
             f"fusing {self._subs[0].topic_name} + {self._subs[1].topic_name} -> {self._fused_pub.topic_name} with backend "
             f"{self.engine.backend} on {self.engine.device} (slop {self.params.slop} s, queue {self.params.queue_size}, "
-            f"inputs {self.params.input_reliability}, Fast DDS transports "
-            f"{os.environ.get('FASTDDS_BUILTIN_TRANSPORTS') or 'DEFAULT (UDP+SHM; LARGE_DATA suits images better)'})")
+            f"inputs {self.params.input_reliability}, Fast DDS {_transport_summary()})")
 
     # --- executor side: convert, pair, hand over -------------------------------------------------
-    def _on_image(self, index: int, msg) -> None:
+    def _on_image(self, index: int, msg, info=None) -> None:
         name = INPUTS[index]
         received = time.monotonic()
         self.counters.add(f"received_{name}")
+        if info is not None:
+            self._delivery[index].on_message(info.get("publisher_gid"), info.get("publication_sequence_number"))
         self._silence.heard(name)
         try:
             array = image_to_array(msg, THERMAL_ENCODINGS if index == 0 else VISIBLE_ENCODINGS, name)
@@ -206,11 +212,17 @@ class FusionNode(Node):
             values[f"pending_{name}"] = pending[i]
             values[f"pairing_bound_{name}_ms"] = bounds_ms[i]
             values[f"pairing_bound_violations_{name}"] = stats["bound_violations"][i]
+        for i, name in enumerate(INPUTS):
+            delivery = self._delivery[i].snapshot()
+            values[f"lost_seq_{name}"] = delivery["gaps"]  # published while matched, never received
+            values[f"publishers_{name}"] = delivery["writers"]
         for name, seconds in self._silence.seconds().items():
             values[f"silence_{name}_s"] = seconds
         values["dropped_worker"] = self._worker.dropped
+        # lost_dds_* (DDS events) and lost_seq_* count the same frames where both see them; the sequence
+        # numbers see every one, so only they enter the total.
         values["dropped_total"] = (unpaired + self._worker.dropped + counts["bad_thermal"] + counts["bad_visible"]
-                                   + counts["lost_dds_thermal"] + counts["lost_dds_visible"] + counts["bad_pairs"])
+                                   + int(values["lost_seq_thermal"]) + int(values["lost_seq_visible"]) + counts["bad_pairs"])
         return values
 
     def _publish_diagnostics(self) -> None:
@@ -228,6 +240,16 @@ class FusionNode(Node):
         if worker is not None:
             worker.stop()
         super().destroy_node()
+
+
+def _transport_summary() -> str:
+    """The Fast DDS transport set-up of this process, for the start-up log line."""
+    profile, builtin = os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE"), os.environ.get("FASTDDS_BUILTIN_TRANSPORTS")
+    if profile:
+        return f"profile {profile}" + (f" (FASTDDS_BUILTIN_TRANSPORTS={builtin} overrides its transports)" if builtin else "")
+    if builtin:
+        return f"builtin transports {builtin} (no image profile: large frames may stall, see the package README)"
+    return "defaults (no image profile: large frames may stall, see the package README 'Transport')"
 
 
 def main(args: list[str] | None = None) -> int:

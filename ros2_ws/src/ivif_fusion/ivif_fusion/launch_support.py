@@ -4,8 +4,10 @@ data and pure functions (testable without ``launch``).
 Every node parameter gets a launch argument of the same name (detector ones prefixed ``detector_``)
 whose default ``''`` means "keep the value from the params file"; a non-empty value overrides the
 file. Topics are remappings; ``namespace``, ``use_detector``, ``params_file``,
-``detector_params_file``, ``log_level`` and ``fastdds_builtin_transports`` (default LARGE_DATA, see
-:mod:`ivif_fusion.qos`) complete the set.
+``detector_params_file``, ``log_level``, ``fastdds_profile`` (default: the installed
+``config/fastdds_images.xml``, see :mod:`ivif_fusion.transport`) and ``fastdds_builtin_transports``
+(default '': unset, so the profile's transports apply) complete the set; :func:`transport_changes`
+turns the last two into the environment the nodes get.
 
 Node exits (:func:`exit_verdict`). ``ros2 launch`` returns what ``LaunchService.run()`` returns: 0
 unless an exception escapes an action or event handler (it logs "Caught exception in launch …",
@@ -65,23 +67,38 @@ def _param_arg(spec: ParamSpec, prefix: str, node: str) -> LaunchArg:
                      f"(default {spec.default!r}; '' = value from the params file)")
 
 
-def launch_arguments(fusion_params_file: str, detector_params_file: str) -> list[LaunchArg]:
-    """Every launch argument, with its default and description (params files: the installed YAML paths)."""
+def launch_arguments(fusion_params_file: str, detector_params_file: str, fastdds_profile_file: str = "") -> list[LaunchArg]:
+    """Every launch argument, with its default and description (files: the installed YAML and XML paths)."""
     args = [
         LaunchArg("namespace", "", "namespace of both nodes (topics are relative, so they move with it)"),
         LaunchArg("params_file", fusion_params_file, "fusion_node parameter YAML"),
         LaunchArg("detector_params_file", detector_params_file, "detector_node parameter YAML"),
         LaunchArg("use_detector", "true", "also start detector_node on the fused image (true|false)"),
         LaunchArg("log_level", "info", "log level of both nodes (debug|info|warn|error|fatal)"),
-        LaunchArg("fastdds_builtin_transports", "LARGE_DATA",
-                  "FASTDDS_BUILTIN_TRANSPORTS for the nodes. LARGE_DATA (UDP discovery, SHM/TCP data) carries 640x480 "
-                  "images without the seconds-long repair stalls and drops of the default UDP+SHM; give the camera "
-                  "drivers the same setting. '' = leave the environment as it is"),
+        LaunchArg("fastdds_profile", fastdds_profile_file,
+                  "Fast DDS XML profile of the nodes (FASTDDS_DEFAULT_PROFILES_FILE): a shared-memory segment large "
+                  "enough for raw images, so frames neither stall nor get lost between processes; give the camera "
+                  "drivers the same file. '' = leave the environment as it is"),
+        LaunchArg("fastdds_builtin_transports", "",
+                  "FASTDDS_BUILTIN_TRANSPORTS for the nodes; it replaces the profile's transports, so '' (default) "
+                  "removes it when a profile is given"),
     ]
     args += [LaunchArg(name, default, description) for name, default, description in TOPIC_ARGS]
     args += [_param_arg(s, "", "fusion_node") for s in FUSION_PARAMS]
     args += [_param_arg(s, "detector_", "detector_node") for s in DETECTOR_PARAMS]
     return args
+
+
+def transport_changes(values: dict[str, str]) -> dict[str, str | None]:
+    """Environment changes for the nodes from the ``fastdds_*`` launch arguments: value = set, None = unset.
+
+    A profile that does not exist raises :class:`ConfigError` naming it (the launch then fails)."""
+    from .transport import BUILTIN_ENV, transport_env
+
+    changes = transport_env(values["fastdds_profile"]) if values["fastdds_profile"] else {}
+    if values["fastdds_builtin_transports"]:
+        changes[BUILTIN_ENV] = values["fastdds_builtin_transports"]
+    return changes
 
 
 def parse_value(arg_name: str, text: str, default: Any) -> Any:
