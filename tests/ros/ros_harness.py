@@ -8,6 +8,8 @@ get the same folder on ``PYTHONPATH`` through :func:`ros_env`.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -121,3 +123,66 @@ def diagnostic_values(msg, component: str) -> dict[str, str]:
         if status.name.endswith(component):
             return {kv.key: kv.value for kv in status.values}
     return {}
+
+
+# What a node's output must never contain when it stops (test_lifecycle, test_diagnostics).
+FORBIDDEN = ("Traceback", "[ERROR]", "[FATAL]", "terminate called", "Aborted", "core dumped", "Failed to publish")
+
+
+class NodeProcess:
+    """One node executable as a subprocess in ``namespace``; its merged stdout/stderr is collected by a
+    reader thread. ``params``: ``name:=value`` strings."""
+
+    def __init__(self, module: str, namespace: str, params: tuple[str, ...] = ("diagnostics_period:=0.5",),
+                 process_group: int | None = None) -> None:
+        cmd = [sys.executable, "-m", f"ivif_fusion.{module}", "--ros-args", "-r", f"__ns:=/{namespace}"]
+        for param in params:
+            cmd += ["-p", param]
+        env = dict(ros_env(), PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0")
+        self.name = module
+        # process_group 0: a new group led by this process (in the test's session, so a second process can join it)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     process_group=process_group or 0)
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.append(line)
+
+    def output(self) -> str:
+        return "".join(self._lines)
+
+    def wait_output(self, text: str, timeout: float = 120) -> None:
+        wait_for(lambda: text in self.output() or self.proc.poll() is not None, timeout, f"{self.name} to print {text!r}")
+        assert text in self.output(), self.output()
+
+    def __enter__(self) -> "NodeProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Never leave a node behind, whatever the test did (a leaked node would run on in CI)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop_cleanly(self, timeout: float = 30.0) -> str:
+        """Ctrl-C as a terminal sends it (SIGINT to the node's process group); asserts exit code 0 and no
+        traceback/ERROR/abort in the output, which is returned."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        code, output = self.finish(timeout)
+        found = [word for word in FORBIDDEN if word in output]
+        assert code == 0 and not found, f"{self.name}: exit code {code}, printed {found}:\n{output}"
+        return output
+
+    def finish(self, timeout: float) -> tuple[int | None, str]:
+        """Exit code (None if it had to be killed) and the whole output."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            code = None
+        self._reader.join(5)
+        return code, self.output()

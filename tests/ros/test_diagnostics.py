@@ -8,16 +8,14 @@ session's private domain, so its log lines are read from its real output.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import time
 
 import cv2
 import numpy as np
 import pytest
-from ros_harness import Probe, wait_for, wait_matched
-from test_lifecycle import FORBIDDEN, NodeProcess, stamped
+from ros_harness import NodeProcess, Probe, wait_for, wait_matched
+from test_lifecycle import stamped
 
 from fusion_core.io import read_thermal, read_visible
 
@@ -111,17 +109,10 @@ STALE = 0.5  # stale_timeout given to the node, s
 
 @pytest.fixture(scope="module")
 def node():
-    proc = NodeProcess("fusion_node", NS, (f"stale_timeout:={STALE}", "diagnostics_period:=0.25", "worker_queue_size:=16"))
-    try:
+    with NodeProcess("fusion_node", NS, (f"stale_timeout:={STALE}", "diagnostics_period:=0.25", "worker_queue_size:=16")) as proc:
         proc.wait_output(f"fusing /{NS}/thermal/image_raw")
         yield proc
-        os.killpg(proc.proc.pid, signal.SIGINT)
-        code, output = proc.finish(timeout=30)
-        assert code == 0 and not [w for w in FORBIDDEN if w in output], output
-    finally:
-        if proc.proc.poll() is None:
-            proc.proc.kill()
-            proc.proc.wait()
+        proc.stop_cleanly()
 
 
 @pytest.fixture(scope="module")

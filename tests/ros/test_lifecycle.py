@@ -17,14 +17,12 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
-from ros_harness import Probe, diagnostic_values, ros_env, wait_for, wait_matched
+from ros_harness import FORBIDDEN, NodeProcess, Probe, diagnostic_values, wait_for, wait_matched
 
 from fusion_core.engine import create_engine
 from fusion_core.io import read_thermal, read_visible
@@ -33,48 +31,6 @@ pytestmark = pytest.mark.ros
 
 REPEATS = int(os.environ.get("IVIF_LIFECYCLE_REPEATS", "2"))
 NAMESPACE = "lifecycle"
-FORBIDDEN = ("Traceback", "[ERROR]", "[FATAL]", "terminate called", "Aborted", "core dumped", "Failed to publish")
-
-
-class NodeProcess:
-    """One node executable as a subprocess in ``namespace``; its merged stdout/stderr is collected by a
-    reader thread. ``params``: ``name:=value`` strings."""
-
-    def __init__(self, module: str, namespace: str = NAMESPACE, params: tuple[str, ...] = ("diagnostics_period:=0.5",),
-                 process_group: int | None = None) -> None:
-        cmd = [sys.executable, "-m", f"ivif_fusion.{module}", "--ros-args", "-r", f"__ns:=/{namespace}"]
-        for param in params:
-            cmd += ["-p", param]
-        env = dict(ros_env(), PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0")
-        self.name = module
-        # process_group 0: a new group led by this process (in the test's session, so a second process can join it)
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     process_group=process_group or 0)
-        self._lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self._lines.append(line)
-
-    def output(self) -> str:
-        return "".join(self._lines)
-
-    def wait_output(self, text: str, timeout: float = 120) -> None:
-        wait_for(lambda: text in self.output() or self.proc.poll() is not None, timeout, f"{self.name} to print {text!r}")
-        assert text in self.output(), self.output()
-
-    def finish(self, timeout: float) -> tuple[int | None, str]:
-        """Exit code (None if it had to be killed) and the whole output."""
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            code = None
-        self._reader.join(5)
-        return code, self.output()
 
 
 class PairStream:
@@ -122,9 +78,9 @@ def run_and_signal(probe: Probe, msrs_dir, signals: list[signal.Signals], seed: 
     """Start both nodes in one process group, stream pairs until both produce output, send ``signals``
     to the group (a random 0-300 ms apart), check exit codes and output."""
     rng = random.Random(seed)
-    fusion = NodeProcess("fusion_node")
+    fusion = NodeProcess("fusion_node", NAMESPACE)
     pgid = fusion.proc.pid  # the group is led by fusion_node; the detector joins it, as in one terminal
-    detector = NodeProcess("detector_node", process_group=pgid)
+    detector = NodeProcess("detector_node", NAMESPACE, process_group=pgid)
     nodes = (fusion, detector)
     n_fused, n_detected = len(probe.messages("fusion/image")), len(probe.messages("detections/json"))
     stream = None
@@ -197,8 +153,8 @@ def test_clock_jump_back_restarts_pairing_and_the_agc(graph, msrs_dir) -> None:
 
     from ivif_fusion.image_conversion import image_to_array
 
-    node = NodeProcess("fusion_node", "jump", ("thermal_policy:=percentile", "worker_queue_size:=16", "diagnostics_period:=0.25"))
-    try:
+    with NodeProcess("fusion_node", "jump", ("thermal_policy:=percentile", "worker_queue_size:=16",
+                                             "diagnostics_period:=0.25")) as node:
         probe = Probe(graph, "jump", name="jump_probe")
         thermal_pub, visible_pub = probe.publisher(Image, "thermal/image_raw"), probe.publisher(Image, "visible/image_raw")
         probe.record(Image, "fusion/image", 50)
@@ -255,10 +211,4 @@ def test_clock_jump_back_restarts_pairing_and_the_agc(graph, msrs_dir) -> None:
         assert len(warnings) == 1 and "[WARN]" in warnings[0], node.output()
         assert re.search(r"(thermal|visible) stamp jumped back 10\.300 s \(more than stamp_jump_back_threshold 1\.0 s\)",
                          warnings[0]), warnings[0]  # whichever input's frame of 990.0 s arrived first
-        os.killpg(node.proc.pid, signal.SIGINT)
-        code, output = node.finish(timeout=30)
-        assert code == 0 and not [w for w in FORBIDDEN if w in output], output
-    finally:
-        if node.proc.poll() is None:
-            node.proc.kill()
-            node.proc.wait()
+        node.stop_cleanly()

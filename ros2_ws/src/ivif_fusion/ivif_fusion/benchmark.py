@@ -31,11 +31,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
+
+from .node_watcher import NodeWatcher, stop_process
 
 RATE_FACTORS = (0.3, 0.5, 0.7, 0.85, 1.0, 1.2)  # x the bare engine throughput, tried in this order
 
@@ -65,48 +66,26 @@ def bare_fuse_ms(engine, thermal: np.ndarray, visible: np.ndarray) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-class Bench:
+class Bench(NodeWatcher):
     """Publisher of input pairs and recorder of fused outputs, in this process."""
 
     def __init__(self, namespace: str) -> None:
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.node import Node
         from sensor_msgs.msg import Image
 
-        rclpy.init()
-        self.node = Node("ivif_ros_bench", namespace=namespace)
+        self.received: dict[int, int] = {}  # stamp ns -> receive time ns
+        super().__init__("ivif_ros_bench", namespace)
         self.thermal_pub = self.node.create_publisher(Image, "thermal/image_raw", 10)
         self.visible_pub = self.node.create_publisher(Image, "visible/image_raw", 10)
-        self._lock = threading.Lock()
-        self.received: dict[int, int] = {}  # stamp ns -> receive time ns
-        self.node.create_subscription(Image, "fusion/image", self._on_fused, 10)
-        from diagnostic_msgs.msg import DiagnosticArray
 
-        self.diagnostics: dict[str, str] = {}
-        self._status_name = f"/{namespace}/fusion_node: fusion"
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
-
-    def _on_fused(self, msg) -> None:
+    def on_fused(self, msg) -> None:
         now = time.time_ns()
         with self._lock:
             self.received[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = now
 
-    def _on_diagnostics(self, msg) -> None:
-        for status in msg.status:
-            if status.name == self._status_name:
-                with self._lock:
-                    self.diagnostics = {kv.key: kv.value for kv in status.values}
-
     def node_view(self) -> dict[str, str]:
         """The node's latest /diagnostics values (after one more period, so they cover the last pairs)."""
         time.sleep(1.2)
-        with self._lock:
-            return dict(self.diagnostics)
+        return self.diagnostics()
 
     def wait_connected(self, timeout: float = 60.0) -> None:
         end = time.monotonic() + timeout
@@ -138,7 +117,7 @@ class Bench:
             self.thermal_pub.publish(thermal_msg)
             self.visible_pub.publish(visible_msg)
             stamps.append(now)
-        end, last = time.monotonic() + drain_s, -1
+        end = time.monotonic() + drain_s
         while time.monotonic() < end:  # wait until the outputs stop coming
             with self._lock:
                 n = sum(s in self.received for s in stamps)
@@ -148,14 +127,6 @@ class Bench:
         with self._lock:
             lat = [(self.received[s] - s) / 1e6 for s in stamps if s in self.received]
         return {"sent": count, "received": len(lat), "latency_ms": lat}
-
-    def close(self) -> None:
-        import rclpy
-
-        self.executor.shutdown(timeout_sec=2.0)
-        self._thread.join(timeout=5.0)
-        self.node.destroy_node()
-        rclpy.try_shutdown()
 
 
 def start_node(args: argparse.Namespace, namespace: str) -> subprocess.Popen:
@@ -168,15 +139,6 @@ def start_node(args: argparse.Namespace, namespace: str) -> subprocess.Popen:
     if args.model:
         cmd += ["-p", f"model_path:={args.model}"]
     return subprocess.Popen(cmd, env=env)
-
-
-def stop_node(node: subprocess.Popen) -> None:
-    node.terminate()
-    try:
-        node.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        node.kill()
-        node.wait()
 
 
 def measure_size(bench: Bench, engine, thermal: np.ndarray, visible: np.ndarray, args: argparse.Namespace) -> dict[str, object]:
@@ -272,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                     visible = cv2.resize(vi, (w, h), interpolation=cv2.INTER_AREA)
                     by_size[f"{w}x{h}"] = measure_size(bench, engine, thermal, visible, args)
                 finally:
-                    stop_node(node)
+                    stop_process(node)
         finally:
             bench.close()
     results["load_average_at_end"] = os.getloadavg()

@@ -26,13 +26,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .camera_publisher import CAMERAS, rss_mb
+from .node_watcher import NodeWatcher, stop_process
 from .transport import BUILTIN_ENV, apply, transport_env
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[1])
@@ -42,58 +42,26 @@ def percentiles(values: list[float]) -> tuple[float, float]:
     return (float(np.percentile(values, 50)), float(np.percentile(values, 99))) if values else (float("nan"), float("nan"))
 
 
-class Sink:
+class Sink(NodeWatcher):
     """fusion/image + /diagnostics subscriber in this process (its own executor thread)."""
 
     def __init__(self, namespace: str) -> None:
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.node import Node
-        from sensor_msgs.msg import Image
-
-        from .qos import output_qos
-
-        rclpy.init()
-        self.node = Node("ivif_ros_soak", namespace=namespace)
-        self._lock = threading.Lock()
         self.outputs: list[tuple[float, float]] = []  # (monotonic s at receipt, age ms)
-        self.diagnostics: dict[str, str] = {}
-        self._status = f"/{namespace}/fusion_node: fusion"
-        self.node.create_subscription(Image, "fusion/image", self._on_fused, output_qos(50))
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        super().__init__("ivif_ros_soak", namespace, fused_depth=50)
 
-    def _on_fused(self, msg) -> None:
+    def on_fused(self, msg) -> None:
         age_ms = (time.time_ns() - (msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)) / 1e6
         with self._lock:
             self.outputs.append((time.monotonic(), age_ms))
 
-    def _on_diagnostics(self, msg) -> None:
-        for status in msg.status:
-            if status.name == self._status:
-                with self._lock:
-                    self.diagnostics = {kv.key: kv.value for kv in status.values}
-
     def view(self) -> tuple[dict[str, str], int]:
         with self._lock:
-            return dict(self.diagnostics), len(self.outputs)
+            return dict(self._diagnostics), len(self.outputs)
 
     def ages_since(self, index: int) -> list[float]:
         """Output ages (ms) of the outputs received after the first ``index``."""
         with self._lock:
             return [age for _, age in self.outputs[index:]]
-
-    def close(self) -> None:
-        import rclpy
-
-        self.executor.shutdown(timeout_sec=2.0)
-        self._thread.join(timeout=5.0)  # the spin thread must be gone before the context goes (else an abort at exit)
-        self.node.destroy_node()
-        rclpy.try_shutdown()
 
 
 def node_counted(diag: dict[str, str], cam: str) -> dict[str, int]:
@@ -125,16 +93,6 @@ def account(published: dict[str, int], diag: dict[str, str]) -> dict[str, object
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
                        "rows": rows, "rss_mb": rss, "load_end": os.getloadavg()})
     finally:
         if camera is not None:
-            stop(camera)
-        stop(node)
+            stop_process(camera)
+        stop_process(node)
         sink.close()
     print_table(result)
     if args.json:
