@@ -18,7 +18,7 @@ raises :class:`~fusion_core.errors.ModelFileError` naming the file and what is w
 Checkpoints written before this rule (their ``meta`` held a ``TorchVersion``) are refused. Convert
 one you trust, once, with::
 
-    python -m fusion_core.checkpoint convert OLD.pt NEW.pt
+    ivif convert-checkpoint OLD.pt NEW.pt
 
 That command is the only place that unpickles with ``weights_only=False``, i.e. runs whatever code
 the file contains: use it only on a file whose origin you trust (one you or this project wrote).
@@ -26,10 +26,8 @@ the file contains: use it only on a file whose origin you trust (one you or this
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,7 @@ from .model import FusionNet, FusionNetConfig
 FORMAT = "ivif-fusion-checkpoint"
 VERSION = 1
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "default.pt"
-CONVERT_HINT = "python -m fusion_core.checkpoint convert OLD.pt NEW.pt"
+CONVERT_HINT = "ivif convert-checkpoint OLD.pt NEW.pt"
 
 
 def save_checkpoint(path: str | Path, model: FusionNet, meta: dict[str, Any] | None = None, **training_state: Any) -> Path:
@@ -208,26 +206,3 @@ def convert_unsafe(old: str | Path, new: str | Path) -> Path:
     _write(new, plain(payload))
     load_model(new)
     return new
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m fusion_core.checkpoint convert OLD NEW`` (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m fusion_core.checkpoint",
-                                     description="Convert an older ivif checkpoint you TRUST to the safe (weights_only) format. "
-                                                 "Reading OLD runs any code it contains.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    conv = sub.add_parser("convert", help="OLD (trusted, loads with code execution) -> NEW (safe format, same tensors)")
-    conv.add_argument("old", type=Path)
-    conv.add_argument("new", type=Path)
-    args = parser.parse_args(argv)
-    try:
-        out = convert_unsafe(args.old, args.new)
-    except ModelFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {out} (loads with torch.load(weights_only=True))")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

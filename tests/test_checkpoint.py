@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from fusion_core import EngineConfig, FusionNet, FusionNetConfig, create_engine
-from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, load_model, main, save_checkpoint
+from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, load_model, save_checkpoint
+from fusion_core.cli.main import main as ivif
 from fusion_core.detection import Detector, DetectorConfig
 from fusion_core.errors import ConfigError, ModelFileError
 from fusion_core.export import export_onnx, resolve_onnx
@@ -74,7 +75,7 @@ BAD_CHECKPOINTS: dict[str, tuple[Callable[[Path], Any], tuple[str, ...]]] = {
     "truncated": (lambda tmp: DEFAULT_MODEL_PATH.read_bytes()[:30000], ("could not be read as a checkpoint", "truncated")),
     "garbage": (lambda tmp: b"not a checkpoint at all " * 40, ("could not be read as a checkpoint", "Unsupported operand 110")),
     "code in a zip checkpoint": (lambda tmp: {"format": "ivif-fusion-checkpoint", "x": _Payload(tmp / "marker")},
-                                 ("was refused: it needs io.open", "could run code", "python -m fusion_core.checkpoint convert")),
+                                 ("was refused: it needs io.open", "could run code", "ivif convert-checkpoint")),
     "code in a bare pickle": (lambda tmp: pickle.dumps(_Payload(tmp / "marker")),  # protocol 4: refused at its FRAME opcode
                               ("could not be read as a checkpoint", "Unsupported operand 149")),
     "bare state_dict": (lambda tmp: _shipped()["model"], ("is not an ivif-fusion checkpoint", "bare state_dict")),
@@ -215,7 +216,7 @@ def test_convert_an_old_trusted_checkpoint(tmp_path, capsys):
     with pytest.raises(ModelFileError, match="it needs torch.torch_version.TorchVersion to load"):
         load_checkpoint(old)
     new = tmp_path / "new.pt"
-    assert main(["convert", str(old), str(new)]) == 0
+    assert ivif(["convert-checkpoint", str(old), str(new)]) == 0
     assert "wrote" in capsys.readouterr().out
     converted = torch.load(new, weights_only=True)
     assert converted["meta"] == {"torch": "2.1.0"}
@@ -223,9 +224,9 @@ def test_convert_an_old_trusted_checkpoint(tmp_path, capsys):
         assert torch.equal(converted["model"][k], v) and converted["model"][k].dtype == v.dtype
     # convert still checks what it converts
     bad = _write(tmp_path / "bad.pt", _with(model_config={"channels": 2}))
-    assert main(["convert", str(bad), str(tmp_path / "bad_new.pt")]) == 2
+    assert ivif(["convert-checkpoint", str(bad), str(tmp_path / "bad_new.pt")]) == 2
     assert "bad model_config" in capsys.readouterr().err and not (tmp_path / "bad_new.pt").exists()
-    assert main(["convert", str(tmp_path / "none.pt"), str(new)]) == 2
+    assert ivif(["convert-checkpoint", str(tmp_path / "none.pt"), str(new)]) == 2
 
 
 def test_a_good_onnx_export_still_resolves(tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ COMMANDS = {
     "replay": "replay",
     "demo": "demo",
     "detect": "detect",
+    "convert-checkpoint": "convert_checkpoint",
 }
 
 
