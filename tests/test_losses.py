@@ -311,25 +311,31 @@ def _train_branches(guard_weight: float, msrs_pair: tuple[np.ndarray, np.ndarray
     return record
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_guard_keeps_several_classes_where_consistency_alone_collapses(msrs_pair: tuple[np.ndarray, np.ndarray],
-                                                                        seed: int, threads: int) -> None:
-    """Over seeds and thread counts (summation order, i.e. rounding, changes with both)."""
+def test_guard_keeps_several_classes_where_consistency_alone_collapses(msrs_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """Over 4 seeds x 1 and 2 threads (the summation order, i.e. the rounding, changes with both).
+
+    The guard's own claims hold in every run. That the branches still learn to agree is a property of
+    the whole set (median over the runs): single runs differ by more than rounding can be trusted with
+    (over 36 runs here, seeds 0-11 x 1-3 threads, the consistency fell to 0.004-0.51 of its start)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    ratios, gains = [], []
     try:
-        without = _train_branches(0.0, msrs_pair, seed)
-        guarded = _train_branches(1.0, msrs_pair, seed)
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for seed in range(4):
+                without = _train_branches(0.0, msrs_pair, seed)
+                guarded = _train_branches(1.0, msrs_pair, seed)
+                start, end, run = without["start"], guarded["end"], f"seed {seed}, {threads} thread(s)"
+                assert start["classes"] >= 2 and start["information"] > 0.3, f"{run}: phase 2 should start informative: {start}"
+                assert without["end"]["information"] < 0.05, f"{run}: consistency alone should collapse the branches: {without}"
+                assert end["classes"] >= 2 and end["information"] > 0.5, f"{run}: the guard should keep informative classes: {guarded}"
+                assert end["consistency"] < start["consistency"], f"{run}: the branches should not drift apart: {guarded}"
+                ratios.append(end["consistency"] / start["consistency"])
+                gains.append(end["agreement"] - start["agreement"])
     finally:
         torch.set_num_threads(before)
-    start = without["start"]
-    assert start["classes"] >= 2 and start["information"] > 0.3, f"phase 2 should start from informative branches: {start}"
-    assert without["end"]["information"] < 0.05, f"consistency alone should collapse the branches: {without}"
-    end = guarded["end"]
-    assert end["classes"] >= 2 and end["information"] > 0.5, f"the guard should keep informative classes: {guarded}"
     # and the branches still learn to agree
-    assert end["consistency"] < 0.25 * start["consistency"] and end["agreement"] > start["agreement"], guarded
+    assert float(np.median(ratios)) < 0.15 and float(np.median(gains)) > 0.1, (ratios, gains)
 
 
 def test_guard_alone_brings_a_collapsed_branch_back(msrs_pair: tuple[np.ndarray, np.ndarray]) -> None:
