@@ -110,7 +110,7 @@ def _bad_checkpoint(tmp_path: Path, name: str) -> Path:
 @pytest.mark.parametrize("name", BAD_CHECKPOINTS)
 def test_every_bad_checkpoint_is_a_model_file_error(tmp_path, name):
     path = _bad_checkpoint(tmp_path, name)
-    for load in (load_model, lambda p: create_engine(EngineConfig(model_path=str(p)))):
+    for load in (load_model, lambda p: create_engine(EngineConfig(backend="torch", model_path=str(p)))):
         with pytest.raises(ModelFileError) as info:
             load(path)
         message = str(info.value)

@@ -104,10 +104,10 @@ def test_bad_inputs_raise_input_error(engine, thermal, visible, order, message):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"backend": "tflite"}, "not one of torch, onnxruntime, tensorrt"),
-        ({"device": "tpu"}, "not one of cpu, cuda"),
-        ({"precision": "fp16"}, "needs device 'cuda'"),
-        ({"backend": "tensorrt"}, "needs device 'cuda'"),
+        ({"backend": "tflite"}, "not one of auto, torch, onnxruntime, tensorrt"),
+        ({"device": "tpu"}, "not one of auto, cpu, cuda"),
+        ({"precision": "fp16", "device": "cpu"}, "needs device 'cuda'"),  # with device 'auto': once resolved (below)
+        ({"backend": "tensorrt", "device": "cpu"}, "needs device 'cuda'"),
         ({"threads": 0}, "threads"),
     ],
 )
@@ -131,3 +131,42 @@ def test_cuda_fp16_matches_cpu(msrs_pair):
         gpu = create_engine(EngineConfig(device="cuda", precision=precision)).fuse(thermal, visible)
         assert np.abs(gpu.fused.astype(int) - cpu.fused).max() <= tol, precision
         assert np.abs(gpu.alpha.astype(int) - cpu.alpha).max() <= tol, precision
+
+
+# ---------------------------------------------------------------- backend / device 'auto'
+
+@pytest.mark.parametrize("backend, device, model, in_memory, cuda, trt, ort, expected", [
+    ("auto", "auto", None, False, False, False, True, ("onnxruntime", "cpu")),  # this CPU machine
+    ("auto", "auto", None, False, False, False, False, ("torch", "cpu")),  # no onnxruntime installed
+    ("auto", "auto", None, False, True, True, True, ("tensorrt", "cuda")),
+    ("auto", "auto", None, False, True, False, True, ("torch", "cuda")),
+    ("auto", "auto", "m.onnx", False, True, False, True, ("onnxruntime", "cuda")),  # torch cannot read ONNX
+    ("auto", "auto", "m.onnx", False, False, False, False, ("onnxruntime", "cpu")),  # ... and says so when it builds
+    ("auto", "cpu", None, False, True, True, True, ("onnxruntime", "cpu")),  # an explicit device wins
+    ("auto", "auto", None, True, False, False, True, ("torch", "cpu")),  # a model in memory: torch only
+    ("torch", "auto", None, False, True, True, True, ("torch", "cuda")),  # an explicit backend wins
+    ("onnxruntime", "cpu", None, False, True, True, True, ("onnxruntime", "cpu")),
+])
+def test_auto_picks_the_fastest_backend_this_machine_runs(monkeypatch, backend, device, model, in_memory, cuda, trt, ort, expected):
+    import fusion_core.engine.auto as auto
+
+    monkeypatch.setattr(auto.torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(auto, "importable", lambda name: {"tensorrt": trt, "onnxruntime": ort}[name])
+    resolved = auto.resolve_engine_config(EngineConfig(backend=backend, device=device, model_path=model), in_memory)
+    assert (resolved.backend, resolved.device) == expected
+
+
+def test_auto_refuses_gpu_only_settings_without_a_gpu(monkeypatch):
+    import fusion_core.engine.auto as auto
+
+    monkeypatch.setattr(auto.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="precision 'fp16' needs device 'cuda'"):
+        auto.resolve_engine_config(EngineConfig(precision="fp16"))
+    with pytest.raises(ConfigError, match="backend 'tensorrt' needs device 'cuda'"):
+        auto.resolve_engine_config(EngineConfig(backend="tensorrt"))
+
+
+def test_default_engine_reports_what_it_resolved_to():
+    engine = create_engine()
+    assert (engine.backend, str(engine.device)) == (engine.config.backend, engine.config.device)
+    assert engine.config.backend in ("onnxruntime", "torch", "tensorrt") and engine.config.device in ("cpu", "cuda")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from ..engine import BACKENDS, DEVICES, PRECISIONS, EngineConfig
+from ..engine import BACKEND_CHOICES, DEVICE_CHOICES, PRECISIONS, EngineConfig
 from ..thermal import POLICIES, ThermalNormConfig
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("engine")
     g.add_argument("--model", default=None, help="checkpoint (.pt) or ONNX file; default: the shipped model")
-    g.add_argument("--backend", default="torch", choices=BACKENDS, help="inference backend (default: torch)")
-    g.add_argument("--device", default="cpu", choices=DEVICES, help="device (default: cpu)")
+    g.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
+                   help="inference backend (default: auto = tensorrt or torch on a CUDA GPU, else onnxruntime on the CPU)")
+    g.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="device (default: auto = cuda when available)")
     g.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp16 needs --device cuda (default: fp32)")
     g.add_argument("--thermal-policy", default="fixed", choices=POLICIES, help="thermal normalisation (default: fixed)")
     g.add_argument("--thermal-range", nargs=2, type=float, metavar=("LOW", "HIGH"), default=None,

@@ -21,6 +21,9 @@ from ..thermal import ThermalNormConfig
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 DEVICES = ("cpu", "cuda")
+AUTO = "auto"  # backend/device chosen by create_engine for this machine (fusion_core.engine.auto)
+BACKEND_CHOICES = (AUTO,) + BACKENDS
+DEVICE_CHOICES = (AUTO,) + DEVICES
 PRECISIONS = ("fp32", "fp16")
 VISIBLE_ORDERS = ("rgb", "bgr", "rgba", "bgra", "mono")
 
@@ -31,27 +34,28 @@ class EngineConfig:
 
     ``model_path`` is a checkpoint (``.pt``) for ``torch``, an ONNX file for ``onnxruntime`` and
     ``tensorrt`` (a ``.pt`` is exported on the fly); ``None`` means the shipped default model.
-    ``fp16`` needs ``device='cuda'``.
+    ``fp16`` needs ``device='cuda'``. ``backend``/``device`` ``'auto'`` (the defaults) are resolved
+    once by :func:`~fusion_core.engine.create_engine` (:mod:`fusion_core.engine.auto`).
     """
 
-    backend: str = "torch"
+    backend: str = AUTO
     model_path: str | None = None
-    device: str = "cpu"
+    device: str = AUTO
     precision: str = "fp32"
     thermal: ThermalNormConfig = field(default_factory=ThermalNormConfig)
     registration: RegistrationConfig = field(default_factory=RegistrationConfig)
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
+        if self.backend not in BACKEND_CHOICES:
+            raise ConfigError(f"backend {self.backend!r} is not one of {', '.join(BACKEND_CHOICES)}")
+        if self.device not in DEVICE_CHOICES:
+            raise ConfigError(f"device {self.device!r} is not one of {', '.join(DEVICE_CHOICES)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
-        if self.precision == "fp16" and self.device != "cuda":
+        if self.precision == "fp16" and self.device == "cpu":  # 'auto' is checked once resolved
             raise ConfigError("precision 'fp16' needs device 'cuda'")
-        if self.backend == "tensorrt" and self.device != "cuda":
+        if self.backend == "tensorrt" and self.device == "cpu":
             raise ConfigError("backend 'tensorrt' needs device 'cuda'")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")

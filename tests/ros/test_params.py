@@ -70,7 +70,7 @@ BAD_FUSION = [
     ("queue_size", 0, "parameter 'queue_size'.*out of range"),
     ("queue_size", 2.5, "parameter 'queue_size'.*expecting type 'INTEGER'"),
     ("input_reliability", "sometimes", "parameter 'input_reliability' is 'sometimes'; valid values: reliable, best_effort"),
-    ("backend", "tflite", "parameter 'backend' is 'tflite'; valid values: torch, onnxruntime, tensorrt"),
+    ("backend", "tflite", "parameter 'backend' is 'tflite'; valid values: auto, torch, onnxruntime, tensorrt"),
     ("device", "gpu", "parameter 'device' is 'gpu'; valid values: cpu, cuda, auto"),
     ("precision", "fp16", "parameters backend/device/precision: precision 'fp16' needs device 'cuda'"),
     ("thermal_low", 9.0, "parameters thermal_\\*: thermal high \\(0.0\\) must be greater than low \\(9.0\\)"),

@@ -52,8 +52,9 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
               "QoS reliability of both image subscriptions: 'reliable' (no DDS drops; needs a reliable publisher) or "
               "'best_effort' (matches any publisher; large images drop on default Fast DDS UDP, see README)",
               choices=RELIABILITIES),
-    ParamSpec("backend", "torch", "inference backend that runs the network (tensorrt needs device cuda)",
-              choices=("torch", "onnxruntime", "tensorrt")),
+    ParamSpec("backend", "auto", "inference backend that runs the network: 'auto' = tensorrt (if importable) or torch on "
+              "a CUDA device, onnxruntime on the CPU; tensorrt needs device cuda",
+              choices=("auto", "torch", "onnxruntime", "tensorrt")),
     ParamSpec("model_path", "", "checkpoint (.pt, torch) or ONNX file; '' = the shipped default model"),
     ParamSpec("device", "auto", "inference device; 'auto' = cuda when available, else cpu", choices=NODE_DEVICES),
     ParamSpec("precision", "fp32", "network precision; fp16 needs a CUDA device", choices=("fp32", "fp16")),
