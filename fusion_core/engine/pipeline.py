@@ -41,6 +41,18 @@ def _upload(arr: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(arr).to(device, non_blocking=True)
 
 
+def normalise_thermal(thermal: np.ndarray, normalizer: ThermalNormalizer,
+                      device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """A checked (Ht, Wt) thermal frame -> ((Ht, Wt) float [0, 1], finite; invalid mask or None; invalid count).
+
+    Non-finite pixels are found first (an all-invalid frame raises InputError before the AGC state is
+    touched), left out of the normaliser's statistics and filled (:mod:`fusion_core.engine.validity`).
+    The engine and replay's metric reference both prepare thermal through here, so they agree."""
+    raw = _upload(thermal, device).float()  # (Ht, Wt) source units
+    invalid, invalid_count = find_invalid(raw, thermal.dtype)
+    return normalizer(raw, thermal.dtype, invalid), invalid, invalid_count
+
+
 def check_thermal(thermal: np.ndarray) -> np.ndarray:
     """Reduce a thermal image to (H, W): accepts (H, W), (H, W, 1) and 3 identical channels."""
     if not isinstance(thermal, np.ndarray):
@@ -109,9 +121,7 @@ class FusionEngine:
         thermal = check_thermal(thermal)
         order = check_visible(visible, order)
         with torch.inference_mode():
-            raw = _upload(thermal, self.device).float()  # (Ht, Wt) source units
-            invalid, invalid_count = find_invalid(raw, thermal.dtype)  # raises before the AGC state is touched
-            th = self.normalizer(raw, thermal.dtype, invalid)  # (Ht, Wt) [0, 1], finite
+            th, invalid, invalid_count = normalise_thermal(thermal, self.normalizer, self.device)  # (Ht, Wt) [0, 1]
             vis = _upload(visible, self.device).float().mul_(1.0 / 255.0)
             cbcr = extra = None
             if order == "mono":

@@ -125,15 +125,10 @@ class _Reference:
     def __call__(self, thermal: np.ndarray, visible_hw: tuple[int, int]) -> np.ndarray:
         import torch
 
-        from ..engine.pipeline import check_thermal
-        from ..engine.validity import find_invalid
+        from ..engine.pipeline import check_thermal, normalise_thermal
 
-        thermal = check_thermal(thermal)
-        source = thermal.astype(np.int32) if thermal.dtype == np.uint16 else np.ascontiguousarray(thermal)
         with torch.inference_mode():
-            raw = torch.from_numpy(source).float()
-            invalid, _ = find_invalid(raw, thermal.dtype)  # non-finite pixels: out of the AGC, filled, as the engine does
-            norm = self.normalizer(raw, thermal.dtype, invalid)
+            norm, _, _ = normalise_thermal(check_thermal(thermal), self.normalizer, torch.device("cpu"))
             return self.registrar(norm, visible_hw).numpy().astype(np.float32)
 
 
