@@ -40,7 +40,6 @@ class StopRequest:
         self._logger = logger
         self._event = threading.Event()
         self.signal_name: str | None = None  # the first signal received
-        self.count = 0  # signals received so far
 
     @property
     def requested(self) -> bool:
@@ -60,7 +59,6 @@ class StopRequest:
     def __call__(self, signum: int, frame: object) -> None:
         # Python runs this in the main thread between bytecodes, not in the C signal context, so
         # logging here is safe; it must not raise (that is what aborted the old shutdown).
-        self.count += 1
         name = signal.Signals(signum).name
         if self.signal_name is None:
             self.signal_name = name

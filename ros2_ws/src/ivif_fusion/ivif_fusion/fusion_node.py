@@ -109,12 +109,11 @@ class FusionNode(Node):
             f"inputs {self.params.input_reliability}, Fast DDS {_transport_summary()})")
 
     # --- executor side: convert, pair, hand over -------------------------------------------------
-    def _on_image(self, index: int, msg, info=None) -> None:
+    def _on_image(self, index: int, msg, info) -> None:
         name = INPUTS[index]
         received = time.monotonic()
         self.counters.add(f"received_{name}")
-        if info is not None:
-            self._delivery[index].on_message(info.get("publisher_gid"), info.get("publication_sequence_number"))
+        self._delivery[index].on_message(info.get("publisher_gid"), info.get("publication_sequence_number"))
         self._silence.heard(name)
         try:
             array = image_to_array(msg, THERMAL_ENCODINGS if index == 0 else VISIBLE_ENCODINGS, name)
@@ -212,7 +211,6 @@ class FusionNode(Node):
             values[f"pending_{name}"] = pending[i]
             values[f"pairing_bound_{name}_ms"] = bounds_ms[i]
             values[f"pairing_bound_violations_{name}"] = stats["bound_violations"][i]
-        for i, name in enumerate(INPUTS):
             delivery = self._delivery[i].snapshot()
             values[f"lost_seq_{name}"] = delivery["gaps"]  # published while matched, never received
             values[f"publishers_{name}"] = delivery["writers"]
