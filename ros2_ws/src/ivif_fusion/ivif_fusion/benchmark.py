@@ -48,10 +48,9 @@ def find_pair(ir: str | None, vi: str | None) -> tuple[np.ndarray, np.ndarray, s
 
     if ir and vi:
         return read_thermal(ir), cv2.imread(vi, cv2.IMREAD_COLOR), f"{ir} + {vi}"
-    repo = Path(__import__("fusion_core").__file__).resolve().parents[1]
-    roots = [Path(os.environ["IVIF_SHARED_DATA"]) / "MSRS" / "trainval"] if os.environ.get("IVIF_SHARED_DATA") else []
-    roots += [repo / "data" / "sample", repo.parent / "shared" / "data" / "MSRS" / "trainval"]
-    for root in roots:
+    from .camera_publisher import msrs_roots
+
+    for root in msrs_roots():
         irs = sorted((root / "ir").glob("*.png")) if (root / "ir").is_dir() else []
         for path in irs:
             vi_path = root / "vi" / path.name

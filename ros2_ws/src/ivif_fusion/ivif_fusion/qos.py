@@ -31,21 +31,24 @@ def input_qos(reliability: str, depth: int = INPUT_DEPTH):
 
     ``depth`` is the subscription's history, independent of the pairing queue: see the module docstring.
     """
-    from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+    from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
-    profile = QoSProfile(depth=max(depth, qos_profile_sensor_data.depth), history=qos_profile_sensor_data.history,
-                         durability=qos_profile_sensor_data.durability)
-    profile.reliability = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
-    return profile
+    return QoSProfile(depth=max(depth, qos_profile_sensor_data.depth), history=qos_profile_sensor_data.history,
+                      durability=qos_profile_sensor_data.durability, reliability=_reliability(reliability))
 
 
 def camera_qos(reliability: str, depth: int):
     """What a camera driver publishes with: keep last ``depth``, volatile, ``reliability`` 'reliable' | 'best_effort'."""
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.qos import QoSProfile
 
-    profile = QoSProfile(depth=depth)
-    profile.reliability = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
-    return profile
+    return QoSProfile(depth=depth, reliability=_reliability(reliability))
+
+
+def _reliability(name: str):
+    """'reliable' | 'best_effort' -> rclpy's ReliabilityPolicy."""
+    from rclpy.qos import ReliabilityPolicy
+
+    return ReliabilityPolicy.RELIABLE if name == "reliable" else ReliabilityPolicy.BEST_EFFORT
 
 
 def output_qos(depth: int = 5):
