@@ -1,4 +1,5 @@
-"""``ivif bench`` in its short CI mode: the JSON it writes, the table it prints, skipped combinations."""
+"""``ivif bench`` in its short CI mode: the JSON it writes, the tables it prints (fusion, detection, cost per
+megapixel), skipped combinations, size sets."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 from fusion_core.cli._bench_input import find_bench_pair, synthetic_pair
 from fusion_core.cli._bench_report import add_ratios
-from fusion_core.cli.main import main
+from fusion_core.cli._bench_scaling import SIZE_SETS, fit_scaling, parse_sizes
+from fusion_core.cli.main import build_parser, main
 
 
 @pytest.fixture()
@@ -58,6 +60,9 @@ def test_bench_quick_writes_complete_json(env, capsys):
     assert all(r["median_ms"] > 0 and r["iters"] == 3 for r in net)
     assert "full fusion per pair" in text and "network forward only" in text and "x fastest" in text
     assert "skipped: precision 'fp16' needs device 'cuda'" in text
+    # no --detector: fusion rows only, and no detection table
+    assert {r["kind"] for r in rows} == {"fusion"} and "detection per fused image" not in text
+    assert "fusion+detection" not in text and "cost per megapixel" in text
 
 
 def test_bench_with_only_unavailable_backends_fails(env, capsys):
@@ -98,3 +103,107 @@ def test_add_ratios_groups_by_size_and_precision():
             {"size": [1, 1], "precision": "fp32", "status": "skipped"}]
     add_ratios(rows, None, "m")
     assert [r.get("ratio_to_fastest") for r in rows] == [2.0, 1.0, 1.0, 1.0, None]
+
+
+def _table_line(text: str, *cells: str) -> str:
+    """The one printed line that starts with these whitespace-separated cells."""
+    hits = [line for line in text.splitlines() if line.split()[:len(cells)] == list(cells)]
+    assert len(hits) == 1, (cells, hits)
+    return hits[0]
+
+
+def test_bench_detector_rows_and_cost_per_megapixel(env, capsys):
+    out = env / "bench.json"
+    argv = ["bench", "--quick", "--warmup", "1", "--iters", "3", "--backend", "torch", "--size", "96x64,64x48",
+            "--detector", "--threads", "1", "--json", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    rows = data["results"]
+    assert [(r["kind"], r["size"]) for r in rows] == [
+        (k, s) for s in ([96, 64], [64, 48]) for k in ("fusion", "detection", "fusion+detection")]
+    assert data["meta"]["detector"] == {"model": "yolox_nano.onnx", "runtime": "onnxruntime",
+                                        "providers": ["CPUExecutionProvider"], "input_size": 416}
+    assert data["meta"]["sizes"] == [[96, 64], [64, 48]]
+    for r in rows:
+        assert r["status"] == "ok" and r["backend"] == "torch"
+        mp = r["size"][0] * r["size"][1] / 1e6
+        assert r["megapixels"] == pytest.approx(mp)
+        assert r["ms_per_mp"]["p50"] == pytest.approx(r["latency_ms"]["p50"] / mp)  # ms/MP = p50 / MP
+        for stage in ("pre", "network", "post"):
+            assert r["stages_ms"][stage] > 0
+            assert r["ms_per_mp"][stage] == pytest.approx(r["stages_ms"][stage] / mp)
+        assert sum(r["stage_share"].values()) == pytest.approx(1.0)
+        # the printed per-MP line carries the JSON's numbers
+        line = _table_line(text.split("cost per megapixel")[1], r["kind"], "torch", "fp32", f"{r['size'][0]}x{r['size'][1]}")
+        cells = line.split()
+        assert cells[5:10] == [f"{r['latency_ms']['p50']:.2f}", f"{r['ms_per_mp']['p50']:.1f}", f"{r['ms_per_mp']['pre']:.1f}",
+                               f"{r['ms_per_mp']['network']:.1f}", f"{r['ms_per_mp']['post']:.1f}"]
+    for fused, det, both in (rows[0:3], rows[3:6]):
+        assert det["detector"]["input_size"] == 416 and det["detections_per_image"] >= 0
+        # the combined row's stages are the sums of fusion's and detection's in the same iterations, so each
+        # is at least the detection part alone
+        assert all(both["stages_ms"][k] >= det["stages_ms"][k] for k in ("pre", "network", "post"))
+        assert both["latency_ms"]["p50"] >= det["latency_ms"]["p50"]
+        assert det["ratio_to_fastest"] == both["ratio_to_fastest"] == 1.0
+    for kind in ("fusion", "detection", "fusion+detection"):
+        fit = next(f for f in data["scaling_fit"] if f["kind"] == kind)
+        members = [r for r in rows if r["kind"] == kind]
+        for r in members:  # two sizes: the line goes through both points
+            assert fit["fixed_ms"] + fit["ms_per_mp"] * r["megapixels"] == pytest.approx(r["latency_ms"]["p50"], rel=1e-6)
+        assert fit["sizes"] == 2 and fit["backend"] == "torch"
+    assert "detection per fused image (YOLOX-nano on onnxruntime" in text and "fusion + detection per pair" in text
+    assert "linear fit over sizes" in text
+
+
+def test_bench_detector_rows_skipped_with_the_engine(env, capsys):
+    assert main(["bench", "--quick", "--backend", "tensorrt", "--size", "64x48", "--detector"]) == 1
+    text = capsys.readouterr().out
+    assert text.count("skipped: backend 'tensorrt' needs device 'cuda'") == 3  # fusion, detection, fusion+detection
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("scaling", list(SIZE_SETS["scaling"])),
+    ("SCALING", list(SIZE_SETS["scaling"])),
+    ("640x480,scaling,64x48", [(640, 480), (320, 256), (640, 512), (1280, 720), (1280, 1024), (64, 48)]),
+    ("64x48, 64X48", [(64, 48)]),
+])
+def test_parse_sizes(text, expected):
+    assert parse_sizes(text) == expected
+
+
+def test_scaling_set_is_the_issue_list_and_the_flag_adds_it():
+    assert SIZE_SETS["scaling"] == ((320, 256), (640, 480), (640, 512), (1280, 720), (1280, 1024))
+    from fusion_core.cli.bench import _sizes
+
+    parser = build_parser()
+    assert _sizes(parser.parse_args(["bench", "--scaling"])) == list(SIZE_SETS["scaling"])
+    assert _sizes(parser.parse_args(["bench", "--scaling", "--size", "64x48,640x480"])) == [*SIZE_SETS["scaling"], (64, 48)]
+    assert _sizes(parser.parse_args(["bench"])) == [(640, 480)]
+    assert parser.parse_args(["bench"]).detector is False
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--size", "huge"], "size 'huge' is not WIDTHxHEIGHT, e.g. 640x480, nor a named size set "
+                         "(scaling = 320x256, 640x480, 640x512, 1280x720, 1280x1024)"),
+    (["--size", "scaling,0x480"], "size '0x480' is not WIDTHxHEIGHT"),
+    (["--size", ","], "expected a comma-separated list of WIDTHxHEIGHT or size set names"),
+])
+def test_bench_rejects_bad_size_names(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["bench", *argv])
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_fit_scaling_recovers_a_line_and_skips_single_sizes():
+    def row(kind, size, p50):
+        return {"kind": kind, "backend": "torch", "precision": "fp32", "status": "ok", "size": list(size),
+                "latency_ms": {"p50": p50}}
+
+    # p50 = 4 ms + 100 ms/MP over three sizes; one detection size only (no fit); a skipped row ignored
+    rows = [row("fusion", s, 4.0 + 100.0 * s[0] * s[1] / 1e6) for s in ((320, 256), (640, 480), (1280, 1024))]
+    rows += [row("detection", (640, 480), 30.0), {"kind": "fusion", "backend": "torch", "precision": "fp32",
+                                                  "status": "skipped", "size": [9, 9]}]
+    (fit,) = fit_scaling(rows)
+    assert (fit["kind"], fit["sizes"]) == ("fusion", 3)
+    assert fit["fixed_ms"] == pytest.approx(4.0) and fit["ms_per_mp"] == pytest.approx(100.0)

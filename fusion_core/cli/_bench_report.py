@@ -20,20 +20,33 @@ def _fmt_size(size: list[int]) -> str:
     return f"{size[0]}x{size[1]}"
 
 
+_TITLES = {
+    "fusion": "full fusion per pair (FusionEngine.fuse; stage medians in ms)",
+    "detection": "detection per fused image (YOLOX-nano on onnxruntime, 416x416 letterbox; backend = the fusion backend "
+                 "that made the image; pre = letterbox, net = ONNX session, post = decode + NMS; ms)",
+    "fusion+detection": "fusion + detection per pair (fuse then detect; stages = sums of both; ms)",
+}
+
+
 def print_tables(results: list[dict[str, Any]], network: list[dict[str, Any]]) -> None:
     head = (f"{'backend':<12} {'prec':<5} {'size':<10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'pairs/s':>8} "
             f"{'pre':>6} {'net':>7} {'post':>6} {'peak MiB':>9} {'x fastest':>9}")
-    print("\nfull fusion per pair (FusionEngine.fuse; stage medians in ms)")
-    print(head)
-    print("-" * len(head))
-    for r in results:
-        label = f"{r['backend']:<12} {r['precision']:<5} {_fmt_size(r['size']):<10}"
-        if r["status"] != "ok":
-            print(f"{label} {r['status']}: {r['reason']}")
+    for kind, title in _TITLES.items():
+        rows = [r for r in results if r.get("kind", "fusion") == kind]
+        if not rows:
             continue
-        lat, st = r["latency_ms"], r["stages_ms"]
-        print(f"{label} {lat['p50']:8.2f} {lat['p90']:8.2f} {lat['p99']:8.2f} {r['throughput_pairs_per_s']:8.1f} "
-              f"{st['pre']:6.2f} {st['network']:7.2f} {st['post']:6.2f} {r['peak_memory']['mib']:9.1f} {r['ratio_to_fastest']:9.2f}")
+        print(f"\n{title}")
+        print(head)
+        print("-" * len(head))
+        for r in rows:
+            label = f"{r['backend']:<12} {r['precision']:<5} {_fmt_size(r['size']):<10}"
+            if r["status"] != "ok":
+                print(f"{label} {r['status']}: {r['reason']}")
+                continue
+            lat, st = r["latency_ms"], r["stages_ms"]
+            print(f"{label} {lat['p50']:8.2f} {lat['p90']:8.2f} {lat['p99']:8.2f} {r['throughput_pairs_per_s']:8.1f} "
+                  f"{st['pre']:6.2f} {st['network']:7.2f} {st['post']:6.2f} {r['peak_memory']['mib']:9.1f} "
+                  f"{r['ratio_to_fastest']:9.2f}")
     if network:
         print("\nnetwork forward only (median of timed calls after warm-up; ../shared/TARGETS.md protocol: 10 after 3)")
         print(f"{'backend':<12} {'prec':<5} {'size':<10} {'median ms':>10} {'x fastest':>9}")

@@ -8,7 +8,10 @@ median pre/network/post split from ``FusionResult.timings``, peak memory (CPU: g
 during the timed run, from /proc; CUDA: ``torch.cuda.max_memory_allocated`` growth, which does not
 see ONNX Runtime's or TensorRT's own allocations) and each p50's ratio to the fastest backend at
 the same size and precision. ``--network-only`` adds the network forward alone, median of 10 after
-3 warm-ups, the protocol of ../shared/TARGETS.md. Sizes are WIDTHxHEIGHT (640x480 = MSRS).
+3 warm-ups, the protocol of ../shared/TARGETS.md. Sizes are WIDTHxHEIGHT (640x480 = MSRS); ``--scaling``
+runs 320x256 to 1280x1024 (:mod:`._bench_scaling`). ``--detector`` adds YOLOX-nano on each fused image
+(:mod:`._bench_detect`): a ``detection`` and a ``fusion+detection`` row per backend and size. Every row
+also gets its cost per megapixel (ms/MP) and stage shares, and the JSON a linear fit per backend.
 """
 
 from __future__ import annotations
@@ -33,22 +36,20 @@ def _csv(choices: tuple[str, ...] | None = None):  # noqa: ANN202 - argparse typ
     return parse
 
 
-def _size(text: str) -> tuple[int, int]:
-    w, _, h = text.lower().partition("x")
-    if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
-        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 640x480")
-    return int(w), int(h)
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from ..engine import BACKENDS, DEVICES, PRECISIONS
+    from ._bench_scaling import SIZE_SETS, parse_sizes
 
     p = sub.add_parser("bench", help="benchmark backends side by side", description="Time the real FusionEngine per backend, size and precision "
                        "on one image pair: latency p50/p90/p99, throughput, pre/network/post split, peak memory, ratio to "
                        "the fastest. Sizes are WIDTHxHEIGHT.")
     p.add_argument("--backend", type=_csv(BACKENDS), default=["torch", "onnxruntime"], help="comma-separated (default torch,onnxruntime)")
-    p.add_argument("--size", type=lambda t: [_size(s) for s in _csv()(t)], default=None,
-                   help="comma-separated WIDTHxHEIGHT (default 640x480)")
+    p.add_argument("--size", type=parse_sizes, default=None,
+                   help="comma-separated WIDTHxHEIGHT and/or size sets (scaling = " + ", ".join(
+                       f"{w}x{h}" for w, h in SIZE_SETS["scaling"]) + "; default 640x480)")
+    p.add_argument("--scaling", action="store_true", help="add the scaling size set (same as --size scaling)")
+    p.add_argument("--detector", action="store_true",
+                   help="also time YOLOX-nano (onnxruntime) on each fused image: a detection and a fusion+detection row")
     p.add_argument("--device", default="cpu", choices=DEVICES, help="default cpu")
     p.add_argument("--precision", type=_csv(PRECISIONS), default=["fp32"], help="comma-separated fp32,fp16 (fp16 needs cuda)")
     p.add_argument("--warmup", type=int, default=None, help=f"untimed calls first (default 5; --quick {QUICK_WARMUP})")
@@ -165,6 +166,46 @@ def _bench_one(engine: Any, pair: Any, size: tuple[int, int], warmup: int, iters
             "peak_memory": {"kind": mem.kind, "mib": round(mem.mib, 2)}}
 
 
+DETECT_KINDS = ("detection", "fusion+detection")
+
+
+def _sizes(args: argparse.Namespace) -> list[tuple[int, int]]:
+    """--scaling's set first, then --size's sizes not already in it; 640x480 when neither is given."""
+    from ._bench_scaling import SIZE_SETS
+
+    sizes = list(SIZE_SETS["scaling"]) if args.scaling else []
+    sizes += [s for s in (args.size or []) if s not in sizes]
+    return sizes or [(640, 480)]
+
+
+def _detector(threads: int | None) -> Any:
+    """The timed YOLOX-nano detector, or the exception when onnxruntime or the model is missing (its rows say why)."""
+    from ..errors import IvifError
+    from ._bench_detect import TimedDetector
+
+    try:
+        return TimedDetector(threads)
+    except (IvifError, ImportError) as exc:
+        print(f"detector unavailable: {exc}")
+        return exc
+
+
+def _detection_rows(engine: Any, detector: Any, pair: Any, size: tuple[int, int], warmup: int, iters: int,
+                    base: dict[str, Any]) -> list[dict[str, Any]]:
+    """The detection and fusion+detection rows of one backend and size (skipped/failed with the reason)."""
+    from ..errors import IvifError
+    from ._bench_detect import bench_fuse_and_detect
+
+    if isinstance(detector, Exception):
+        return [dict(base, kind=k, status="skipped", reason=f"detector: {detector}") for k in DETECT_KINDS]
+    try:
+        rows = bench_fuse_and_detect(engine, detector, *pair.resized(*size), warmup, iters,
+                                     lambda: _PeakMemory(engine.device), _percentiles)
+    except IvifError as exc:
+        return [dict(base, kind=k, status="failed", reason=str(exc)) for k in DETECT_KINDS]
+    return [dict(base, kind=k, **row) for k, row in zip(DETECT_KINDS, rows)]
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -172,20 +213,22 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import IvifError
     from ._bench_input import find_bench_pair
     from ._bench_report import add_ratios, print_tables
+    from ._bench_scaling import KINDS, add_per_megapixel, fit_scaling, print_per_megapixel
 
     warmup = args.warmup if args.warmup is not None else (QUICK_WARMUP if args.quick else 5)
     iters = args.iters if args.iters is not None else (QUICK_ITERS if args.quick else 50)
     if warmup < 0 or iters < 1:
         raise IvifError("--warmup must be >= 0 and --iters >= 1")
-    sizes = args.size or [(640, 480)]
+    sizes = _sizes(args)
     pair = find_bench_pair(*(args.pair or (None, None)))
     print(f"input: {pair.source}, resized to each size; device {args.device}; warm-up {warmup}, timed {iters}")
+    detector = _detector(args.threads) if args.detector else None
 
     results: list[dict[str, Any]] = []
     network: list[dict[str, Any]] = []
     for backend in args.backend:
         for precision in args.precision:
-            base = {"backend": backend, "precision": precision, "device": args.device}
+            base = {"kind": "fusion", "backend": backend, "precision": precision, "device": args.device}
             try:
                 t0 = time.perf_counter()
                 engine = create_engine(EngineConfig(backend=backend, model_path=args.model, device=args.device,
@@ -194,6 +237,8 @@ def run(args: argparse.Namespace) -> int:
             except (IvifError, ImportError) as exc:
                 for w, h in sizes:
                     results.append(dict(base, size=[w, h], status="skipped", reason=str(exc)))
+                    if args.detector:
+                        results += [dict(base, kind=k, size=[w, h], status="skipped", reason=str(exc)) for k in DETECT_KINDS]
                 continue
             extra = {"provider": getattr(engine.runner, "provider", None), "setup_s": round(setup_s, 3)}
             for w, h in sizes:
@@ -202,6 +247,8 @@ def run(args: argparse.Namespace) -> int:
                 except IvifError as exc:
                     row = {"status": "failed", "reason": str(exc)}
                 results.append(dict(base, size=[w, h], **extra, **row))
+                if args.detector:
+                    results += _detection_rows(engine, detector, pair, (w, h), warmup, iters, dict(base, size=[w, h], **extra))
                 if args.network_only and row["status"] == "ok":
                     nw, nit = (1, 3) if args.quick else (3, 10)
                     ms = _time_network(engine, *pair.resized(w, h), nw, nit)
@@ -209,16 +256,22 @@ def run(args: argparse.Namespace) -> int:
             del engine
             if args.device == "cuda":
                 torch.cuda.empty_cache()
-    add_ratios(results, "latency_ms", "p50")
+    for kind in KINDS:
+        add_ratios([r for r in results if r["kind"] == kind], "latency_ms", "p50")
     add_ratios(network, None, "median_ms")
+    add_per_megapixel(results)
+    fits = fit_scaling(results)
     print_tables(results, network)
+    print_per_megapixel(results, fits)
 
     if args.json:
         meta = {"input": pair.source, "device": args.device, "warmup": warmup, "iters": iters, "threads": args.threads,
                 "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
                 "cpu_count": __import__("os").cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "gpu": torch.cuda.get_device_name() if args.device == "cuda" and torch.cuda.is_available() else None,
-                "size_convention": "WIDTHxHEIGHT"}
+                "size_convention": "WIDTHxHEIGHT", "sizes": [list(x) for x in sizes],
+                "detector": None if detector is None else (f"unavailable: {detector}" if isinstance(detector, Exception)
+                                                           else detector.describe())}
         try:
             import onnxruntime
 
@@ -226,6 +279,7 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             meta["onnxruntime"] = None
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "results": results, "network_only": network}, indent=2))
+        args.json.write_text(json.dumps({"meta": meta, "results": results, "network_only": network, "scaling_fit": fits},
+                                        indent=2))
         print(f"wrote {args.json}")
     return 0 if any(r["status"] == "ok" for r in results) else 1
