@@ -36,6 +36,12 @@ class EngineConfig:
     ``tensorrt`` (a ``.pt`` is exported on the fly); ``None`` means the shipped default model.
     ``fp16`` needs ``device='cuda'``. ``backend``/``device`` ``'auto'`` (the defaults) are resolved
     once by :func:`~fusion_core.engine.create_engine` (:mod:`fusion_core.engine.auto`).
+
+    ``alpha_smoothing``: weight of the previous frame's α in a motion-aware exponential smoothing of
+    α over a stream, [0, 1); 0 (default) = off, every frame fused on its own.
+    ``alpha_motion_threshold``: local input change (registered luminance, [0, 1] scale, 5×5 mean) up
+    to which a pixel counts as static; smoothing fades out linearly between 1× and 2× this value, so
+    moving targets are not smoothed (:mod:`fusion_core.engine.temporal`). (0, 1]; 1 = plain EMA.
     """
 
     backend: str = AUTO
@@ -45,6 +51,8 @@ class EngineConfig:
     thermal: ThermalNormConfig = field(default_factory=ThermalNormConfig)
     registration: RegistrationConfig = field(default_factory=RegistrationConfig)
     threads: int | None = None
+    alpha_smoothing: float = 0.0
+    alpha_motion_threshold: float = 0.02
 
     def __post_init__(self) -> None:
         if self.backend not in BACKEND_CHOICES:
@@ -59,6 +67,10 @@ class EngineConfig:
             raise ConfigError("backend 'tensorrt' needs device 'cuda'")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        if not 0.0 <= self.alpha_smoothing < 1.0:
+            raise ConfigError(f"alpha_smoothing must lie in [0, 1) (0 = off), got {self.alpha_smoothing}")
+        if not 0.0 < self.alpha_motion_threshold <= 1.0:
+            raise ConfigError(f"alpha_motion_threshold must lie in (0, 1] (1 = no motion gating), got {self.alpha_motion_threshold}")
 
 
 @dataclass
@@ -70,12 +82,16 @@ class FusionResult:
     for the stages ``pre``, ``network``, ``post`` and ``total``. ``invalid_thermal``: how many pixels
     of the thermal frame (its own grid) were not finite; where they land, α = 0 and ``fused`` is the
     visible image (see :mod:`fusion_core.engine.validity`). Always 0 for integer thermal.
+    ``thermal_coverage``: fraction of the visible pixels fused with valid thermal, [0, 1]: inside the
+    thermal camera's footprint (:meth:`~fusion_core.registration.Registrar.footprint`) and not
+    reached by an invalid pixel; 1.0 when every pixel is. Elsewhere α = 0 and ``fused`` = visible.
     """
 
     fused: np.ndarray
     alpha: np.ndarray
     timings: dict[str, float]
     invalid_thermal: int = 0
+    thermal_coverage: float = 1.0
 
 
 class NetworkRunner(Protocol):

@@ -2,8 +2,10 @@
 
 Per frame, on the engine's device: upload -> thermal validity (float frames) -> thermal
 normalisation -> visible to YCbCr -> registration -> network -> fused Y + visible CbCr back to the
-visible's layout -> validity mask (α = 0, output = visible where thermal is invalid, see
-:mod:`fusion_core.engine.validity`) -> uint8 -> one host copy each for the fused image and α.
+visible's layout -> validity mask (α = 0, output = visible where thermal is invalid or outside the
+thermal camera's footprint, see :mod:`fusion_core.engine.validity`) -> uint8 -> one host copy each
+for the fused image and α. With ``alpha_smoothing`` > 0, α (and the fused Y with it) is smoothed
+over the stream right after the network (:mod:`fusion_core.engine.temporal`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from ..errors import InputError
 from ..registration import Registrar
 from ..thermal import ThermalNormalizer
 from .contract import VISIBLE_ORDERS, EngineConfig, FusionResult, NetworkRunner
-from .validity import apply_invalid, find_invalid, to_visible_grid
+from .temporal import AlphaSmoother
+from .validity import apply_invalid, combine_invalid, coverage_of, find_invalid, to_visible_grid
 
 
 @dataclass
@@ -30,8 +33,9 @@ class _Prepared:
     extra: torch.Tensor | None  # (H, W, 1) visible's 4th channel, passed through untouched
     order: str
     visible: torch.Tensor  # (H, W) or (H, W, C) the visible image as given, float [0, 1]
-    invalid: torch.Tensor | None  # (H, W) bool, True where thermal is invalid; None when all valid
-    invalid_count: int  # invalid pixels in the thermal frame's own grid
+    invalid: torch.Tensor | None  # (H, W) bool, True where thermal is invalid or outside the footprint; None when all valid
+    invalid_count: int  # non-finite pixels in the thermal frame's own grid
+    coverage: float  # fraction of visible pixels with valid thermal, [0, 1]
 
 
 def _upload(arr: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -89,14 +93,16 @@ class FusionEngine:
         self.device = runner.device
         self.normalizer = ThermalNormalizer(config.thermal)
         self.registrar = Registrar(config.registration)
+        self.smoother = AlphaSmoother(config.alpha_smoothing, config.alpha_motion_threshold)
 
     @property
     def backend(self) -> str:
         return self.runner.name
 
     def reset(self) -> None:
-        """Forget temporal state (thermal AGC) before an unrelated sequence."""
+        """Forget temporal state (thermal AGC, smoothed α) before an unrelated sequence."""
         self.normalizer.reset()
+        self.smoother.reset()
 
     def fuse(self, thermal: np.ndarray, visible: np.ndarray, visible_order: str = "rgb") -> FusionResult:
         """Fuse one pair. ``thermal``: uint8/uint16/float (H, W); ``visible``: uint8 grey or colour."""
@@ -111,11 +117,15 @@ class FusionEngine:
         if sync:
             torch.cuda.synchronize(self.device)
         t2 = time.perf_counter()
+        if self.smoother.enabled:
+            with torch.inference_mode():
+                fused_y, alpha = self.smoother(fused_y, alpha, prep.ir_y, prep.vi_y)
         fused_img, alpha_img = self._assemble(fused_y, alpha, prep)
         t3 = time.perf_counter()
         ms = lambda a, b: (b - a) * 1000.0  # noqa: E731
         timings = {"pre": ms(t0, t1), "network": ms(t1, t2), "post": ms(t2, t3), "total": ms(t0, t3)}
-        return FusionResult(fused_img, alpha_img, timings, invalid_thermal=prep.invalid_count)
+        return FusionResult(fused_img, alpha_img, timings, invalid_thermal=prep.invalid_count,
+                            thermal_coverage=prep.coverage)
 
     def _prepare(self, thermal: np.ndarray, visible: np.ndarray, order: str) -> _Prepared:
         thermal = check_thermal(thermal)
@@ -133,10 +143,13 @@ class FusionEngine:
                 extra = vis[..., 3:] if len(order) == 4 else None
             hw = (vi_y.shape[0], vi_y.shape[1])
             ir_y = self.registrar(th, hw)
-            invalid_vis = to_visible_grid(invalid, self.registrar, hw) if invalid is not None else None
+            non_finite = to_visible_grid(invalid, self.registrar, hw) if invalid is not None else None
+            thermal_hw = (th.shape[0], th.shape[1])
+            invalid_vis = combine_invalid(non_finite, self.registrar.outside(thermal_hw, hw, self.device))
+            coverage = self.registrar.coverage(thermal_hw, hw) if non_finite is None else coverage_of(invalid_vis)
             visible_as_given = vi_y if order == "mono" else vis
             return _Prepared(ir_y[None, None].contiguous(), vi_y[None, None].contiguous(), cbcr, extra, order,
-                             visible_as_given, invalid_vis, invalid_count)
+                             visible_as_given, invalid_vis, invalid_count, coverage)
 
     def _assemble(self, fused_y: torch.Tensor, alpha: torch.Tensor, prep: _Prepared) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():

@@ -1,16 +1,20 @@
 """Thermal validity: which pixels of a pair have a usable thermal value, and what fusion does where not.
 
-A pixel is *thermal-invalid* when the thermal value registered onto it cannot be trusted. Today that
-means a non-finite source pixel (NaN, ±inf in a float frame: dead pixels, a driver's "no data");
-the field-of-view rule (outside the warped thermal footprint) is meant to add its pixels to the same
-mask. The engine handles the mask in the shared pipeline, so every backend behaves the same:
+A pixel is *thermal-invalid* when the thermal value registered onto it cannot be trusted: a
+non-finite source pixel (NaN, ±inf in a float frame: dead pixels, a driver's "no data") reaches it,
+or it lies outside the thermal camera's footprint in the visible frame (the field-of-view rule of
+:mod:`fusion_core.registration`: its bilinear sample would take weight from beyond the thermal
+image). The engine handles the mask in the shared pipeline, so every backend behaves the same:
 
 1. :func:`find_invalid` marks the non-finite pixels of the raw frame (integer frames skip this: they
    cannot hold one). A frame with no finite pixel is an :class:`~fusion_core.errors.InputError`.
 2. The thermal normaliser leaves them out of its AGC statistics and writes
    :data:`~fusion_core.thermal.INVALID_FILL` there, so the network only ever sees finite inputs.
 3. :func:`to_visible_grid` carries the mask through registration: a visible pixel is invalid when
-   any invalid thermal pixel contributes to its (interpolated) value.
+   any invalid thermal pixel contributes to its (interpolated) value. :func:`combine_invalid` adds the
+   pixels outside the footprint (:meth:`~fusion_core.registration.Registrar.outside`, cached per
+   sizes and device; ``None`` for identity, same size and resize, so the common case costs nothing).
+   The network still sees the warp's zeros there, so covered pixels fuse exactly as before the rule.
 4. After the network, :func:`apply_invalid` sets α = 0 and the output to the visible image at those
    pixels: with no thermal evidence the fused image is the visible image, exactly.
 """
@@ -52,11 +56,26 @@ def to_visible_grid(invalid: torch.Tensor, registrar: Registrar, visible_hw: tup
 
     The mask is warped as a 0/1 image with the same interpolation as the thermal frame; any weight
     from an invalid pixel (> 0) marks the visible pixel invalid, because its thermal value then
-    contains the fill rather than a measurement.
+    contains the fill rather than a measurement. Pixels outside the footprint are not marked here
+    (the padding is 0 there); :func:`combine_invalid` adds them.
     """
     if tuple(invalid.shape) == tuple(visible_hw) and registrar.config.is_identity:
         return invalid
     return registrar(invalid.float(), visible_hw) > 0
+
+
+def combine_invalid(non_finite: torch.Tensor | None, outside: torch.Tensor | None) -> torch.Tensor | None:
+    """The union of two (H, W) bool masks in the visible grid, either of which may be None (= all valid)."""
+    if non_finite is None:
+        return outside
+    if outside is None:
+        return non_finite
+    return non_finite | outside
+
+
+def coverage_of(invalid: torch.Tensor | None) -> float:
+    """Fraction of the visible pixels with valid thermal, [0, 1]: 1.0 for no mask (no device sync then)."""
+    return 1.0 if invalid is None else 1.0 - float(invalid.sum()) / invalid.numel()
 
 
 def apply_invalid(alpha: torch.Tensor, fused: torch.Tensor, visible: torch.Tensor,
