@@ -3,8 +3,12 @@
 # RoadScene/trainval index % 5 == 0), fused by a model, scored with the metric suite next to every baseline,
 # and YOLOX-nano mAP@0.5 on IR, visible and fused MSRS images against labels_det_ir.
 #   bash scripts/eval_dev.sh [OUT_DIR] [MODEL.pt]       (default: runs/eval_dev, the shipped model)
+#   bash scripts/eval_dev.sh --layout OUT_DIR           (only copy the dev pairs to OUT_DIR/{msrs,roadscene}/{ir,vi,labels_det_ir})
+# Long runs share the machine: set OMP_NUM_THREADS=1 and prefix `nice -n 19` when others are working.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+LAYOUT_ONLY=0
+if [ "${1:-}" = "--layout" ]; then LAYOUT_ONLY=1; shift; fi
 OUT=${1:-runs/eval_dev}
 MODEL=${2:-}
 DATA=${IVIF_SHARED_DATA:-../shared/data}
@@ -24,6 +28,7 @@ for name, split, every in (("msrs", data / "MSRS/trainval", 4), ("roadscene", da
                 shutil.copy(p, out / name / side / p.name)
     print(f"{name}: {len(stems)} dev pairs")
 PY
+[ "$LAYOUT_ONLY" = 1 ] && exit 0
 model_args=(); [ -n "$MODEL" ] && model_args=(--model "$MODEL")
 for set in msrs roadscene; do
     d="$OUT/$set"

@@ -8,6 +8,20 @@ difference with a 95% paired-bootstrap interval (1000 resamples of the pairs, se
 on which ``fused`` is better; a win of the means whose interval crosses 0 is a narrow one.
 The ten compared metrics are those of the project's goal (EN, SD, SF, AG, MI, SCD, VIF, Qabf, SSIM,
 ROI-SSIM); MSE/PSNR are shown but not counted.
+
+Scoreboard mode (what ``scripts/scoreboard.sh`` runs):
+
+    python scripts/render_evaluation.py --scoreboard runs/scoreboard/eval_msrs.json runs/scoreboard/eval_roadscene.json \
+        --ours v2[,v3] --published SeAFusion,DATFuse,DenseFuse,TarDAL \
+        [--detection DETECT_VS_SEAFUSION.json DETECT_VS_VISIBLE.json] [--json-dir docs/eval]
+
+prints, per set, one table of means (ours, published, baselines) and, per model of ours, the verdict against the
+best published value of each counted metric (:mod:`fusion_core.metrics.scoreboard`: metric directions,
+paired bootstrap of per-image differences, 2000 resamples, seed 0) with the win count. Several
+``--scoreboard`` files of one set (named ``*_<set>.json``) are merged method by method, so a model scored later
+on the same pairs joins the table. ``--detection`` takes two ``ivif detect --json`` files whose first folder is SeAFusion's colour output and the visible
+images, with our models' folders compared in ``--ours`` order. ``--json-dir`` writes
+``scoreboard_<set>.json`` and ``scoreboard_detection.json`` there.
 """
 
 from __future__ import annotations
@@ -15,6 +29,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,12 +85,151 @@ def paired_margins(path: str, baseline: str, reps: int = 1000, seed: int = 0) ->
     return "\n".join(lines) + "\n"
 
 
+SET_TITLES = {"msrs": "MSRS dev", "roadscene": "RoadScene dev"}
+
+
+def _set_name(path: str) -> str:
+    """'runs/scoreboard/eval_msrs.json' -> 'msrs'."""
+    return Path(path).stem.rsplit("_", 1)[-1]
+
+
+def load_set(paths: list[str]) -> dict[str, Any]:
+    """One set's ``ivif eval`` JSON; several files of one set (e.g. a later run that scored only a new model on the
+    same pairs) are merged method by method. A method in two files, or files over different pairs, is an error."""
+    data = json.load(open(paths[0]))
+    for path in paths[1:]:
+        more = json.load(open(path))
+        if (more["pairs"], more.get("roi_pairs", 0)) != (data["pairs"], data.get("roi_pairs", 0)):
+            raise SystemExit(f"{path} scored {more['pairs']} pairs ({more.get('roi_pairs', 0)} with boxes), "
+                             f"{paths[0]} {data['pairs']} ({data.get('roi_pairs', 0)}): not the same pairs")
+        twice = sorted(set(more["methods"]) & set(data["methods"]))
+        if twice:
+            raise SystemExit(f"method {twice[0]!r} is in both {paths[0]} and {path}")
+        data["methods"].update(more["methods"])
+    return data
+
+
+def scoreboard_set(paths: list[str], ours: list[str], published: list[str], reps: int, seed: int) -> tuple[str, dict[str, Any]]:
+    """Markdown (means table, then one verdict table per model of ours) and the JSON record of one set."""
+    from fusion_core.metrics.scoreboard import counted_metrics, method_mean, score
+
+    data, path = load_set(paths), " + ".join(paths)
+    per_image = {m: row["per_pair"] for m, row in data["methods"].items()}
+    directions = data["higher_is_better"]
+    metrics = counted_metrics(per_image, [*ours, *published], COUNTED)
+    rows = list(per_image)
+    name = _set_name(paths[0])
+    means = {m: {k: method_mean(per_image[m], k) for k in metrics} for m in rows}
+    arrow = {k: "↑" if directions[k] else "↓" for k in metrics}
+    lines = [f"**{SET_TITLES.get(name, name)}** — {data['pairs']} pairs"
+             + (f", ROI-SSIM over the {data['roi_pairs']} with IR boxes" if "ROI-SSIM" in metrics else "")
+             + f"; {len(metrics)} counted metrics (↑ higher is better, ↓ lower)", "",
+             "| method | kind | " + " | ".join(f"{k} {arrow[k]}" for k in metrics) + " |",
+             "|---|---|" + "---|" * len(metrics)]
+    for m in rows:
+        kind = "ours" if m in ours else "published" if m in published else "baseline"
+        best = {k: m in published and means[m][k] == (max if directions[k] else min)(means[p][k] for p in published)
+                for k in metrics}
+        cells = [f"**{_fmt(means[m][k])}**" if best[k] else _fmt(means[m][k]) for k in metrics]
+        lines.append(f"| {m} | {kind} | " + " | ".join(cells) + " |")
+    lines += ["", "Bold: the best published value of each column (the bar).", ""]
+    record: dict[str, Any] = {"set": name, "source": path, "pairs": data["pairs"], "roi_pairs": data.get("roi_pairs", 0),
+                              "metrics": list(metrics), "higher_is_better": {k: directions[k] for k in metrics},
+                              "published": published, "ours": ours,
+                              "baselines": [m for m in rows if m not in ours and m not in published],
+                              "means": {m: {k: (v if math.isfinite(v) else None) for k, v in means[m].items()} for m in rows},
+                              "bootstrap": {"reps": reps, "seed": seed, "level": 0.95, "of": "mean per-image difference"},
+                              "scoreboards": {}}
+    for model in ours:
+        board = score(per_image, model, published, metrics, directions, reps=reps, seed=seed)
+        record["scoreboards"][model] = board.to_dict()
+        lines += [f"`{model}` against the best published method per metric: **{board.wins}/{len(metrics)} wins**"
+                  + (f" ({', '.join(board.won)})" if board.won else ""), "",
+                  f"| metric | {model} | best published | {model} − best | 95% interval | images | win |",
+                  "|---|---|---|---|---|---|---|"]
+        for v in board.verdicts:
+            behind = v.margin.high < 0 if v.higher_is_better else v.margin.low > 0
+            verdict = (("**yes**" if v.clear else "yes, interval crosses 0") if v.win
+                       else "no, clearly behind" if behind else "no, interval crosses 0")
+            lines.append(f"| {v.metric} {arrow[v.metric]} | {_fmt(v.ours)} | {_fmt(v.best)} ({v.best_method}) | {v.margin.mean:+.4f} "
+                         f"| [{v.margin.low:+.4f}, {v.margin.high:+.4f}] | {v.margin.n} | {verdict} |")
+        lines.append("")
+    return "\n".join(lines), record
+
+
+def scoreboard_detection(vs_first: str, vs_visible: str, ours: list[str]) -> tuple[str, dict[str, Any]]:
+    """Markdown and JSON record of YOLOX-nano mAP@0.5: SeAFusion colour, visible, ours, with paired intervals."""
+    a, b = json.load(open(vs_first)), json.load(open(vs_visible))
+    for blob, path in ((a, vs_first), (b, vs_visible)):
+        if len(blob["folders"]) != 1 + len(ours):
+            raise SystemExit(f"{path}: {len(blob['folders'])} folders, expected the reference then {len(ours)} of ours ({', '.join(ours)})")
+    if a["n_images"] != b["n_images"]:
+        raise SystemExit(f"{vs_first} and {vs_visible} scored different image counts ({a['n_images']} vs {b['n_images']})")
+    rows = {"SeAFusion (colour)": a["folders"][0], "visible only": b["folders"][0]}
+    rows.update({m: a["folders"][i + 1] for i, m in enumerate(ours)})
+    classes = list(a["folders"][0]["ap50"])
+    diff = a["differences_vs_first"][0]
+    lines = [f"YOLOX-nano on MSRS dev ({a['n_images']} images, `labels_det_ir`), AP@0.5 and mAP@0.5 "
+             f"(paired bootstrap over images, {diff['reps']} resamples, seed {diff['seed']}):", "",
+             "| input | " + " | ".join(classes) + " | mAP@0.5 |", "|---|" + "---|" * (len(classes) + 1)]
+    for label, row in rows.items():
+        lines.append(f"| {label} | " + " | ".join(_fmt(row["ap50"][c]) for c in classes) + f" | {_fmt(row['map50'])} |")
+    lines.append("")
+    record: dict[str, Any] = {"n_images": a["n_images"], "reps": diff["reps"], "seed": diff["seed"],
+                              "map50": {k: r["map50"] for k, r in rows.items()}, "ap50": {k: r["ap50"] for k, r in rows.items()},
+                              "differences": {}}
+    for i, model in enumerate(ours):
+        da, db = a["differences_vs_first"][i], b["differences_vs_first"][i]
+        record["differences"][model] = {"vs_seafusion_colour": {"observed": da["observed"], "ci95": da["ci95"]},
+                                        "vs_visible": {"observed": db["observed"], "ci95": db["ci95"]}}
+        lines.append(f"- `{model}` − SeAFusion colour: {da['observed']:+.3f}, 95% [{da['ci95'][0]:+.3f}, {da['ci95'][1]:+.3f}]; "
+                     f"`{model}` − visible: {db['observed']:+.3f}, 95% [{db['ci95'][0]:+.3f}, {db['ci95'][1]:+.3f}]")
+    return "\n".join(lines) + "\n", record
+
+
+def scoreboard_main(args: argparse.Namespace) -> None:
+    ours = [m for m in args.ours.split(",") if m]
+    published = [m for m in args.published.split(",") if m]
+    out_dir = Path(args.json_dir) if args.json_dir else None
+    sets: dict[str, list[str]] = {}
+    for path in args.scoreboard:
+        sets.setdefault(_set_name(path), []).append(path)
+    for paths in sets.values():
+        text, record = scoreboard_set(paths, ours, published, args.reps, args.seed)
+        print(text)
+        if out_dir is not None:
+            _dump(out_dir / f"scoreboard_{record['set']}.json", record)
+    if args.detection:
+        text, record = scoreboard_detection(*args.detection, ours)
+        print(text)
+        if out_dir is not None:
+            _dump(out_dir / "scoreboard_detection.json", record)
+
+
+def _dump(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("json", nargs="+")
+    ap.add_argument("json", nargs="*")
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=JSON")
     ap.add_argument("--paired", action="append", default=[], metavar="BASELINE")
+    ap.add_argument("--scoreboard", nargs="+", default=[], metavar="EVAL_JSON", help="scoreboard mode (see above)")
+    ap.add_argument("--ours", default="v2", help="comma-separated labels of our models in the eval JSON")
+    ap.add_argument("--published", default="SeAFusion,DATFuse,DenseFuse,TarDAL", help="comma-separated published labels")
+    ap.add_argument("--detection", nargs=2, default=None, metavar=("VS_SEAFUSION_JSON", "VS_VISIBLE_JSON"))
+    ap.add_argument("--json-dir", default=None, help="write scoreboard_<set>.json / scoreboard_detection.json here")
+    ap.add_argument("--reps", type=int, default=2000, help="bootstrap resamples of the scoreboard (default 2000)")
+    ap.add_argument("--seed", type=int, default=0, help="bootstrap seed of the scoreboard (default 0)")
     args = ap.parse_args()
+    if args.scoreboard:
+        scoreboard_main(args)
+        return
+    if not args.json:
+        ap.error("give eval JSON files, or --scoreboard EVAL_JSON ...")
     extra = dict(e.split("=", 1) for e in args.extra)
     for path in args.json:
         print(render(path, {k: v.replace("{set}", path.rsplit("_", 1)[-1].split(".")[0]) for k, v in extra.items()}))

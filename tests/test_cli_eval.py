@@ -130,3 +130,31 @@ def test_eval_rejects_16bit_thermal(data: Path, tmp_path: Path, capsys: pytest.C
     rc = main(["eval", "--ir", str(ir), "--vi", str(data / "vi"), "--baseline", "average"])
     err = capsys.readouterr().err
     assert rc == 2 and "is uint16; the metrics are defined on 8-bit (0-255) thermal images" in err
+
+
+def test_eval_several_named_fused_folders(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--fused NAME=DIR, repeated: one row per name, each scored on the same pairs; the JSON maps names to folders."""
+    other = tmp_path / "other"
+    for stem in STEMS:  # a second method: pixel max of the pair
+        thermal, visible = read_thermal(data / "ir" / f"{stem}.png"), read_visible(data / "vi" / f"{stem}.png")
+        write_image(other / f"{stem}.png", fuse_baseline_image("max", thermal, visible))
+    report_path = tmp_path / "report.json"
+    rc = main(["eval", "--ir", str(data / "ir"), "--vi", str(data / "vi"), "--fused", f"avg={data / 'fused'}",
+               "--fused", f"mx={other}", "--baseline", "average,max", "--limit", "2", "--json", str(report_path)])
+    rows = _table(capsys.readouterr().out)
+    assert rc == 0 and list(rows) == ["avg", "mx", "average", "max"]
+    assert rows["avg"] == rows["average"] and rows["mx"] == rows["max"] and rows["avg"] != rows["mx"]
+    report = json.loads(report_path.read_text())
+    assert report["fused"] == {"avg": str(data / "fused"), "mx": str(other)}
+    assert sorted(report["methods"]["mx"]["per_pair"]) == list(STEMS[:2])
+
+
+def test_eval_named_folder_missing_a_pair(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    shutil.copy(data / "fused" / "00004N.png", partial / "00004N.png")
+    rc = main(["eval", "--ir", str(data / "ir"), "--vi", str(data / "vi"), "--fused", f"ok={data / 'fused'}",
+               "--fused", f"SeAFusion={partial}"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "--fused SeAFusion: no fused image for pair '00008N' in" in err and "2 of 3 pair(s) missing" in err

@@ -3,6 +3,8 @@
 Pairs are matched by file stem; every image becomes float 0–255 BT.601 luminance
 (:func:`fusion_core.io.to_luminance`) and is scored as it is, never min–max normalised. Baselines
 are fused on the fly into the same uint8 image the engine would write, then scored like a file.
+Several fused folders can be scored in one pass (``--fused v2=DIR --fused SeAFusion=DIR``): the pairs
+are read once and every method is scored on exactly the same stems, which the paired scoreboard needs.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 FUSED_LABEL = "fused"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "(null = undefined, e.g. ROI-SSIM without boxes; \"inf\" = PSNR of a perfect copy).")
     p.add_argument("--ir", required=True, type=Path, help="folder of thermal images (8-bit)")
     p.add_argument("--vi", required=True, type=Path, help="folder of visible images")
-    p.add_argument("--fused", type=Path, default=None, help="folder of fused images named like the pairs")
+    p.add_argument("--fused", action="append", default=[], metavar="[NAME=]DIR",
+                   help="folder of fused images named like the pairs; repeat as NAME=DIR to score several methods "
+                        "side by side (a bare DIR is labelled 'fused')")
     p.add_argument("--baseline", default=None, metavar="NAME[,NAME]",
                    help="also score classical baselines fused on the fly (ir_only, vi_only, average, max, laplacian)")
     p.add_argument("--boxes", type=Path, default=None,
@@ -48,15 +55,39 @@ def _parse_baselines(spec: str | None) -> list[str]:
     return names
 
 
-def _fused_files(folder: Path, stems: list[str]) -> dict[str, Path]:
-    """Stem -> fused image for every pair; a pair without one is an error naming it."""
+def parse_fused(specs: Sequence[str], baselines: Sequence[str] = ()) -> dict[str, Path]:
+    """Label -> folder from ``--fused`` values: ``NAME=DIR`` or a bare ``DIR`` (labelled ``fused``).
+
+    A value is split at its first ``=`` only when the part before it is a plain name (letters, digits,
+    ``_ . + -``, no path separator), so a folder whose path contains ``=`` still works as a bare DIR.
+    Labels must be unique and must not collide with a ``--baseline`` name (the rows would be ambiguous).
+    """
+    from ..errors import ConfigError
+
+    out: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, folder = spec.partition("=")
+        if not sep or not _NAME.fullmatch(name):
+            name, folder = FUSED_LABEL, spec
+        if not folder:
+            raise ConfigError(f"--fused {spec!r}: empty folder; expected NAME=DIR or DIR")
+        if name in out:
+            raise ConfigError(f"--fused names {name!r} twice ({out[name]} and {folder}); give each folder its own NAME=")
+        if name in baselines:
+            raise ConfigError(f"--fused name {name!r} is also a --baseline; choose another NAME")
+        out[name] = Path(folder)
+    return out
+
+
+def _fused_files(folder: Path, stems: list[str], label: str = FUSED_LABEL) -> dict[str, Path]:
+    """Stem -> fused image for every pair; a pair without one is an error naming it and the method."""
     from ..errors import InputError
     from ..io import list_images
 
     found = list_images(folder)
     missing = [s for s in stems if s not in found]
     if missing:
-        raise InputError(f"no fused image for pair {missing[0]!r} in {folder} (expected e.g. {folder / (missing[0] + '.png')}; "
+        raise InputError(f"--fused {label}: no fused image for pair {missing[0]!r} in {folder} (expected e.g. {folder / (missing[0] + '.png')}; "
                          f"{len(missing)} of {len(stems)} pair(s) missing)")
     return {s: found[s] for s in stems}
 
@@ -96,15 +127,16 @@ def run(args: argparse.Namespace) -> int:
     from ..metrics import HIGHER_IS_BETTER, METRICS, compute_all, summarize
 
     baselines = _parse_baselines(args.baseline)
-    if args.fused is None and not baselines:
+    fused_dirs = parse_fused(args.fused, baselines)
+    if not fused_dirs and not baselines:
         raise ConfigError("nothing to score: give --fused DIR and/or --baseline NAME[,NAME]")
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
     if args.boxes is not None and not args.boxes.is_dir():
         raise InputError(f"--boxes {args.boxes} is not a directory")
     pairs = pair_folders(args.ir, args.vi)[: args.limit]
-    fused_files = _fused_files(args.fused, [p.stem for p in pairs]) if args.fused is not None else {}
-    labels = ([FUSED_LABEL] if args.fused is not None else []) + baselines
+    fused_files = {label: _fused_files(folder, [p.stem for p in pairs], label) for label, folder in fused_dirs.items()}
+    labels = [*fused_dirs, *baselines]
 
     per_pair: dict[str, dict[str, dict[str, float]]] = {label: {} for label in labels}
     roi_pairs = 0
@@ -117,8 +149,11 @@ def run(args: argparse.Namespace) -> int:
         mask = roi_mask_for(args.boxes, pair.stem, ir_y.shape) if args.boxes is not None else None
         roi_pairs += int(mask is not None and bool(mask.any()))
         for label in labels:
-            source = fused_files[pair.stem] if label == FUSED_LABEL else f"baseline {label}"
-            image = read_visible(fused_files[pair.stem]) if label == FUSED_LABEL else fuse_baseline_image(label, thermal, visible)
+            if label in fused_files:
+                source = str(fused_files[label][pair.stem])
+                image = read_visible(fused_files[label][pair.stem])
+            else:
+                source, image = f"baseline {label}", fuse_baseline_image(label, thermal, visible)
             t0 = time.perf_counter()
             try:
                 per_pair[label][pair.stem] = compute_all(to_luminance(image), ir_y, vi_y, mask)
@@ -137,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         report = {
             "ir": str(args.ir), "vi": str(args.vi),
-            "fused": None if args.fused is None else str(args.fused),
+            "fused": None if not fused_dirs else (str(fused_dirs[FUSED_LABEL]) if list(fused_dirs) == [FUSED_LABEL]
+                                                  else {label: str(folder) for label, folder in fused_dirs.items()}),
             "boxes": None if args.boxes is None else str(args.boxes),
             "metrics": list(METRICS),
             "higher_is_better": HIGHER_IS_BETTER,
