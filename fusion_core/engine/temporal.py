@@ -24,10 +24,36 @@ Any runner (torch, ONNX Runtime, TensorRT) returns the same two tensors, so this
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ..model.guided import box_filter
 
 MOTION_RADIUS = 2  # 5×5 window for the local change: noise σ shrinks 5×, a target's edge does not
+MOTION_REACH = 24  # px: a change moves the network's α this far around it (1/4-resolution receptive field)
+_REACH_CELL = 4  # the reach is applied on a 1/4-resolution max map (cheap on a CPU)
+
+
+def photometric_residual(cur: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+    """cur − (g·prev + o) with the global gain g and offset o fitted by least squares; (1, 1, H, W) each.
+
+    A thermal AGC step or an exposure change is one gain and offset over the whole frame: it is not
+    motion, and what is left after removing it is. Tensor maths only (no host sync)."""
+    mean_prev, mean_cur = prev.mean(), cur.mean()
+    centred = prev - mean_prev
+    gain = (centred * (cur - mean_cur)).mean() / (centred * centred).mean().clamp_min(1e-8)
+    return cur - mean_cur - gain * centred
+
+
+def spread(change: torch.Tensor, reach: int) -> torch.Tensor:
+    """(1, 1, H, W) -> same: the max of ``change`` over a square neighbourhood, on 4-px cells.
+
+    Every pixel within ``reach`` px (Chebyshev distance) of a change sees it; cell rounding can extend
+    that to ``reach + 6`` px, never less."""
+    h, w = change.shape[-2:]
+    low = F.max_pool2d(change, _REACH_CELL, stride=_REACH_CELL, ceil_mode=True)
+    r = max(1, -(-reach // _REACH_CELL))
+    low = F.max_pool2d(low, 2 * r + 1, stride=1, padding=r)
+    return F.interpolate(low, scale_factor=_REACH_CELL, mode="nearest")[..., :h, :w]
 
 
 class AlphaSmoother:
@@ -51,7 +77,9 @@ class AlphaSmoother:
         if self._prev is None or self._prev[1].shape != ir_y.shape or self._prev[1].device != ir_y.device:
             return None
         _, prev_ir, prev_vi = self._prev
-        change = torch.maximum(box_filter(ir_y - prev_ir, MOTION_RADIUS).abs(), box_filter(vi_y - prev_vi, MOTION_RADIUS).abs())
+        change = torch.maximum(box_filter(photometric_residual(ir_y, prev_ir), MOTION_RADIUS).abs(),
+                               box_filter(photometric_residual(vi_y, prev_vi), MOTION_RADIUS).abs())
+        change = spread(change, MOTION_REACH)
         return (2.0 - change / self.motion_threshold).clamp_(0.0, 1.0).mul_(self.smoothing)
 
     def __call__(self, fused_y: torch.Tensor, alpha: torch.Tensor, ir_y: torch.Tensor,

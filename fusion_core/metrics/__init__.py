@@ -21,11 +21,15 @@ MSE      (MSE(F,IR) + MSE(F,VI)) / 2                                       MEAN 
 PSNR     10·log10(255² / MSE) with that MSE                                via MSE      higher
 ROI-SSIM SSIM maps averaged inside the ROI mask, then over the sources     MEAN of both higher
 ======== ================================================================ ============ =======
+
+Temporal stability of a fused sequence (:mod:`~fusion_core.metrics.flicker`): ``fused_flicker``
+(output change the inputs do not explain, grey levels per frame), ``alpha_flicker``, ``alpha_lag``.
 """
 
 from .aggregate import MetricSummary, summarize
 from .entropy import en, mi, mutual_information
 from .error import mse, psnr, psnr_from_mse
+from .flicker import alpha_flicker, alpha_lag, fused_flicker, paste_hot_blob, synthetic_sequence, temporal_change
 from .qabf import qabf
 from .scd import corr2, scd
 from .spatial import ag, sd, sf
@@ -38,12 +42,16 @@ __all__ = [
     "METRICS",
     "MetricSummary",
     "ag",
+    "alpha_flicker",
+    "alpha_lag",
     "compute_all",
     "corr2",
     "en",
+    "fused_flicker",
     "mi",
     "mse",
     "mutual_information",
+    "paste_hot_blob",
     "psnr",
     "psnr_from_mse",
     "qabf",
@@ -55,6 +63,8 @@ __all__ = [
     "ssim_map",
     "ssim_maps",
     "summarize",
+    "synthetic_sequence",
+    "temporal_change",
     "vif",
     "vifp",
 ]
