@@ -353,3 +353,125 @@ def test_replay_modules_import_no_ros():
             "bad = [n for n in ('rclpy', 'sensor_msgs', 'rosbags', 'matplotlib') if n in sys.modules]; print(bad); sys.exit(bool(bad))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- pairs through the live graph: counts and drop reasons ------------------------------------------------------
+
+def _node_run(mode):
+    """A constructed live run of 22 offline pairs: the nodes' last diagnostics (strings, as recorded) and what the
+    recorder received."""
+    offline_unpaired = [{"no_partner": 1}, {"no_partner": 1}]  # the bag's own drops, also unpaired offline
+    fusion = {"pairs": "21", "fused": "20", "dropped_worker": "1", "bad_pairs": "0", "errors": "0",
+              "lost_seq_thermal": "1", "lost_seq_visible": "0", "unpaired_thermal_no_partner": "1",
+              "unpaired_visible_no_partner": "2", "pending_thermal": "0", "pending_visible": "0"}
+    detector = {}
+    if mode == "node":
+        detector = {"received": "19", "lost_dds": "0", "processed": "18", "dropped_worker": "1", "bad_frames": "0",
+                    "errors": "0"}
+    elif mode == "inprocess":
+        fusion.update({"detected": "18", "dropped_detector": "1", "detector_errors": "1"})
+    return offline_unpaired, fusion, detector
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("node", [("paired by fusion_node", 21, 1, {"thermal frames lost in transport to fusion_node": 1}),
+              ("fused by fusion_node", 20, 1, {"fusion worker queue full (newest wins)": 1}),
+              ("fused image recorded", 20, 0, {}),
+              ("received by detector_node", 19, 1, {"not counted by a node (in flight at stop, or lost in transport)": 1}),
+              ("detected by detector_node", 18, 1, {"detector worker queue full (newest wins)": 1}),
+              ("detections recorded", 18, 0, {})]),
+    ("inprocess", [("paired by fusion_node", 21, 1, {"thermal frames lost in transport to fusion_node": 1}),
+                   ("fused by fusion_node", 20, 1, {"fusion worker queue full (newest wins)": 1}),
+                   ("fused image recorded", 20, 0, {}),
+                   ("detected in fusion_node", 18, 2, {"detector busy (own thread, newest wins)": 1, "detector error": 1}),
+                   ("detections recorded", 18, 0, {})]),
+    (None, [("paired by fusion_node", 21, 1, {"thermal frames lost in transport to fusion_node": 1}),
+            ("fused by fusion_node", 20, 1, {"fusion worker queue full (newest wins)": 1}),
+            ("fused image recorded", 20, 0, {})]),
+])
+def test_pair_delivery_stages_and_reasons(mode, expected):
+    from fusion_core.replay.delivery import pair_delivery
+
+    offline_unpaired, fusion, detector = _node_run(mode)
+    recorded = {"fused": 20, "detections": 18 if mode else 0, "fused_and_detected": 18 if mode else 0}
+    d = pair_delivery(22, offline_unpaired, fusion, detector, mode, recorded)
+    assert [(s["stage"], s["count"], s["lost"], s["reasons"]) for s in d["stages"]] == expected
+    both = 18 if mode else 20
+    assert (d["pairs"], d["fused"], d["fused_and_detected"], d["fraction"]) == (22, 20, both, pytest.approx(both / 22))
+    for s in d["stages"]:  # the reasons of a stage add up to its loss
+        assert sum(s["reasons"].values()) == s["lost"]
+
+
+def test_pair_delivery_pairing_reasons_beyond_offline():
+    from fusion_core.replay.delivery import pair_delivery
+
+    # no transport loss: 2 pairs missing, explained by visible frames superseded and pending beyond the offline replay
+    fusion = {"pairs": "18", "fused": "18", "unpaired_visible_superseded": "1", "unpaired_thermal_no_partner": "3",
+              "pending_visible": "1", "bad_thermal": "0"}
+    d = pair_delivery(20, [{"no_partner": 3}, {}], fusion, {}, None, {"fused": 18, "detections": 0, "fused_and_detected": 0})
+    assert d["stages"][0]["reasons"] == {"visible frames unpaired: superseded": 1, "visible frames unpaired: pending at end": 1}
+    with pytest.raises(ValueError, match="detector mode 'sidecar' is not one of node, inprocess or None"):
+        pair_delivery(1, [], {}, {}, "sidecar", {"fused": 0, "detections": 0, "fused_and_detected": 0})
+
+
+def test_report_and_summary_show_fused_detected_and_drop_reasons(tmp_path, capsys):
+    from fusion_core.cli.replay import print_summary
+    from fusion_core.replay.collect import Collected
+    from fusion_core.replay.delivery import pair_delivery
+    from fusion_core.replay.offline import ReplayResult
+    from fusion_core.replay.report import build_blocks, to_markdown
+
+    offline_unpaired, fusion, detector = _node_run("node")
+    delivery = pair_delivery(22, offline_unpaired, fusion, detector, "node",
+                             {"fused": 20, "detections": 18, "fused_and_detected": 18})
+    acc = {"topic": "/t", "read": 22, "bad": {}, "bad_examples": {}, "gaps": 0, "missing_estimate": 0, "median_step_ms": 100.0}
+    collected = Collected(pairs=20, scored=0, metric_means={}, metric_counts={}, series_pair=[], series={},
+                          latency={"end_to_end": {"p50": 80.0, "p90": 90.0, "p99": 99.0, "mean": 85.0, "max": 99.0, "n": 20}},
+                          alpha_hist=[0] * 8, tiles=[], detections={"pairs": 18, "total": 30, "per_class": {"person": 30},
+                                                                      "mean_per_pair": 30 / 18})
+    result = ReplayResult(mode="live", bag="b", out_dir=str(tmp_path), out_bag=None, backend="onnxruntime", device="cpu",
+                          slop=0.02, queue_size=5, pairs=20,
+                          pairing={"emitted": 21, "received": [22, 22], "dropped": [{"no_partner": 1}, {"no_partner": 2}]},
+                          inputs={"thermal": dict(acc), "visible": dict(acc)}, fusion_errors={"count": 0, "examples": []},
+                          recorded_drops=None, wall_s=3.0, collected=collected, extra={"delivery": delivery})
+    md = to_markdown(build_blocks(result, None, {"alpha": "alpha_hist.png"}))
+    assert "## Pairs through the graph" in md
+    assert "**18 of 22 pairs fused and detected (81.8 %)**" in md and "Detection: detector_node on `fusion/image`" in md
+    for row in ("| paired by fusion_node | 21 | 1 | 1 thermal frames lost in transport to fusion_node |",
+                "| fused by fusion_node | 20 | 1 | 1 fusion worker queue full (newest wins) |",
+                "| fused image recorded | 20 | 0 | – |",
+                "| detected by detector_node | 18 | 1 | 1 detector worker queue full (newest wins) |",
+                "| fused and detected (recorded, same stamp) | 18 |  |  |"):
+        assert row in md
+    print_summary(result, tmp_path / "report.html")
+    line = next(x for x in capsys.readouterr().out.splitlines() if "pairs fused and detected" in x)
+    assert line.startswith("18 of 22 pairs fused and detected (81.8 %); recorded: 20 fused, 18 with detections; ")
+    assert "fused by fusion_node 20 (lost 1: 1 fusion worker queue full (newest wins))" in line
+
+
+def test_demo_plays_at_real_time_and_live_detector_modes(monkeypatch):
+    import argparse
+
+    from fusion_core.cli import demo
+    from fusion_core.cli.replay import add_parser, configs_from_args
+    from fusion_core.replay.live import LiveConfig, graph_fusion_params
+
+    assert demo.DEMO_RATE_FACTOR == 1.0
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    demo.add_parser(sub)
+    add_parser(sub)
+    args = parser.parse_args(["demo"])
+    assert args.rate_factor == 1.0 and args.detect is True and args.detector is None
+    monkeypatch.delenv("FASTDDS_BUILTIN_TRANSPORTS", raising=False)
+    _, live = configs_from_args(parser.parse_args(["replay", "bag", "--out", "o", "--live"]))
+    assert (live.detector, live.detector_mode) == (False, "node") and graph_fusion_params(live) == {}
+    config, live = configs_from_args(parser.parse_args(["replay", "bag", "--out", "o", "--live", "--detector", "inprocess"]))
+    assert config.detect and (live.detector, live.detector_mode) == (True, "inprocess")
+    live = LiveConfig(detector=True, detector_mode="inprocess", fusion_params={"slop": 0.02},
+                      detector_params={"score_threshold": 0.4})
+    assert graph_fusion_params(live) == {"slop": 0.02, "detector.enabled": True, "detector.publish_json": True,
+                                         "detector.score_threshold": 0.4}
+    assert graph_fusion_params(LiveConfig(detector=True, fusion_params={"slop": 0.02})) == {"slop": 0.02}  # node mode
+    with pytest.raises(ConfigError, match="detector mode 'gpu' is not one of node, inprocess"):
+        LiveConfig(detector_mode="gpu")

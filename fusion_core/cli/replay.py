@@ -24,6 +24,9 @@ def add_replay_options(p: argparse.ArgumentParser, rate_factor: float = 1.0) -> 
     g.add_argument("--sheet", type=int, default=4, metavar="N", help="pairs on the contact sheet (default: 4)")
     g.add_argument("--detect", action="store_true", help="run YOLOX-nano on every fused image (detection summary)")
     g = p.add_argument_group("live replay over DDS")
+    g.add_argument("--detector", default=None, choices=("node", "inprocess"),
+                   help="where the live graph detects (implies --detect): node = a detector_node on fusion/image "
+                        "(default); inprocess = fusion_node's own detector (detector.enabled), no detector_node")
     g.add_argument("--rate-factor", type=float, default=rate_factor, metavar="F",
                    help=f"playback speed of the live graph; 0.5 = half speed (default: {rate_factor:g})")
     g.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID of the live graph (default: derived from the pid)")
@@ -59,6 +62,7 @@ def configs_from_args(args: argparse.Namespace):
     from ..replay.live import DEFAULT_FASTDDS_PROFILE, LiveConfig
     from ..replay.offline import ReplayConfig
 
+    args.detect = args.detect or args.detector is not None
     baselines = tuple(b.strip() for b in args.baselines.split(",") if b.strip())
     collect = CollectSettings(metrics=not args.no_metrics, baselines=baselines, metric_stride=args.metric_stride,
                               sheet_pairs=args.sheet, labels_dir=args.labels)
@@ -68,12 +72,15 @@ def configs_from_args(args: argparse.Namespace):
                           collect=collect)
     profile = str(DEFAULT_FASTDDS_PROFILE) if args.fastdds_profile is None else (args.fastdds_profile or None)
     transports = args.fastdds_transports or (None if profile else os.environ.get("FASTDDS_BUILTIN_TRANSPORTS"))
-    live = LiveConfig(rate_factor=args.rate_factor, detector=args.detect, domain_id=args.domain_id,
+    live = LiveConfig(rate_factor=args.rate_factor, detector=args.detect, detector_mode=args.detector or "node",
+                      domain_id=args.domain_id,
                       fastdds_profile=profile, fastdds_transports=transports) if args.live else None
     return config, live
 
 
 def print_summary(result, report: Path) -> None:
+    from ..replay.delivery import summary_line
+
     c = result.collected
     lat = c.latency.get("total") or c.latency.get("end_to_end") or {}
     fused = c.metric_means.get("fused", {})
@@ -84,6 +91,11 @@ def print_summary(result, report: Path) -> None:
         print(f"latency {label}: p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, p99 {lat['p99']:.1f} ms")
     if fused:
         print("fused: " + ", ".join(f"{k} {v:.3f}" for k, v in fused.items() if v == v))
+    delivery = result.extra.get("delivery")
+    if delivery:
+        print(summary_line(delivery))
+    elif c.detections:
+        print(f"{result.pairs} pairs fused, {c.detections['pairs']} detected")
     print(f"report: {report}")
 
 

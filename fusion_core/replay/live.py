@@ -1,5 +1,10 @@
 """Live replay over real DDS: bag player -> fusion node (-> detector node) -> recorder, as subprocesses.
 
+Detection runs in detector_node on ``fusion/image`` (``detector_mode='node'``) or inside fusion_node
+(``'inprocess'``: fusion_node gets ``detector.enabled:=true`` and ``detector.publish_json:=true`` and
+publishes ``detections/json`` itself, stamped with the pair's visible stamp; no detector_node starts).
+The recorder records ``/detections/json`` either way, so the analysis does not care which.
+
 fusion_core never imports rclpy: this module only starts ``python -m ivif_fusion.<module>`` processes
 with the ROS package (``ros2_ws/src/ivif_fusion``) on ``PYTHONPATH``, watches the recorder's status
 file, and stops everything with SIGINT (SIGKILL after a grace period). Each run gets its own
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, IvifError
+from .delivery import DETECTOR_MODES
 
 REPO = Path(__file__).resolve().parents[2]
 ROS_PACKAGE = REPO / "ros2_ws" / "src" / "ivif_fusion"
@@ -33,13 +39,16 @@ IMAGE = "sensor_msgs/msg/Image"
 # enough for raw images, so frames between the player, the nodes and the recorder neither stall nor get lost.
 DEFAULT_FASTDDS_PROFILE = REPO / "config" / "fastdds_images.xml"
 RECORDED = {"fusion": [("/fusion/image", IMAGE), ("/fusion/alpha", IMAGE), ("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray")],
-            "detector": [("/detections/json", "std_msgs/msg/String"), ("/detections/image", IMAGE)]}
+            "detector": [("/detections/json", "std_msgs/msg/String"), ("/detections/image", IMAGE)],
+            "inprocess": [("/detections/json", "std_msgs/msg/String")]}  # fusion_node's detections/image is off by default
 
 
 @dataclass(frozen=True)
 class LiveConfig:
-    """``rate_factor``: playback speed (0.5 = half speed); ``detector``: also run detector_node;
-    ``fusion_params`` / ``detector_params``: ROS parameters (name -> value) for the nodes;
+    """``rate_factor``: playback speed (0.5 = half speed); ``detector``: also detect, ``detector_mode``
+    'node' (a detector_node) or 'inprocess' (fusion_node's own detector, see the module docstring);
+    ``fusion_params`` / ``detector_params``: ROS parameters (name -> value) for the nodes (in-process,
+    ``detector_params`` go to fusion_node with the ``detector.`` prefix);
     ``domain_id``: ROS_DOMAIN_ID (None: derived from the process id, 1..99, below the ROS tests' 100..199); ``startup_timeout``:
     seconds for the nodes to come up (importing torch and loading a model takes a while);
     ``settle_s``: quiet seconds after the player ends before stopping; ``fastdds_profile``: Fast DDS XML
@@ -49,6 +58,7 @@ class LiveConfig:
 
     rate_factor: float = 1.0
     detector: bool = False
+    detector_mode: str = "node"
     fusion_params: dict[str, Any] = field(default_factory=dict)
     detector_params: dict[str, Any] = field(default_factory=dict)
     domain_id: int | None = None
@@ -60,6 +70,8 @@ class LiveConfig:
     def __post_init__(self) -> None:
         if self.fastdds_profile is not None and not Path(self.fastdds_profile).is_file():
             raise ConfigError(f"Fast DDS profile {self.fastdds_profile} does not exist (give an XML file, or none)")
+        if self.detector_mode not in DETECTOR_MODES:
+            raise ConfigError(f"detector mode {self.detector_mode!r} is not one of {', '.join(DETECTOR_MODES)}")
         if not self.rate_factor > 0:
             raise ConfigError(f"rate factor must be > 0, got {self.rate_factor}")
         if self.domain_id is not None and not 0 <= self.domain_id <= 232:
@@ -153,6 +165,20 @@ def _wait(predicate, timeout: float, what: str, graph: _Graph, alive: tuple[str,
         time.sleep(0.1)
 
 
+def _detector_recorded(config: LiveConfig) -> str:
+    return "detector" if config.detector_mode == "node" else "inprocess"
+
+
+def graph_fusion_params(config: LiveConfig) -> dict[str, Any]:
+    """fusion_node's parameters in this graph: ``fusion_params``, plus the in-process detector's when
+    detection runs inside fusion_node (``detector_params`` under the ``detector.`` prefix)."""
+    params = dict(config.fusion_params)
+    if config.detector and config.detector_mode == "inprocess":
+        params.update({"detector.enabled": True, "detector.publish_json": True,
+                       **{f"detector.{k}": v for k, v in config.detector_params.items()}})
+    return params
+
+
 def run_live_graph(bag: str | Path, out_dir: str | Path, thermal_topic: str, visible_topic: str,
                    config: LiveConfig, bag_duration_s: float) -> LiveRun:
     """Run player -> nodes -> recorder on ``bag``; the recorded outputs go to ``out_dir/live_bag``."""
@@ -175,17 +201,17 @@ def run_live_graph(bag: str | Path, out_dir: str | Path, thermal_topic: str, vis
         env.pop("FASTDDS_BUILTIN_TRANSPORTS", None)
     if config.fastdds_transports:
         env["FASTDDS_BUILTIN_TRANSPORTS"] = config.fastdds_transports
-    topics = RECORDED["fusion"] + (RECORDED["detector"] if config.detector else [])
+    topics = RECORDED["fusion"] + (RECORDED[_detector_recorded(config)] if config.detector else [])
     remap = ["-r", f"thermal/image_raw:={thermal_topic}", "-r", f"visible/image_raw:={visible_topic}"]
     start = time.monotonic()
     graph = _Graph(env, logs)
     try:
         graph.start("recorder", "bag_recorder", [str(recorded), "--status-file", str(status_file),
                                                  *(a for name, t in topics for a in ("--topic", f"{name}:{t}"))])
-        fusion_args = _ros_args(config.fusion_params) or ["--ros-args"]
+        fusion_args = _ros_args(graph_fusion_params(config)) or ["--ros-args"]
         graph.start("fusion_node", "fusion_node", [*fusion_args, *remap])
         nodes = ("recorder", "fusion_node")
-        if config.detector:
+        if config.detector and config.detector_mode == "node":
             graph.start("detector_node", "detector_node", _ros_args({"publish_json": True, **config.detector_params}))
             nodes += ("detector_node",)
         needed = [t for t, _ in topics if t in ("/fusion/image", "/fusion/alpha", "/detections/json")]

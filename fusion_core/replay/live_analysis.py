@@ -25,6 +25,7 @@ import numpy as np
 from .bagio import iter_messages, open_bag, qualify, topics
 from .codec import Frame, decode_image, typestore
 from .collect import PairCollector
+from .delivery import pair_delivery
 from .offline import ALPHA_TOPIC, FUSED_TOPIC, ReplayConfig, ReplayResult
 
 LIVE_STAGES = ("end_to_end", "detect_after_fusion")
@@ -95,8 +96,12 @@ def _diagnostic_values(raw: bytes) -> dict[str, dict[str, str]]:
 
 
 def analyse_live(bag: Path, out_dir: Path, recorded: Path, publish_log: Path, offline: ReplayResult,
-                 config: ReplayConfig, names: dict[int, str], wall_s: float) -> tuple[ReplayResult, dict[str, Any]]:
-    """The live run as a :class:`ReplayResult` (report-ready) and the live-vs-offline comparison."""
+                 config: ReplayConfig, names: dict[int, str], wall_s: float,
+                 detector_mode: str | None = None) -> tuple[ReplayResult, dict[str, Any]]:
+    """The live run as a :class:`ReplayResult` (report-ready) and the live-vs-offline comparison.
+
+    ``detector_mode``: how the graph detected ('node', 'inprocess' or None; see :mod:`.delivery`), for the
+    pair accounting in ``result.extra['delivery']``."""
     start = time.perf_counter()
     pairing = _offline_pairing(Path(offline.out_dir) / "pairs.csv")
     published = _publish_times(publish_log)
@@ -104,6 +109,8 @@ def analyse_live(bag: Path, out_dir: Path, recorded: Path, publish_log: Path, of
     cmp: dict[str, Any] = {"offline_pairs": offline.pairs, "live_frames": 0, "matched": 0, "identical": 0,
                            "max_abs_fused": 0, "max_abs_alpha": 0, "live_only": 0}
     diagnostics: dict[str, dict[str, str]] = {}
+    fused_stamps: set[int] = set()  # one int per recorded output: the only per-frame state kept
+    detected_stamps: set[int] = set()
     with open_bag(recorded) as live_reader, open_bag(bag) as in_reader, open_bag(offline.out_bag) as off_reader:
         detect = DETECTIONS_TOPIC in topics(live_reader) and topics(live_reader)[DETECTIONS_TOPIC].count > 0
         collector = PairCollector(out_dir, config.collect, LIVE_STAGES, names, offline.pairs)
@@ -140,9 +147,12 @@ def analyse_live(bag: Path, out_dir: Path, recorded: Path, publish_log: Path, of
                 continue
             if topic == DETECTIONS_TOPIC:
                 stamp, dets = _detections(raw)
+                detected_stamps.add(stamp)
                 pending.setdefault(stamp, {})["det"] = (dets, log_ns)
             else:
                 frame = decode_image(raw, topic)
+                if topic == FUSED_TOPIC:
+                    fused_stamps.add(frame.stamp_ns)
                 pending.setdefault(frame.stamp_ns, {})["fused" if topic == FUSED_TOPIC else "alpha"] = (frame, log_ns)
                 stamp = frame.stamp_ns
             entry = pending[stamp]
@@ -156,7 +166,16 @@ def analyse_live(bag: Path, out_dir: Path, recorded: Path, publish_log: Path, of
     cmp["matched"] = collected.pairs
     cmp["offline_only"] = offline.pairs - collected.pairs
     result = _live_result(offline, recorded, collected, diagnostics, published, wall_s + time.perf_counter() - start)
+    counts = {"fused": len(fused_stamps), "detections": len(detected_stamps),
+              "fused_and_detected": len(fused_stamps & detected_stamps)}
+    result.extra["delivery"] = pair_delivery(offline.pairs, offline.pairing["dropped"], _node_values(diagnostics, "fusion"),
+                                             _node_values(diagnostics, "detector"), detector_mode, counts)
     return result, cmp
+
+
+def _node_values(diagnostics: dict[str, dict[str, str]], component: str) -> dict[str, str]:
+    """The last diagnostic values of the status named ``"<node>: <component>"`` ({} when none)."""
+    return next((v for k, v in diagnostics.items() if k.endswith(f": {component}")), {})
 
 
 def _compare(cmp: dict[str, Any], fused: Frame, alpha: Frame | None, off_fused: Frame | None, off_alpha: Frame | None) -> None:
@@ -177,7 +196,7 @@ def _live_result(offline: ReplayResult, recorded: Path, collected: Any, diagnost
     """Frame accounting from the fusion node's last /diagnostics (what it received, paired, dropped and why)."""
     from ..pairing import DROP_REASONS
 
-    node = next((v for k, v in diagnostics.items() if k.endswith(": fusion")), {})
+    node = _node_values(diagnostics, "fusion")
     num = lambda key: int(float(node.get(key, "0")))  # noqa: E731
     inputs: dict[str, dict[str, Any]] = {}
     dropped = []
@@ -195,10 +214,10 @@ def _live_result(offline: ReplayResult, recorded: Path, collected: Any, diagnost
             dropped.append(dict(offline.pairing["dropped"][i]))
     notes = []
     if node:
-        lost = num("lost_dds_thermal") + num("lost_dds_visible")
+        lost = num("lost_seq_thermal") + num("lost_seq_visible")
         notes.append(f"Published by the player: thermal {inputs['thermal']['published']}, visible {inputs['visible']['published']}; "
                      f"received by fusion_node: {inputs['thermal']['read']}, {inputs['visible']['read']}; "
-                     f"lost in DDS (reported by the subscriptions): {lost}.")
+                     f"lost in transport (gaps in the writers' sequence numbers): {lost}.")
         notes.append(f"fusion_node paired {num('pairs')}, fused {num('fused')}; dropped by its worker queue (newest wins) "
                      f"{num('dropped_worker')}; bad pairs {num('bad_pairs')}; errors {num('errors')}. "
                      f"Node's own latency p50 {node.get('latency_p50_ms', '?')} ms (input received -> published).")

@@ -2,7 +2,8 @@
 
 Both renderings come from one list of blocks (heading, paragraph, table, image), so they always say
 the same thing. Sections: run settings; frames (read, paired, unpaired by the pairing policy's reason,
-bad frames, stamp gaps, frames the bag's maker dropped); latency percentiles per stage; the metric
+bad frames, stamp gaps, frames the bag's maker dropped); for live runs, the pairs through the graph
+(how many were fused and detected, and per stage why the others were dropped, :mod:`.delivery`); latency percentiles per stage; the metric
 table of the fused output against the classical baselines; per-pair metrics over time; contact sheet;
 α histogram; detections when there are any; live vs offline when the run was live.
 """
@@ -68,6 +69,25 @@ def _frames_section(r: Any) -> list[Block]:
             notes.append(f"Bad {cam} frame ({reason}), first example: {example}")
     blocks += [("p", n) for n in notes]
     return blocks
+
+
+def _delivery_section(delivery: dict[str, Any] | None) -> list[Block]:
+    """Live runs: how many of the bag's pairs reached each stage of the graph, and why the others did not."""
+    if not delivery:
+        return []
+    what = "fused and detected" if delivery["detector"] else "fused"
+    pct = 100.0 * delivery["fraction"] if delivery["pairs"] else float("nan")
+    where = {"node": "detector_node on `fusion/image`", "inprocess": "fusion_node's in-process detector",
+             None: "no detector"}[delivery["detector"]]
+    text = (f"**{delivery['fused_and_detected']} of {delivery['pairs']} pairs {what} ({_fmt(pct, 1)} %)**: the pairs are "
+            f"those the offline replay of this bag forms with the same pairing policy; a pair counts when the recorder "
+            f"received its fused image{' and its detections (same stamp)' if delivery['detector'] else ''}. Detection: {where}. "
+            "Each stage says how many pairs reached it and why the others did not, from the nodes' own counters (their "
+            "last /diagnostics) and what the recorder received. Frames lost before pairing are counted in frames, causes "
+            "first (a lost or bad frame also leaves its partner unpaired), up to the pairs lost.")
+    rows = [[s["stage"], s["count"], s["lost"], _reasons(s["reasons"]) if s["lost"] else "–"] for s in delivery["stages"]]
+    rows.append([f"{what} (recorded, same stamp)", delivery["fused_and_detected"], "", ""])
+    return [("h", 2, "Pairs through the graph"), ("p", text), ("table", ["stage", "pairs", "lost", "why"], rows)]
 
 
 def _latency_section(c: Any, mode: str) -> list[Block]:
@@ -139,7 +159,7 @@ def build_blocks(r: Any, comparison: dict[str, Any] | None, images: dict[str, st
     head = (f"Bag `{r.bag}` → `{r.out_bag or '(no output bag)'}`; backend {r.backend} on {r.device}; "
             f"{r.pairs} pairs in {r.wall_s:.1f} s wall time ({r.mode} run).")
     blocks: list[Block] = [("h", 1, f"Replay report ({r.mode})"), ("p", head)]
-    blocks += _frames_section(r) + _latency_section(c, r.mode)
+    blocks += _frames_section(r) + _delivery_section(r.extra.get("delivery")) + _latency_section(c, r.mode)
     if "latency" in images:
         blocks.append(("img", images["latency"], "latency per stage"))
     blocks += _metrics_section(c)

@@ -66,10 +66,10 @@ def _run_live(bag: Path, out_dir: Path, config: ReplayConfig, engine: Any, live:
     write_summary(offline, out_dir / "offline")
     write_report(offline, out_dir / "offline")
     fusion_params = {**fusion_node_params(engine.config, config), **live.fusion_params}
-    run = run_live_graph(bag, out_dir, th, vi, replace(live, detector=live.detector or config.detect, fusion_params=fusion_params),
-                         duration_s)
+    live = replace(live, detector=live.detector or config.detect, fusion_params=fusion_params)
+    run = run_live_graph(bag, out_dir, th, vi, live, duration_s)
     result, comparison = analyse_live(bag, out_dir, run.recorded_bag, run.publish_log, offline, config, read_sidecar(bag),
-                                      run.wall_s)
+                                      run.wall_s, live.detector_mode if live.detector else None)
     result.extra["comparison"] = comparison
     write_summary(result, out_dir)
     return result, write_report(result, out_dir, comparison)

@@ -1,5 +1,6 @@
-"""Live replay over real rclpy/Fast DDS: bag_player -> fusion_node -> detector_node -> bag_recorder, as processes,
-matched frame by frame with the offline replay of the same bag."""
+"""Live replay over real rclpy/Fast DDS: bag_player -> fusion_node -> detector_node -> bag_recorder (or fusion_node with
+its in-process detector -> bag_recorder), as processes, matched frame by frame with the offline replay of the same bag,
+with every pair accounted for."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from fusion_core.engine import EngineConfig  # noqa: E402
 from fusion_core.replay.bagio import iter_messages, open_bag, topics  # noqa: E402
 from fusion_core.replay.codec import decode_image  # noqa: E402
 from fusion_core.replay.collect import CollectSettings  # noqa: E402
-from fusion_core.replay.live import LiveConfig, rclpy_available  # noqa: E402
+from fusion_core.replay.live import ROS_PACKAGE, LiveConfig, rclpy_available  # noqa: E402
 from fusion_core.replay.make_bag import make_bag, read_sidecar  # noqa: E402
 from fusion_core.replay.offline import ReplayConfig  # noqa: E402
 from fusion_core.replay.runner import run_replay  # noqa: E402
@@ -24,10 +25,17 @@ from fusion_core.replay.runner import run_replay  # noqa: E402
 pytestmark = pytest.mark.ros
 
 
-def test_live_replay_matches_offline_frame_by_frame(msrs_dir: Path, tmp_path: Path) -> None:
+def _has_inprocess_detector() -> bool:
+    return "detector.enabled" in (ROS_PACKAGE / "ivif_fusion" / "params.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("mode", ["node", "inprocess"])
+def test_live_replay_matches_offline_frame_by_frame(msrs_dir: Path, tmp_path: Path, mode: str) -> None:
     ok, why = rclpy_available()
     if not ok:
         pytest.skip(why)
+    if mode == "inprocess" and not _has_inprocess_detector():
+        pytest.skip("fusion_node has no in-process detector (parameter detector.enabled) in this checkout")
     stems = sorted(p.stem for p in (msrs_dir / "ir").glob("*.png"))[:3]
     for sub in ("ir", "vi"):
         (tmp_path / sub).mkdir()
@@ -37,8 +45,8 @@ def test_live_replay_matches_offline_frame_by_frame(msrs_dir: Path, tmp_path: Pa
     make_bag(tmp_path / "ir", tmp_path / "vi", bag, rate=10.0, jitter_ms=2.0, seed=5)
     config = ReplayConfig(detect=True, collect=CollectSettings(baselines=("average",), sheet_pairs=1))
     # a worker queue that holds every pair: on a busy CPU the default (newest wins) would drop frames by design
-    live = LiveConfig(rate_factor=0.5, detector=True, fusion_params={"worker_queue_size": 10},
-                      detector_params={"worker_queue_size": 10})
+    live = LiveConfig(rate_factor=0.5, detector=True, detector_mode=mode, fusion_params={"worker_queue_size": 10},
+                      detector_params={"worker_queue_size": 10} if mode == "node" else {})
     result, report = run_replay(bag, tmp_path / "out", config, EngineConfig(), live)
 
     cmp = result.extra["comparison"]
@@ -53,7 +61,8 @@ def test_live_replay_matches_offline_frame_by_frame(msrs_dir: Path, tmp_path: Pa
     with open_bag(result.out_bag) as reader:
         counts = {t: i.count for t, i in topics(reader).items()}
         fused = [decode_image(raw) for _, _, raw in iter_messages(reader, ["/fusion/image"])]
-    assert counts["/fusion/image"] == counts["/fusion/alpha"] == counts["/detections/json"] == counts["/detections/image"] == 3
+    assert counts["/fusion/image"] == counts["/fusion/alpha"] == counts["/detections/json"] == 3
+    assert counts.get("/detections/image") == (3 if mode == "node" else None)  # in-process: the annotated image is opt-in
     assert counts["/diagnostics"] > 0
     assert [f.stamp_ns for f in fused] == visible_stamps  # the node stamps outputs with the visible header
     assert {f.frame_id for f in fused} == {"visible_camera"} and {f.encoding for f in fused} == {"rgb8"}
@@ -69,3 +78,12 @@ def test_live_replay_matches_offline_frame_by_frame(msrs_dir: Path, tmp_path: Pa
     assert "# Replay report (live)" in md and "| pixel-identical (fused and α) | 3 |" in md
     assert "received by fusion_node: 3, 3" in md and report.name == "report.html"
     assert (tmp_path / "out" / "offline" / "report.html").is_file()
+    # every pair fused and detected; the stage table says where each would have been lost
+    d = result.extra["delivery"]
+    assert (d["pairs"], d["fused"], d["detected"], d["fused_and_detected"], d["detector"]) == (3, 3, 3, 3, mode)
+    detect_stages = (["received by detector_node", "detected by detector_node"] if mode == "node"
+                     else ["detected in fusion_node"])
+    assert [(s["stage"], s["count"], s["lost"]) for s in d["stages"]] == [
+        (name, 3, 0) for name in ("paired by fusion_node", "fused by fusion_node", "fused image recorded", *detect_stages,
+                                  "detections recorded")]
+    assert "**3 of 3 pairs fused and detected (100.0 %)**" in md
