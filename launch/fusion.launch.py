@@ -2,9 +2,13 @@
 
     ros2 launch ivif_fusion fusion.launch.py device:=cuda thermal_topic:=/flir/image_raw visible_topic:=/cam/image_raw
     ros2 launch ivif_fusion fusion.launch.py --show-args      # every argument with its description
+    ros2 launch ivif_fusion fusion.launch.py detector:=inprocess   # YOLOX inside fusion_node: no fusion/image hop
 
 Each node parameter is also a launch argument of the same name (detector ones prefixed ``detector_``);
-their default '' keeps the params file's value. The argument table lives in
+their default '' keeps the params file's value. ``detector`` (inprocess | node | none) says where
+detection runs; with ``inprocess`` the ``detector_*`` settings fusion_node shares become its
+``detector.*`` parameters (``launch_support.node_settings``). Not run here: ``launch`` is not
+installed on this machine, so only the tables and the glue (test_params, test_launch_exit) are tested. The argument table lives in
 ``ivif_fusion.launch_support`` so it is tested without a launch installation.
 
 When a node exits non-zero (exit 2: a bad parameter at start-up; a crash) the launch stops the other

@@ -18,26 +18,48 @@ from fusion_core.errors import ConfigError
 
 pytestmark = pytest.mark.ros
 
-from ivif_fusion.launch_support import launch_arguments, node_settings, parse_value  # noqa: E402
-from ivif_fusion.params import (DETECTOR_PARAMS, FUSION_PARAMS, IDENTITY, FusionParams,  # noqa: E402
-                                parse_homography, resolve_device)
+from ivif_fusion.launch_support import DEFAULT_DETECTOR, launch_arguments, node_settings, parse_value  # noqa: E402
+from ivif_fusion.params import (DETECTOR_PARAMS, FUSION_DETECTOR_PARAMS, FUSION_PARAMS, IDENTITY,  # noqa: E402
+                                INPROCESS_DETECTOR_SETTINGS, FusionParams, parse_homography, resolve_device)
 
 LAUNCH_FILE = REPO / "launch" / "fusion.launch.py"
 
 
-@pytest.mark.parametrize("file,node,specs", [("fusion.yaml", "/**/fusion_node", FUSION_PARAMS),
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """Nested YAML maps -> dotted parameter names, as rcl's parser reads them (detector: {enabled} -> detector.enabled)."""
+    out = {}
+    for key, value in tree.items():
+        out.update(flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
+@pytest.mark.parametrize("file,node,specs", [("fusion.yaml", "/**/fusion_node", FUSION_PARAMS + FUSION_DETECTOR_PARAMS),
                                              ("detector.yaml", "/**/detector_node", DETECTOR_PARAMS)])
 def test_yaml_equals_declared_defaults(file: str, node: str, specs) -> None:
     document = yaml.safe_load((REPO / "config" / file).read_text())
     assert list(document) == [node]
-    values = document[node]["ros__parameters"]
+    values = flatten(document[node]["ros__parameters"])
     assert values == {s.name: s.default for s in specs}
+    assert list(values) == [s.name for s in specs]  # same order too: the file reads like the table
     for spec in specs:  # same types too (0 vs 0.0 matters to rclpy)
         assert type(values[spec.name]) is type(spec.default), spec.name
 
 
+def test_inprocess_detector_params_come_from_the_detector_table() -> None:
+    """fusion_node's detector.* settings are detector_node's specs under a prefix (one definition), with
+    only publish_image defaulting otherwise (opt in: drawing costs the fusion worker)."""
+    by_name = {s.name: s for s in DETECTOR_PARAMS}
+    shared = [s for s in FUSION_DETECTOR_PARAMS if s.name.removeprefix("detector.") in by_name]
+    assert [s.name for s in shared] == [f"detector.{n}" for n in INPROCESS_DETECTOR_SETTINGS]
+    for spec in shared:
+        twin = by_name[spec.name.removeprefix("detector.")]
+        assert (spec.description, spec.bounds, spec.choices) == (twin.description, twin.bounds, twin.choices), spec.name
+        assert spec.default == (False if twin.name == "publish_image" else twin.default), spec.name
+    assert {s.name for s in FUSION_DETECTOR_PARAMS} - {s.name for s in shared} == {"detector.enabled", "detector.own_thread"}
+
+
 def test_every_parameter_has_a_description_and_sane_default() -> None:
-    for spec in FUSION_PARAMS + DETECTOR_PARAMS:
+    for spec in FUSION_PARAMS + FUSION_DETECTOR_PARAMS + DETECTOR_PARAMS:
         assert len(spec.description) > 20, spec.name
         if spec.choices:
             assert spec.default in spec.choices, spec.name
@@ -53,10 +75,12 @@ def test_params_file_is_applied_in_any_namespace(graph) -> None:
 
     override = REPO / "config" / "fusion.yaml"
     node = Node("fusion_node", namespace="robot7", context=graph.context,
-                cli_args=["--ros-args", "--params-file", str(override), "-p", "slop:=0.031"])
+                cli_args=["--ros-args", "--params-file", str(override), "-p", "slop:=0.031", "-p", "detector.nms_iou:=0.5"])
     try:
-        values = declare(node, FUSION_PARAMS)
+        values = declare(node, FUSION_PARAMS + FUSION_DETECTOR_PARAMS)
         assert values["slop"] == 0.031 and values["homography"] == list(IDENTITY)
+        assert (values["detector.enabled"], values["detector.classes"], values["detector.nms_iou"]) == \
+            (False, ["person", "bicycle", "car"], 0.5)  # the nested detector: block, and a dotted override
         params = FusionParams.from_values(values, cuda_available=False)
         assert params.homography is None and params.device == "cpu" and params.thermal_low is None
         assert params.engine_config().registration.is_identity
@@ -151,7 +175,7 @@ def test_launch_arguments_cover_every_tunable() -> None:
     args = launch_arguments("/share/fusion.yaml", "/share/detector.yaml")
     names = [a.name for a in args]
     assert len(names) == len(set(names))
-    required = {"namespace", "params_file", "detector_params_file", "use_detector", "thermal_topic", "visible_topic",
+    required = {"namespace", "params_file", "detector_params_file", "detector", "use_detector", "thermal_topic", "visible_topic",
                 "fused_topic", "backend", "model_path", "device", "detector_model_path", "detector_device"}
     assert required <= set(names)
     assert {s.name for s in FUSION_PARAMS} <= set(names)
@@ -166,7 +190,7 @@ def _values(**changes: str) -> dict[str, str]:
 
 
 def test_node_settings_defaults_keep_the_params_files() -> None:
-    fusion, detector = node_settings(_values())
+    fusion, detector = node_settings(_values(detector="node"))
     assert (fusion.executable, fusion.params_file, fusion.overrides, fusion.namespace) == ("fusion_node", "/share/fusion.yaml", {}, "")
     assert fusion.remappings == [("thermal/image_raw", "thermal/image_raw"), ("visible/image_raw", "visible/image_raw"),
                                  ("fusion/image", "fusion/image"), ("fusion/alpha", "fusion/alpha")]
@@ -184,8 +208,38 @@ def test_node_settings_overrides_and_remaps() -> None:
     assert fusion.overrides == {"backend": "onnxruntime", "slop": 0.05, "queue_size": 8, "publish_alpha": False,
                                 "homography": [1, 0, 3, 0, 1, 4, 0, 0, 1]}
     assert ("thermal/image_raw", "/flir/image_raw") in fusion.remappings and ("fusion/image", "fused") in fusion.remappings
-    detector = node_settings(_values(detector_score_threshold="0.5"))[1]
+    detector = node_settings(_values(detector="node", detector_score_threshold="0.5"))[1]
     assert detector.overrides == {"score_threshold": 0.5}
+
+
+def test_detector_inprocess_enables_fusion_node_detector() -> None:
+    """detector:=inprocess starts fusion_node alone with detector.enabled, the shared detector_* arguments as its
+    detector.* parameters (the others, e.g. the subscription's reliability, do not apply) and the detection remaps."""
+    nodes = node_settings(_values(detector="inprocess", detector_score_threshold="0.5", detector_classes="[person]",
+                                  detector_input_reliability="best_effort", detections_topic="objects", slop="0.03"))
+    assert [n.executable for n in nodes] == ["fusion_node"]
+    assert nodes[0].overrides == {"slop": 0.03, "detector.enabled": True, "detector.score_threshold": 0.5,
+                                  "detector.classes": ["person"]}
+    assert nodes[0].params_file == "/share/fusion.yaml"  # its detector.* defaults come from fusion.yaml's detector: block
+    assert nodes[0].remappings[-3:] == [("detections", "objects"), ("detections/image", "objects/image"),
+                                        ("detections/json", "objects/json")]
+
+
+@pytest.mark.parametrize("detector,use_detector,executables", [
+    ("node", "true", ["fusion_node", "detector_node"]), ("none", "true", ["fusion_node"]),
+    ("inprocess", "false", ["fusion_node"]), ("node", "false", ["fusion_node"]), ("NODE", "true", ["fusion_node", "detector_node"]),
+])
+def test_detector_modes(detector, use_detector, executables) -> None:
+    nodes = node_settings(_values(detector=detector, use_detector=use_detector))
+    assert [n.executable for n in nodes] == executables
+    assert "detector.enabled" not in nodes[0].overrides  # only inprocess turns the in-process detector on
+
+
+def test_default_detector_mode() -> None:
+    nodes = node_settings(_values())
+    assert DEFAULT_DETECTOR in ("inprocess", "node")
+    assert [n.executable for n in nodes] == (["fusion_node"] if DEFAULT_DETECTOR == "inprocess" else ["fusion_node", "detector_node"])
+    assert nodes[0].overrides.get("detector.enabled", False) == (DEFAULT_DETECTOR == "inprocess")
 
 
 @pytest.mark.parametrize("name,text,default,message", [
@@ -197,6 +251,11 @@ def test_node_settings_overrides_and_remaps() -> None:
 def test_parse_value_rejects(name, text, default, message) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_value(name, text, default)
+
+
+def test_bad_detector_mode_names_the_choices() -> None:
+    with pytest.raises(ConfigError, match="^launch argument detector:='both' is not valid; valid values: inprocess, node, none$"):
+        node_settings(_values(detector="both"))
 
 
 # --- executables -------------------------------------------------------------------------------------

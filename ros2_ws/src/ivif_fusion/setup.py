@@ -36,6 +36,7 @@ setup(
             "detector_node = ivif_fusion.detector_node:main",
             "ivif_ros_bench = ivif_fusion.benchmark:main",
             "ivif_ros_soak = ivif_fusion.soak:main",
+            "ivif_ros_e2e = ivif_fusion.e2e:main",
             "ivif_camera_publisher = ivif_fusion.camera_publisher:main",
             "bag_player = ivif_fusion.bag_player:main",
             "bag_recorder = ivif_fusion.bag_recorder:main",

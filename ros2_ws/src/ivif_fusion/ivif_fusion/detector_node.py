@@ -14,9 +14,9 @@ import time
 from fusion_core.errors import InputError
 from rclpy.node import Node
 
-from .detection_msgs import load_vision_msgs, to_detection2d_array, to_json
+from .detection_output import DetectionOutputs, detector_input
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
-from .image_conversion import ENCODINGS, VISIBLE_ENCODINGS, array_to_image, image_to_array
+from .image_conversion import VISIBLE_ENCODINGS, image_to_array
 from .params import DETECTOR_PARAMS, DetectorParams, declare, model_path_errors
 from .qos import input_event_callbacks, input_qos, output_qos
 from .worker import LatestWorker
@@ -40,7 +40,6 @@ class DetectorNode(Node):
         from diagnostic_msgs.msg import DiagnosticArray
         from fusion_core.detection import Detector
         from sensor_msgs.msg import Image
-        from std_msgs.msg import String
 
         self.params = DetectorParams.from_values(declare(self, DETECTOR_PARAMS), available_onnx_providers())
         with model_path_errors():
@@ -52,16 +51,8 @@ class DetectorNode(Node):
         self._last_problems = 0
         self._last_errors = 0
 
-        self._vision = load_vision_msgs()
-        self._det_pub = None
-        if self._vision is not None:
-            self._det_pub = self.create_publisher(self._vision.Detection2DArray, "detections", output_qos())
-        else:
-            self.get_logger().warning("vision_msgs is not installed: 'detections' (Detection2DArray) is not published; "
-                                      "detections go to 'detections/json' (std_msgs/String) instead")
-        publish_json = self.params.publish_json or self._vision is None
-        self._json_pub = self.create_publisher(String, "detections/json", output_qos()) if publish_json else None
-        self._image_pub = self.create_publisher(Image, "detections/image", output_qos()) if self.params.publish_image else None
+        self._outputs = DetectionOutputs(self, self.params.publish_json, self.params.publish_image)
+        self._vision = self._outputs.vision
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos(10))
         self._worker: LatestWorker = LatestWorker(self._detect, self.params.worker_queue_size, f"{node_name}_worker",
                                                   self._on_worker_error)
@@ -86,23 +77,11 @@ class DetectorNode(Node):
 
     def _detect(self, item) -> None:
         array, msg = item
-        order = ENCODINGS[msg.encoding].order
-        if order in ("rgba", "bgra"):  # the detector takes 3 channels
-            array, order = array[:, :, :3], order[:3]
+        image, order = detector_input(array, msg.encoding)
         t0 = time.perf_counter()
-        detections = self.detector.detect(array, order)
+        detections = self.detector.detect(image, order)
         self.detect_ms.add((time.perf_counter() - t0) * 1000.0)
-        if self._det_pub is not None:
-            self._det_pub.publish(to_detection2d_array(self._vision, detections, msg.header))
-        if self._json_pub is not None:
-            from std_msgs.msg import String
-
-            self._json_pub.publish(String(data=to_json(detections, msg.header, msg.width, msg.height)))
-        if self._image_pub is not None:
-            from fusion_core.detection import draw_detections
-
-            annotated = draw_detections(array, detections, order)  # (H, W, 3) in order; mono comes back bgr
-            self._image_pub.publish(array_to_image(annotated, "rgb8" if order == "rgb" else "bgr8", msg.header))
+        self._outputs.publish(detections, image, order, msg.header)
         self.counters.add("processed")
         self.counters.add("detections", len(detections))
 

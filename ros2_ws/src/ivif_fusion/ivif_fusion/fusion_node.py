@@ -3,7 +3,9 @@
 Subscribes ``thermal/image_raw`` (mono8, mono16, 8UC1, 16UC1, 32FC1) and ``visible/image_raw``
 (rgb8, bgr8, rgba8, bgra8, mono8, 8UC1) with sensor-data QoS; publishes ``fusion/image`` (the
 visible's encoding; mono8 for a grey visible), ``fusion/alpha`` (mono8, α·255) — both with the
-visible frame's header — and ``/diagnostics``.
+visible frame's header — and ``/diagnostics``. With ``detector.enabled`` it also runs YOLOX on each
+fused frame and publishes ``detections`` / ``detections/json`` / ``detections/image`` with the same
+header (:mod:`ivif_fusion.inprocess_detection`), as a detector_node on ``fusion/image`` would.
 
 Threads: subscription callbacks only convert (zero-copy), pair (:mod:`fusion_core.pairing`) and
 hand the pair to a bounded :class:`~ivif_fusion.worker.LatestWorker`; the worker runs the engine
@@ -30,14 +32,18 @@ from rclpy.node import Node
 
 from .delivery import DeliveryMonitor
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
-from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, image_to_array
-from .params import FUSION_PARAMS, FusionParams, declare, model_path_errors
+from .image_conversion import (ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, image_to_array,
+                               stamp_ns)
+from .inprocess_detection import COUNTERS as DETECTOR_COUNTERS
+from .inprocess_detection import DetectorFailure, InProcessDetector
+from .params import FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params, model_path_errors
 from .qos import input_event_callbacks, input_qos, output_qos
 from .worker import LatestWorker
 
 INPUTS = ("thermal", "visible")
 COUNTERS = ("received_thermal", "received_visible", "bad_thermal", "bad_visible", "lost_dds_thermal", "lost_dds_visible",
-            "pairs", "fused", "bad_pairs", "errors", "stamp_resets", "invalid_thermal_frames", "invalid_thermal_pixels")
+            "pairs", "fused", "bad_pairs", "errors", "stamp_resets", "invalid_thermal_frames", "invalid_thermal_pixels"
+            ) + DETECTOR_COUNTERS
 LOG_THROTTLE_S = 5.0  # per kind of problem (diagnostics.ThrottledLog)
 
 
@@ -51,11 +57,6 @@ class Frame:
     timeline: int  # stamp_resets when it arrived: pairs of a new timeline reset the engine first
 
 
-def stamp_ns(stamp) -> int:
-    """builtin_interfaces/Time -> integer nanoseconds."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
 class FusionNode(Node):
     """See the module docstring. Raises ConfigError (naming the parameter) when a parameter is invalid."""
 
@@ -65,11 +66,19 @@ class FusionNode(Node):
         from fusion_core.engine import create_engine
         from sensor_msgs.msg import Image
 
-        self.params = FusionParams.from_values(declare(self, FUSION_PARAMS), torch.cuda.is_available())
+        from .detector_node import available_onnx_providers
+
+        values = declare(self, FUSION_PARAMS + FUSION_DETECTOR_PARAMS)
+        self.params = FusionParams.from_values(values, torch.cuda.is_available())
+        detector_params = inprocess_detector_params(values, available_onnx_providers())
         with model_path_errors():
             self.engine = create_engine(self.params.engine_config())
         self.counters = Counters(COUNTERS)
         self._log = ThrottledLog(self.get_logger(), LOG_THROTTLE_S)
+        self.detection: InProcessDetector | None = None
+        if detector_params is not None:
+            self.detection = InProcessDetector(self, detector_params, bool(values["detector.own_thread"]), self.counters,
+                                               self._log)
         self._silence = InputSilence(INPUTS)
         self.latency_ms = LatencyWindow()  # completing input received -> published (node overhead + fusion)
         self.age_ms = LatencyWindow()  # visible stamp -> published, on this node's clock
@@ -107,6 +116,11 @@ class FusionNode(Node):
             f"fusing {self._subs[0].topic_name} + {self._subs[1].topic_name} -> {self._fused_pub.topic_name} with backend "
             f"{self.engine.backend} on {self.engine.device} (slop {self.params.slop} s, queue {self.params.queue_size}, "
             f"inputs {self.params.input_reliability}, Fast DDS {_transport_summary()})")
+        if self.detection is not None:
+            self.get_logger().info(
+                f"detecting in-process with {self.detection.params.detector_config().resolved_model_path.name} "
+                f"({', '.join(self.detection.params.providers)}) on "
+                f"{'its own thread' if values['detector.own_thread'] else 'the fusion worker'}")
 
     # --- executor side: convert, pair, hand over -------------------------------------------------
     def _on_image(self, index: int, msg, info) -> None:
@@ -169,7 +183,8 @@ class FusionNode(Node):
             self._log.log("warning", "bad_pairs", f"skipping pair at visible stamp {stamp} ns: {exc}")
             return
         header = visible.msg.header
-        self._fused_pub.publish(array_to_image(result.fused, encoding_for(result.fused, order), header))
+        encoding = encoding_for(result.fused, order)
+        self._fused_pub.publish(array_to_image(result.fused, encoding, header))
         if self._alpha_pub is not None:
             self._alpha_pub.publish(array_to_image(result.alpha, "mono8", header))
         self.counters.add("fused")
@@ -182,8 +197,13 @@ class FusionNode(Node):
         self.latency_ms.add((now - max(thermal.received, visible.received)) * 1000.0)
         self.age_ms.add((self.get_clock().now().nanoseconds - stamp_ns(header.stamp)) / 1e6)
         self.fuse_ms.add(result.timings["total"])
+        if self.detection is not None:  # after the fused image is out and counted: detection never delays it
+            self.detection.submit(result.fused, encoding, header)
 
     def _on_worker_error(self, exc: BaseException) -> None:
+        if isinstance(exc, DetectorFailure) and self.detection is not None:
+            self.detection.on_error(exc)  # fused and published; only its detection failed
+            return
         self.counters.add("errors")
         self._log.log("error", "errors", f"fusion failed: {type(exc).__name__}: {exc}")
 
@@ -217,6 +237,8 @@ class FusionNode(Node):
         for name, seconds in self._silence.seconds().items():
             values[f"silence_{name}_s"] = seconds
         values["dropped_worker"] = self._worker.dropped
+        if self.detection is not None:  # fused = detected + detector_errors + dropped_detector (+ in flight)
+            values.update(self.detection.values())
         # lost_dds_* (DDS events) and lost_seq_* count the same frames where both see them; the sequence
         # numbers see every one, so only they enter the total.
         values["dropped_total"] = (unpaired + self._worker.dropped + counts["bad_thermal"] + counts["bad_visible"]
@@ -225,7 +247,7 @@ class FusionNode(Node):
 
     def _publish_diagnostics(self) -> None:
         values = self.diagnostic_values()
-        problems, errors = int(values["dropped_total"]), int(values["errors"])
+        problems, errors = int(values["dropped_total"]), int(values["errors"]) + int(values["detector_errors"])
         level, message = summarize(errors - self._last_errors, problems - self._last_problems,
                                    self._silence.silent(self.params.stale_timeout), f"fusing at {values['rate_fused_hz']:.1f} Hz")
         self._last_problems, self._last_errors = problems, errors
@@ -237,6 +259,9 @@ class FusionNode(Node):
         worker = getattr(self, "_worker", None)
         if worker is not None:
             worker.stop()
+        detection = getattr(self, "detection", None)
+        if detection is not None:
+            detection.stop()
         super().destroy_node()
 
 

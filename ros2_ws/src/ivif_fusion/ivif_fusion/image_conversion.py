@@ -122,3 +122,8 @@ def array_to_image(array_: np.ndarray, encoding: str, header=None):
     data.frombytes(array_.reshape(-1).view(np.uint8))
     msg.data = data
     return msg
+
+
+def stamp_ns(stamp) -> int:
+    """builtin_interfaces/Time (a header stamp) -> integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)

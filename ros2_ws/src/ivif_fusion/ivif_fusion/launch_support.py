@@ -3,7 +3,12 @@ data and pure functions (testable without ``launch``).
 
 Every node parameter gets a launch argument of the same name (detector ones prefixed ``detector_``)
 whose default ``''`` means "keep the value from the params file"; a non-empty value overrides the
-file. Topics are remappings; ``namespace``, ``use_detector``, ``params_file``,
+file. ``detector`` says where detection runs (:data:`DETECTOR_MODES`): ``inprocess`` — fusion_node's own
+detector (``detector.enabled``; the ``detector_*`` arguments of the settings it shares with
+detector_node, :data:`~ivif_fusion.params.INPROCESS_DETECTOR_SETTINGS`, become its ``detector.*``
+parameters, the rest of them and ``detector_params_file`` do not apply), ``node`` — a separate
+detector_node on the fused image, ``none``. Topics are remappings; ``namespace``, ``use_detector``
+(kept for old command lines: ``false`` = ``detector:=none``), ``params_file``,
 ``detector_params_file``, ``log_level``, ``fastdds_profile`` (default: the installed
 ``config/fastdds_images.xml``, see :mod:`ivif_fusion.transport`) and ``fastdds_builtin_transports``
 (default '': unset, so the profile's transports apply) complete the set; :func:`transport_changes`
@@ -28,9 +33,11 @@ from typing import Any
 import yaml
 from fusion_core.errors import ConfigError
 
-from .params import DETECTOR_PARAMS, FUSION_PARAMS, ParamSpec
+from .params import DETECTOR_PARAMS, DETECTOR_PREFIX, FUSION_PARAMS, INPROCESS_DETECTOR_SETTINGS, ParamSpec
 
 KEEP = ""  # launch-argument value meaning "use the params file"
+DETECTOR_MODES = ("inprocess", "node", "none")
+DEFAULT_DETECTOR = "node"
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,10 @@ def launch_arguments(fusion_params_file: str, detector_params_file: str, fastdds
         LaunchArg("namespace", "", "namespace of both nodes (topics are relative, so they move with it)"),
         LaunchArg("params_file", fusion_params_file, "fusion_node parameter YAML"),
         LaunchArg("detector_params_file", detector_params_file, "detector_node parameter YAML"),
-        LaunchArg("use_detector", "true", "also start detector_node on the fused image (true|false)"),
+        LaunchArg("detector", DEFAULT_DETECTOR,
+                  "where detection runs: 'inprocess' (fusion_node runs YOLOX on each fused frame: no fusion/image hop), "
+                  "'node' (a separate detector_node on the fused image) or 'none'"),
+        LaunchArg("use_detector", "true", "old switch, kept for existing command lines: false = detector:=none"),
         LaunchArg("log_level", "info", "log level of both nodes (debug|info|warn|error|fatal)"),
         LaunchArg("fastdds_profile", fastdds_profile_file,
                   "Fast DDS XML profile of the nodes (FASTDDS_DEFAULT_PROFILES_FILE): a shared-memory segment large "
@@ -128,19 +138,34 @@ def _overrides(values: dict[str, str], specs: tuple[ParamSpec, ...], prefix: str
             for s in specs if values.get(prefix + s.name, KEEP).strip() != KEEP}
 
 
+def detector_mode(values: dict[str, str]) -> str:
+    """'inprocess' | 'node' | 'none' from the ``detector`` and ``use_detector`` arguments (ConfigError naming them)."""
+    mode = values["detector"].strip().lower()
+    if mode not in DETECTOR_MODES:
+        raise ConfigError(f"launch argument detector:={values['detector']!r} is not valid; valid values: {', '.join(DETECTOR_MODES)}")
+    return mode if parse_value("use_detector", values["use_detector"], True) else "none"
+
+
 def node_settings(values: dict[str, str]) -> list[NodeSetting]:
-    """Resolved launch-argument values -> the nodes to start (detector only when use_detector is true)."""
-    ns, log_level = values["namespace"], values["log_level"]
+    """Resolved launch-argument values -> the nodes to start (see :func:`detector_mode` for the detector)."""
+    ns, log_level, mode = values["namespace"], values["log_level"], detector_mode(values)
     fused, detections = values["fused_topic"], values["detections_topic"]
-    nodes = [NodeSetting(
+    detection_topics = [("detections", detections), ("detections/image", f"{detections}/image"),
+                        ("detections/json", f"{detections}/json")]
+    fusion = NodeSetting(
         "fusion_node", "fusion_node", ns, values["params_file"], _overrides(values, FUSION_PARAMS, ""),
         [("thermal/image_raw", values["thermal_topic"]), ("visible/image_raw", values["visible_topic"]),
-         ("fusion/image", fused), ("fusion/alpha", values["alpha_topic"])], log_level)]
-    if parse_value("use_detector", values["use_detector"], True):
+         ("fusion/image", fused), ("fusion/alpha", values["alpha_topic"])], log_level)
+    nodes = [fusion]
+    if mode == "inprocess":
+        fusion.overrides[f"{DETECTOR_PREFIX}enabled"] = True
+        shared = tuple(s for s in DETECTOR_PARAMS if s.name in INPROCESS_DETECTOR_SETTINGS)
+        fusion.overrides.update({DETECTOR_PREFIX + name: value for name, value in _overrides(values, shared, "detector_").items()})
+        fusion.remappings += detection_topics
+    elif mode == "node":
         nodes.append(NodeSetting(
             "detector_node", "detector_node", ns, values["detector_params_file"], _overrides(values, DETECTOR_PARAMS, "detector_"),
-            [("fusion/image", fused), ("detections", detections), ("detections/image", f"{detections}/image"),
-             ("detections/json", f"{detections}/json")], log_level))
+            [("fusion/image", fused)] + detection_topics, log_level))
     return nodes
 
 

@@ -9,7 +9,9 @@ import threading
 
 class NodeWatcher:
     """A node in ``namespace`` that receives ``fusion/image`` (``on_fused(msg)``, overridden by users) and
-    keeps the newest ``/diagnostics`` values of ``/<namespace>/fusion_node``. ``close()`` before exit."""
+    keeps the newest ``/diagnostics`` values of every status of a node in ``/<namespace>/``
+    (:meth:`diagnostics`: fusion_node's by default). Subclasses add their subscriptions in
+    :meth:`subscribe`, before the executor starts. ``close()`` before exit."""
 
     def __init__(self, node_name: str, namespace: str, fused_depth: int = 10) -> None:
         import rclpy
@@ -23,28 +25,32 @@ class NodeWatcher:
         rclpy.init()
         self.node = Node(node_name, namespace=namespace)
         self._lock = threading.Lock()
-        self._diagnostics: dict[str, str] = {}
-        self._status = f"/{namespace}/fusion_node: fusion"
+        self._statuses: dict[str, dict[str, str]] = {}  # status name -> newest values
+        self._prefix = f"/{namespace}/"
         self.node.create_subscription(Image, "fusion/image", self.on_fused, output_qos(fused_depth))
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.subscribe()
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
+
+    def subscribe(self) -> None:
+        """Extra subscriptions of a subclass on ``self.node`` (called before spinning starts)."""
 
     def on_fused(self, msg) -> None:
         """Called on the executor thread for every fused image."""
 
     def _on_diagnostics(self, msg) -> None:
         for status in msg.status:
-            if status.name == self._status:
+            if status.name.startswith(self._prefix):
                 with self._lock:
-                    self._diagnostics = {kv.key: kv.value for kv in status.values}
+                    self._statuses[status.name] = {kv.key: kv.value for kv in status.values}
 
-    def diagnostics(self) -> dict[str, str]:
-        """The node's newest /diagnostics values (empty until the first report)."""
+    def diagnostics(self, status: str = "fusion_node: fusion") -> dict[str, str]:
+        """The newest /diagnostics values of ``/<namespace>/<status>`` (empty until its first report)."""
         with self._lock:
-            return dict(self._diagnostics)
+            return dict(self._statuses.get(self._prefix + status, {}))
 
     def close(self) -> None:
         import rclpy

@@ -6,6 +6,10 @@ silently ignored; read-only makes rclpy refuse it instead. rclpy itself enforces
 ranges at declaration; choices and cross-field rules are checked here. Any violation raises
 :class:`fusion_core.errors.ConfigError` naming the parameter, which stops the node's start-up.
 
+fusion_node can also run the detector itself (:data:`FUSION_DETECTOR_PARAMS`: ``detector.enabled``
+and the detector settings of :data:`DETECTOR_PARAMS` that apply in-process, declared from the same
+specs under a ``detector.`` prefix and validated by the same :class:`DetectorParams`).
+
 The defaults here are also the values in ``config/fusion.yaml`` and ``config/detector.yaml`` (a
 test keeps them equal). Topic names are not parameters: remap ``thermal/image_raw``,
 ``visible/image_raw``, ``fusion/image`` … as usual.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 from fusion_core.errors import ConfigError, ModelFileError
@@ -104,6 +108,26 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("stale_timeout", 2.0, "fusion/image silent for longer than this (s) turns /diagnostics to WARN",
               (0.1, 3600.0)),
 )
+
+
+DETECTOR_PREFIX = "detector."
+# The detector_node settings that also apply to fusion_node's in-process detector (the others are about
+# detector_node's own subscription, worker and diagnostics, which fusion_node has already).
+INPROCESS_DETECTOR_SETTINGS = ("model_path", "device", "threads", "input_size", "score_threshold", "nms_iou", "classes",
+                               "publish_image", "publish_json")
+_INPROCESS_DEFAULTS = {"publish_image": False}  # in-process: the annotated image costs the fusion worker, so opt in
+
+FUSION_DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("detector.enabled", False,
+              "run the detector (YOLOX, as detector_node does) on every fused frame inside fusion_node and publish "
+              "detections, detections/json, detections/image with the pair's visible header; saves the fusion/image hop "
+              "to a separate detector_node"),
+    ParamSpec("detector.own_thread", False,
+              "run the in-process detector on a second newest-wins worker thread (fusion of the next pair overlaps "
+              "detection of this one; a fused frame replaced while it waits is counted as dropped_detector) instead "
+              "of right after fusion on the fusion worker"),
+) + tuple(replace(s, name=DETECTOR_PREFIX + s.name, default=_INPROCESS_DEFAULTS.get(s.name, s.default))
+          for s in DETECTOR_PARAMS if s.name in INPROCESS_DETECTOR_SETTINGS)
 
 
 def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
@@ -252,14 +276,28 @@ class DetectorParams:
             raise ConfigError(f"detector parameters: {exc}") from exc
 
 
+def inprocess_detector_params(values: dict[str, Any], available_providers: tuple[str, ...]) -> DetectorParams | None:
+    """fusion_node's ``detector.*`` values (:data:`FUSION_DETECTOR_PARAMS`) -> the :class:`DetectorParams` of its
+    in-process detector, or None when ``detector.enabled`` is false. The settings detector_node has and
+    fusion_node does not use keep their declared defaults. A ConfigError says it is about ``detector.*``."""
+    if not values[DETECTOR_PREFIX + "enabled"]:
+        return None
+    merged = {s.name: s.default for s in DETECTOR_PARAMS}
+    merged.update({name: values[DETECTOR_PREFIX + name] for name in INPROCESS_DETECTOR_SETTINGS})
+    try:
+        return DetectorParams.from_values(merged, available_providers)
+    except ConfigError as exc:
+        raise ConfigError(f"in-process detector (fusion_node parameters {DETECTOR_PREFIX}*): {exc}") from exc
+
+
 @contextmanager
-def model_path_errors() -> Iterator[None]:
+def model_path_errors(parameter: str = "model_path") -> Iterator[None]:
     """Around loading a node's model: a :class:`ModelFileError` (missing, unreadable or wrong file) becomes a
     ConfigError naming the parameter to fix, so start-up ends with exit 2 and a FATAL line saying so."""
     try:
         yield
     except ModelFileError as exc:
-        raise ConfigError(f"parameter 'model_path': {exc}") from exc
+        raise ConfigError(f"parameter {parameter!r}: {exc}") from exc
 
 
 def resolve_device(device: str, cuda_available: bool, what: str = "CUDA (torch.cuda.is_available())") -> str:

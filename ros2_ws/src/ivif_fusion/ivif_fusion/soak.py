@@ -56,7 +56,7 @@ class Sink(NodeWatcher):
 
     def view(self) -> tuple[dict[str, str], int]:
         with self._lock:
-            return dict(self._diagnostics), len(self.outputs)
+            return dict(self._statuses.get(self._prefix + "fusion_node: fusion", {})), len(self.outputs)
 
     def ages_since(self, index: int) -> list[float]:
         """Output ages (ms) of the outputs received after the first ``index``."""
@@ -95,25 +95,62 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ivif_ros_soak", description=__doc__.split("\n\n")[0])
+def cpu_seconds(pid: int | str = "self") -> float:
+    """CPU time (user + system, all threads) a process has used so far, s, from /proc/<pid>/stat; NaN when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15 of stat)
+
+
+class CpuMeter:
+    """CPU use of named processes between the first and the latest :meth:`sample`, as % of one core."""
+
+    def __init__(self, pids: dict[str, int | str]) -> None:
+        self.pids = pids
+        self._first: dict[str, tuple[float, float]] = {}
+        self._last: dict[str, tuple[float, float]] = {}
+
+    def sample(self) -> None:
+        now = time.monotonic()
+        for name, pid in self.pids.items():
+            used = cpu_seconds(pid)
+            if used == used:  # not NaN: the process is still there
+                self._first.setdefault(name, (now, used))
+                self._last[name] = (now, used)
+
+    def percent(self) -> dict[str, float]:
+        """name -> % of one core over the sampled interval (NaN without two samples)."""
+        out = {}
+        for name in self.pids:
+            (t0, c0), (t1, c1) = self._first.get(name, (0.0, 0.0)), self._last.get(name, (0.0, 0.0))
+            out[name] = round(100.0 * (c1 - c0) / (t1 - t0), 1) if t1 > t0 else float("nan")
+        return out
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a camera-process run, shared with :mod:`ivif_fusion.e2e`."""
     parser.add_argument("--rate", type=float, default=10.0, help="camera pairs per second")
-    parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--size", default="640x480", help="WxH of both cameras")
     parser.add_argument("--thermal-encoding", default="mono8", choices=("mono8", "mono16"))
     parser.add_argument("--transport-profile", default=None,
-                        help="Fast DDS XML profile for all three processes (default: the shipped config/fastdds_images.xml; "
+                        help="Fast DDS XML profile for all processes (default: the shipped config/fastdds_images.xml; "
                              "'' = none)")
-    parser.add_argument("--fastdds-transports", default="", help="FASTDDS_BUILTIN_TRANSPORTS for all three ('' = unset)")
+    parser.add_argument("--fastdds-transports", default="", help="FASTDDS_BUILTIN_TRANSPORTS for all ('' = unset)")
     parser.add_argument("--camera-reliability", default="reliable", choices=("reliable", "best_effort"))
     parser.add_argument("--backend", default="onnxruntime", help="fusion_node backend")
     parser.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
                         help="extra fusion_node parameter (repeatable), e.g. queue_size:=10")
     parser.add_argument("--bin", type=float, default=60.0, help="seconds per row of the table (default: a minute)")
-    parser.add_argument("--logs", type=Path, default=Path("/tmp"), help="folder for the two processes' logs")
+    parser.add_argument("--logs", type=Path, default=Path("/tmp"), help="folder for the processes' logs")
     parser.add_argument("--json", type=Path, help="write the results here")
-    args = parser.parse_args(argv)
 
+
+def run_environment(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str | None]]:
+    """The environment of every process of the run (transport, private domain, this package importable),
+    also applied to this process (its participant is created after). Returns (env, transport changes)."""
     changes = transport_env(args.transport_profile)
     if args.fastdds_transports:
         changes[BUILTIN_ENV] = args.fastdds_transports
@@ -122,53 +159,96 @@ def main(argv: list[str] | None = None) -> int:
     env = apply(dict(os.environ), changes)
     env["PYTHONPATH"] = os.pathsep.join([PACKAGE_PARENT] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     os.environ.clear()
-    os.environ.update(env)  # this process's participant too (created in Sink)
+    os.environ.update(env)
+    return env, changes
+
+
+def node_command(module: str, namespace: str, params: list[str]) -> list[str]:
+    """``python -m ivif_fusion.<module>`` in ``/namespace`` with ``name:=value`` parameters."""
+    cmd = [sys.executable, "-m", f"ivif_fusion.{module}", "--ros-args", "-r", f"__ns:=/{namespace}"]
+    for param in params:
+        cmd += ["-p", param]
+    return cmd
+
+
+def wait_up(ready, procs: dict[str, subprocess.Popen], tag: Path, timeout: float = 90.0) -> None:
+    """Poll ``ready()`` until true; SystemExit naming the log when a process ends or ``timeout`` s pass."""
+    end = time.monotonic() + timeout
+    while not ready():
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise SystemExit(f"{name} exited with code {proc.returncode} before the run; see {tag}_{name}.log")
+        if time.monotonic() > end:
+            raise SystemExit(f"{', '.join(procs)} did not come up within {timeout:.0f} s; see {tag}_*.log")
+        time.sleep(0.2)
+
+
+def start_camera(args: argparse.Namespace, namespace: str, seconds: float, counts_path: Path, env: dict[str, str],
+                 tag: Path) -> subprocess.Popen:
+    """The camera-publisher process; returns once its ledger exists (it is publishing) or it ended."""
+    camera = start([sys.executable, "-m", "ivif_fusion.camera_publisher", "--namespace", f"/{namespace}",
+                    "--rate", str(args.rate), "--seconds", str(seconds), "--size", args.size,
+                    "--thermal-encoding", args.thermal_encoding, "--reliability", args.camera_reliability,
+                    "--counts", str(counts_path)], env, Path(f"{tag}_camera.log"))
+    while not counts_path.is_file() and camera.poll() is None:
+        time.sleep(0.1)
+    return camera
+
+
+def monitor(camera: subprocess.Popen, counts_path: Path, sink: Sink, pids: dict[str, int | str], bin_s: float,
+            ) -> tuple[list[dict[str, object]], list[list[float]], dict[str, float]]:
+    """Until the camera process ends: a table row every ``bin_s`` s, RSS (MiB) of ``pids`` every 10 s and their
+    CPU use while the camera publishes. Returns (rows, rss rows [t, *MiB in pids order], CPU % of one core)."""
+    t0 = time.monotonic()
+    prev = {"published": dict.fromkeys(CAMERAS, 0), "diag": {}, "outputs": 0}
+    next_rss, next_row = t0, t0 + bin_s
+    rows: list[dict[str, object]] = []
+    rss: list[list[float]] = []
+    cpu = CpuMeter(pids)
+    while True:
+        done = camera.poll() is not None
+        now = time.monotonic()
+        if not done and not json.loads(counts_path.read_text()).get("finished"):
+            cpu.sample()  # while frames are published: not the camera's linger, not the drain below
+        if now >= next_rss:
+            rss.append([round(now - t0, 1)] + [round(rss_mb(pid), 1) for pid in pids.values()])
+            next_rss += 10.0
+        if now >= next_row or done:
+            if done:
+                time.sleep(3.0)  # outputs and the last diagnostics of the final pairs
+            rows.append(row(len(rows), prev, counts_path, sink))
+            next_row += bin_s
+        if done:
+            break
+        time.sleep(0.2)
+    while len(rows) > 1 and not any(rows[-1][f"published_{c}"] for c in CAMERAS):  # after the last publish:
+        last = rows.pop()  # fold the stragglers into the last row that published
+        rows[-1].update({k: rows[-1][k] + v for k, v in last.items() if k != "row" and not k.startswith("age")})
+    return rows, rss, cpu.percent()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ivif_ros_soak", description=__doc__.split("\n\n")[0])
+    add_run_arguments(parser)
+    parser.add_argument("--minutes", type=float, default=5.0)
+    args = parser.parse_args(argv)
+
+    env, changes = run_environment(args)
     namespace = f"soak{os.getpid()}"
     tag = args.logs / f"ivif_soak_{os.getpid()}"
     counts_path = Path(f"{tag}_counts.json")
-    node_cmd = [sys.executable, "-m", "ivif_fusion.fusion_node", "--ros-args", "-r", f"__ns:=/{namespace}",
-                "-p", f"backend:={args.backend}", "-p", "device:=cpu"]
-    for param in args.node_param:
-        node_cmd += ["-p", param]
     sink = Sink(namespace)
-    node = start(node_cmd, env, Path(f"{tag}_node.log"))
+    node = start(node_command("fusion_node", namespace, [f"backend:={args.backend}", "device:=cpu"] + args.node_param),
+                 env, Path(f"{tag}_fusion_node.log"))
     camera = None
-    rows: list[dict[str, object]] = []
-    rss: list[list[float]] = []
     result: dict[str, object] = {"settings": {**vars(args), "json": str(args.json), "logs": str(args.logs),
                                               "transport_env": changes}, "load_start": os.getloadavg()}
     try:
-        end = time.monotonic() + 90.0
-        while not (sink.view()[0] and sink.node.count_publishers(sink.node.resolve_topic_name("fusion/image"))):
-            if time.monotonic() > end or node.poll() is not None:
-                raise SystemExit(f"fusion_node did not come up; see {tag}_node.log")
-            time.sleep(0.2)
-        camera = start([sys.executable, "-m", "ivif_fusion.camera_publisher", "--namespace", f"/{namespace}",
-                        "--rate", str(args.rate), "--seconds", str(args.minutes * 60.0), "--size", args.size,
-                        "--thermal-encoding", args.thermal_encoding, "--reliability", args.camera_reliability,
-                        "--counts", str(counts_path)], env, Path(f"{tag}_camera.log"))
-        while not counts_path.is_file() and camera.poll() is None:
-            time.sleep(0.1)
-        t0 = time.monotonic()
-        prev = {"published": dict.fromkeys(CAMERAS, 0), "diag": {}, "outputs": 0}
-        next_rss, next_row = t0, t0 + args.bin
-        while True:
-            done = camera.poll() is not None
-            now = time.monotonic()
-            if now >= next_rss:
-                rss.append([round(now - t0, 1), rss_mb(camera.pid), rss_mb(node.pid), rss_mb()])
-                next_rss += 10.0
-            if now >= next_row or done:
-                if done:
-                    time.sleep(3.0)  # outputs and the last diagnostics of the final pairs
-                rows.append(row(len(rows), prev, counts_path, sink))
-                next_row += args.bin
-            if done:
-                break
-            time.sleep(0.2)
-        while len(rows) > 1 and not any(rows[-1][f"published_{c}"] for c in CAMERAS):  # after the last publish:
-            last = rows.pop()  # fold the stragglers into the last row that published
-            rows[-1].update({k: rows[-1][k] + v for k, v in last.items() if k != "row" and not k.startswith("age")})
+        wait_up(lambda: bool(sink.view()[0]) and bool(sink.node.count_publishers(sink.node.resolve_topic_name("fusion/image"))),
+                {"fusion_node": node}, tag)
+        camera = start_camera(args, namespace, args.minutes * 60.0, counts_path, env, tag)
+        rows, rss, cpu = monitor(camera, counts_path, sink, {"camera": camera.pid, "fusion_node": node.pid, "bench": "self"},
+                                 args.bin)
         final_diag, outputs = sink.view()
         ledger = json.loads(counts_path.read_text())
         ages = sink.ages_since(0)
@@ -176,18 +256,22 @@ def main(argv: list[str] | None = None) -> int:
         result.update({"outputs_received": outputs, "age_p50_ms": percentiles(ages)[0], "age_p99_ms": percentiles(ages)[1],
                        "node_diagnostics": final_diag, "camera": {k: ledger[k] for k in ("deadline_misses", "publish_ms_max",
                                                                                           "publish_ms_over_10")},
-                       "rows": rows, "rss_mb": rss, "load_end": os.getloadavg()})
+                       "rows": rows, "rss_mb": rss, "cpu_percent": cpu, "load_end": os.getloadavg()})
     finally:
         if camera is not None:
             stop_process(camera)
         stop_process(node)
         sink.close()
     print_table(result)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
-        print(f"results -> {args.json}")
+    write_json(result, args.json)
     return 0
+
+
+def write_json(result: dict[str, object], path: Path | None) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2))
+        print(f"results -> {path}")
 
 
 def row(index: int, prev: dict, counts_path: Path, sink: Sink) -> dict[str, object]:
@@ -226,7 +310,8 @@ def print_table(result: dict[str, object]) -> None:
           f"age p50 {result['age_p50_ms']:.1f} ms p99 {result['age_p99_ms']:.1f} ms")
     if result["rss_mb"]:
         first, last = result["rss_mb"][0], result["rss_mb"][-1]
-        print(f"     RSS MiB (camera, node, bench): {first[1:]} -> {last[1:]}")
+        print(f"     RSS MiB ({', '.join(result['cpu_percent'])}): {first[1:]} -> {last[1:]}")
+    print("     CPU % of one core while publishing: " + ", ".join(f"{k} {v:.0f}" for k, v in result["cpu_percent"].items()))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,66 @@
+"""The end-to-end benchmark on a few seconds (camera process -> fusion_node [+ detector_node] -> this bench):
+every published pair fused-and-detected or counted, detections stamped like the fused images; and the
+detection accounting on tables of diagnostics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from ros_harness import ros_env
+
+from ivif_fusion.e2e import account_detections
+
+RECEIVED = [(100, 10), (101, 11)]  # (receive ns, stamp ns) of detection messages
+
+
+@pytest.mark.parametrize("mode,fusion,detector,expected", [
+    ("inprocess", {"fused": "12", "detected": "9", "detector_errors": "1", "dropped_detector": "2"}, {},
+     {"fused": 12, "detected": 9, "detector_errors": 1, "dropped_detector": 2, "unaccounted": 0, "not_received_here": 7}),
+    ("inprocess", {"fused": "12", "detected": "9"}, {},
+     {"fused": 12, "detected": 9, "detector_errors": 0, "dropped_detector": 0, "unaccounted": 3, "not_received_here": 7}),
+    ("node", {"fused": "12", "detected": "0"}, {"processed": "8", "lost_dds": "1", "dropped_worker": "2", "bad_frames": "0",
+                                                "errors": "1", "received": "11"},
+     {"fused": 12, "detected": 8, "detector_node_lost_dds": 1, "detector_node_dropped_worker": 2, "detector_node_bad_frames": 0,
+      "detector_node_errors": 1, "unaccounted": 0, "not_received_here": 6}),
+])
+def test_account_detections(mode, fusion, detector, expected) -> None:
+    r = account_detections(mode, fusion, detector, RECEIVED, {10, 12})
+    assert {k: r[k] for k in expected} == expected
+    assert set(r) - set(expected) == {"received_here", "stamps_unmatched", "stamps_duplicated"}
+    assert (r["received_here"], r["stamps_unmatched"], r["stamps_duplicated"]) == (2, 1, 0)  # stamp 11 was never fused here
+
+
+def test_account_detections_counts_duplicate_stamps() -> None:
+    r = account_detections("inprocess", {"fused": "2", "detected": "2"}, {}, [(1, 10), (2, 10)], {10})
+    assert (r["stamps_duplicated"], r["stamps_unmatched"], r["unaccounted"], r["not_received_here"]) == (1, 0, 0, 0)
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("detector", ["inprocess", "node"])
+def test_e2e_accounts_for_every_pair_and_detection(tmp_path, detector: str) -> None:
+    out = tmp_path / "e2e.json"
+    proc = subprocess.run([sys.executable, "-m", "ivif_fusion.e2e", "--rate", "5", "--seconds", "6", "--size", "320x240",
+                           "--bin", "3", "--detector", detector, "--logs", str(tmp_path), "--json", str(out)],
+                          env=ros_env(), capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    r = json.loads(out.read_text())
+    for cam, c in r["cameras"].items():
+        assert c["published"] >= 25, (cam, c)  # 6 s at 5 Hz
+        assert c["unaccounted"] == 0 and c["never_reached_node"] == 0, (cam, c)
+    p, d = r["pairs"], r["detections"]
+    assert p["pairs_unaccounted"] == 0 and p["pairs"] == p["fused"] + p["dropped_worker"] + p["bad_pairs"] + p["errors"]
+    # fused = detected + counted reasons, exactly; every detection reached this process
+    reasons = sum(v for k, v in d.items() if k.startswith(("detector_", "dropped_detector")))
+    assert d["fused"] == p["fused"] == r["outputs_received"] and d["fused"] == d["detected"] + reasons and d["unaccounted"] == 0
+    assert d["detected"] > 0 and d["received_here"] == d["detected"] and d["not_received_here"] == 0
+    # every detection carries the stamp of a fused image (= its visible camera frame), once
+    assert d["stamps_unmatched"] == 0 and d["stamps_duplicated"] == 0
+    assert 0 < r["latency_p50_ms"] <= r["latency_p99_ms"] < 10_000
+    assert r["detections_topic"] in ("detections", "detections/json")
+    names = ["camera", "fusion_node"] + (["detector_node"] if detector == "node" else []) + ["bench"]
+    assert list(r["cpu_percent"]) == names and r["cpu_percent"]["fusion_node"] > 0
+    assert all(len(row) == len(names) + 1 for row in r["rss_mb"])
+    assert "unaccounted anywhere: 0" in proc.stdout
