@@ -59,6 +59,7 @@ def test_e2e_accounts_for_every_pair_and_detection(tmp_path, detector: str) -> N
     # every detection carries the stamp of a fused image (= its visible camera frame), once
     assert d["stamps_unmatched"] == 0 and d["stamps_duplicated"] == 0
     assert 0 < r["latency_p50_ms"] <= r["latency_p99_ms"] < 10_000
+    assert 0 <= r["after_fused_p50_ms"] <= r["after_fused_p99_ms"] < r["latency_p99_ms"]  # detections follow their fused image
     assert r["detections_topic"] in ("detections", "detections/json")
     names = ["camera", "fusion_node"] + (["detector_node"] if detector == "node" else []) + ["bench"]
     assert list(r["cpu_percent"]) == names and r["cpu_percent"]["fusion_node"] > 0

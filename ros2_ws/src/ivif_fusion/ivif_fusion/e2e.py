@@ -17,7 +17,9 @@ Accounting, stage by stage (each ``unaccounted`` must be 0):
 * detected = detection messages received here (+ ``not_received_here``).
 
 Latency: camera publish (the input stamp) → detections received here, p50/p99 over the run (same
-host clock), beside the fused image's. Every detection's stamp must be the stamp of a fused image
+host clock), beside the fused image's, and detections received − its fused image received (what the
+detector adds; the separate node's extra hop shows here). detector_node runs with
+``publish_image:=false``, like the in-process default, so both set-ups publish the same. Every detection's stamp must be the stamp of a fused image
 received here (``stamps_unmatched``). CPU per process while the camera publishes (% of one core, from
 /proc/<pid>/stat), RSS every 10 s. Prints a table, ``--json OUT``.
 
@@ -44,11 +46,12 @@ DETECTORS = ("inprocess", "node", "none")
 
 
 class DetectionSink(Sink):
-    """The soak's sink plus the detections: (receive time ns, stamp ns) of each, and the fused stamps seen."""
+    """The soak's sink plus the detections: (receive time ns, stamp ns) of each, and stamp -> receive time ns
+    of the fused images."""
 
     def __init__(self, namespace: str) -> None:
         self.detections: list[tuple[int, int]] = []
-        self.fused_stamps: set[int] = set()
+        self.fused_received: dict[int, int] = {}
         super().__init__(namespace)
 
     def subscribe(self) -> None:
@@ -73,17 +76,18 @@ class DetectionSink(Sink):
             self.detections.append((now, stamp))
 
     def on_fused(self, msg) -> None:
+        now = time.time_ns()
         super().on_fused(msg)
         with self._lock:
-            self.fused_stamps.add(stamp_ns(msg.header.stamp))
+            self.fused_received[stamp_ns(msg.header.stamp)] = now
 
-    def detection_view(self) -> tuple[list[tuple[int, int]], set[int]]:
+    def detection_view(self) -> tuple[list[tuple[int, int]], dict[int, int]]:
         with self._lock:
-            return list(self.detections), set(self.fused_stamps)
+            return list(self.detections), dict(self.fused_received)
 
 
 def account_detections(mode: str, fusion: dict[str, str], detector: dict[str, str], received: list[tuple[int, int]],
-                       fused_stamps: set[int]) -> dict[str, object]:
+                       fused_stamps: set[int] | dict[int, int]) -> dict[str, object]:
     """fused = detected + counted reasons + unaccounted; detected = received here + not_received_here; stamps."""
     n = lambda d, key: int(float(d.get(key, 0)))  # noqa: E731
     fused = n(fusion, "fused")
@@ -143,9 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         fusion_diag, outputs = sink.view()
         detector_diag = sink.diagnostics("detector_node: detector")
         ledger = json.loads(counts_path.read_text())
-        received, fused_stamps = sink.detection_view()
+        received, fused_received = sink.detection_view()
         ages = sink.ages_since(0)
         latencies = [(now - stamp) / 1e6 for now, stamp in received]
+        after_fused = [(now - fused_received[stamp]) / 1e6 for now, stamp in received if stamp in fused_received]
         duration = ledger["published"]["visible"] / args.rate if args.rate > 0 else float("nan")
         result.update(account(ledger["published"], fusion_diag))
         result.update({
@@ -156,9 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             "rows": rows, "rss_mb": rss, "cpu_percent": cpu, "wall_s": time.monotonic() - t_publish,
             "load_end": os.getloadavg()})
         if args.detector != "none":
-            result["detections"] = account_detections(args.detector, fusion_diag, detector_diag, received, fused_stamps)
+            result["detections"] = account_detections(args.detector, fusion_diag, detector_diag, received, fused_received)
             result.update({"detections_rate_hz": len(received) / duration, "detections_topic": detections_topic,
-                           "latency_p50_ms": percentiles(latencies)[0], "latency_p99_ms": percentiles(latencies)[1]})
+                           "latency_p50_ms": percentiles(latencies)[0], "latency_p99_ms": percentiles(latencies)[1],
+                           "after_fused_p50_ms": percentiles(after_fused)[0], "after_fused_p99_ms": percentiles(after_fused)[1]})
     finally:
         if camera is not None:
             stop_process(camera)
@@ -185,7 +191,8 @@ def print_detections(result: dict[str, object]) -> None:
               f"received here {d['received_here']} (not received {d['not_received_here']}), stamps unmatched "
               f"{d['stamps_unmatched']}, duplicated {d['stamps_duplicated']}")
         print(f"  camera -> detections received: {result['detections_rate_hz']:.1f} Hz, p50 {result['latency_p50_ms']:.1f} ms "
-              f"p99 {result['latency_p99_ms']:.1f} ms")
+              f"p99 {result['latency_p99_ms']:.1f} ms; after its fused image p50 {result['after_fused_p50_ms']:.1f} ms "
+              f"p99 {result['after_fused_p99_ms']:.1f} ms")
     unaccounted = [c["unaccounted"] for c in result["cameras"].values()] + [result["pairs"]["pairs_unaccounted"]]
     unaccounted += [d["unaccounted"], d["not_received_here"]] if d is not None else []
     print(f"  unaccounted anywhere: {sum(abs(u) for u in unaccounted)}; CPU % of one core: "
