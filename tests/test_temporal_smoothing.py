@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fusion_core import ConfigError, EngineConfig, create_engine
-from fusion_core.engine.temporal import AlphaSmoother, photometric_residual, spread
+from fusion_core.engine.temporal import CELL, MOTION_REACH, AlphaSmoother, photometric_residual
 from fusion_core.metrics import alpha_lag, paste_hot_blob, synthetic_sequence
 
 BACKENDS = ("torch", "onnxruntime")
@@ -124,18 +124,26 @@ def test_size_change_restarts_the_smoothing(make, pair):
     assert np.array_equal(smooth.fuse(*small).alpha, plain.fuse(*small).alpha)
 
 
-def test_photometric_residual_and_spread():
+def test_photometric_residual_removes_a_global_step_only():
     prev = torch.rand(1, 1, 20, 24, generator=torch.Generator().manual_seed(1))
     assert photometric_residual(prev * 0.8 + 0.1, prev).abs().max() < 1e-5
-    moved = prev.clone()
+    moved = prev * 0.8 + 0.1
     moved[..., 10, 12] += 0.5
     assert photometric_residual(moved, prev)[..., 10, 12] > 0.45
-    dot = torch.zeros(1, 1, 64, 64)
-    dot[..., 32, 32] = 1.0
-    reached = spread(dot, 8)[0, 0].numpy()
-    ys, xs = np.mgrid[0:64, 0:64]
-    chebyshev = np.maximum(np.abs(ys - 32), np.abs(xs - 32))
-    assert reached.shape == (64, 64) and reached[chebyshev <= 8].min() == 1 and reached[chebyshev > 8 + 6].max() == 0
+
+
+def test_a_local_change_stops_smoothing_within_its_reach():
+    """One changed 4x4 patch: weight 0 within MOTION_REACH px of it (at most 6 px more), the full weight beyond."""
+    frame = torch.full((1, 1, 96, 128), 0.3)
+    smoother = AlphaSmoother(0.8, 0.02)
+    assert smoother.weight(frame, frame) is None  # first frame
+    changed = frame.clone()
+    changed[..., 48:52, 64:68] = 0.9
+    k = smoother.weight(changed, frame)[0, 0].numpy()
+    ys, xs = np.mgrid[0:96, 0:128]
+    distance = np.maximum(np.maximum(48 - ys, ys - 51), np.maximum(64 - xs, xs - 67)).clip(0)  # Chebyshev, to the patch
+    assert k.shape == (96, 128)
+    assert k[distance <= MOTION_REACH].max() == 0.0 and k[distance > MOTION_REACH + 2 * CELL - 2].min() == pytest.approx(0.8)
 
 
 @pytest.mark.parametrize(
