@@ -150,7 +150,10 @@ class Registrar:
     def _warp(self, thermal_hw: tuple[int, int], visible_hw: tuple[int, int], device: torch.device) -> _Warp:
         key = (thermal_hw, visible_hw, str(device))
         if key not in self._warps:
-            cpu = self._warps.get((thermal_hw, visible_hw, "cpu")) or _build_warp(self.config, thermal_hw, visible_hw)
+            cpu_key = (thermal_hw, visible_hw, "cpu")
+            if cpu_key not in self._warps:  # built once on the CPU (float64 maths), copied to other devices
+                self._warps[cpu_key] = _build_warp(self.config, thermal_hw, visible_hw)
+            cpu = self._warps[cpu_key]
             self._warps[key] = _Warp(cpu.grid.to(device), None if cpu.outside is None else cpu.outside.to(device),
                                      cpu.coverage)
         return self._warps[key]

@@ -75,7 +75,9 @@ def test_coverage_is_the_analytic_area_within_a_pixel_row(engines, msrs_pair):
     # Pixel centres inside a 479.25 x 359.25 rectangle: 480 x 360 of them; the count may differ from the
     # area by up to one pixel row plus one pixel column.
     assert abs(out.thermal_coverage * h * w - fp_w * fp_h) <= fp_w + fp_h + 1
-    fp = engines["torch"].registrar.footprint((th, tw), (h, w))
+    registrar = engines["torch"].registrar
+    fp = registrar.footprint((th, tw), (h, w))
+    assert registrar.outside((th, tw), (h, w)) is registrar.outside((th, tw), (h, w))  # cached, not recomputed
     assert fp.coverage == out.thermal_coverage
     assert fp.bbox == (100, 60, 579, 419)
     assert np.array_equal(fp.covered, _covered_box(h, w))
@@ -172,3 +174,14 @@ def test_nothing_covered_gives_the_visible_image(msrs_pair):
     out = engine.fuse(thermal, visible)
     assert out.thermal_coverage == 0.0 and engine.registrar.footprint(thermal.shape, visible.shape[:2]).bbox is None
     assert np.array_equal(out.fused, visible) and not out.alpha.any()
+
+
+@pytest.mark.gpu
+def test_cuda_engine_applies_the_same_footprint(engines, msrs_pair):
+    thermal, visible = msrs_pair
+    cpu = engines["torch"].fuse(thermal, visible)
+    gpu = create_engine(EngineConfig(backend="torch", device="cuda", registration=SHRINK)).fuse(thermal, visible)
+    covered = _covered_box(*visible.shape[:2])
+    assert np.array_equal(gpu.fused[~covered], visible[~covered]) and (gpu.alpha[~covered] == 0).all()
+    assert gpu.thermal_coverage == cpu.thermal_coverage
+    assert np.abs(gpu.fused.astype(int) - cpu.fused).max() <= 1

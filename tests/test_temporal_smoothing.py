@@ -63,6 +63,17 @@ def test_agc_step_is_damped_and_reset_forgets(make, pair, backend):
     assert np.array_equal(after_reset.alpha, a1) and np.array_equal(after_reset.fused, plain.fuse(stepped, vi).fused)
 
 
+@pytest.mark.gpu
+def test_cuda_smoothing_matches_cpu(make, pair):
+    th, vi = pair
+    frames = [(th, vi), (_agc_step(th), vi), (th, vi)]
+    cpu = make(alpha_smoothing=0.8)
+    gpu = create_engine(EngineConfig(backend="torch", device="cuda", alpha_smoothing=0.8))
+    for thermal, visible in frames:
+        a, b = cpu.fuse(thermal, visible), gpu.fuse(thermal, visible)
+        assert np.abs(a.alpha.astype(int) - b.alpha).max() <= 1 and np.abs(a.fused.astype(int) - b.fused).max() <= 1
+
+
 def test_fused_follows_the_smoothed_alpha(make, pair):
     """Grey visible: fused_smooth − fused_plain = (α_smooth − α_plain)·(IR − VI), up to 8-bit rounding."""
     th, vi = pair
