@@ -5,7 +5,6 @@ every fused frame detected or counted; with detector.enabled false (the default)
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -54,17 +53,19 @@ def start(graph, namespace: str, *params):
     return node, probe
 
 
-def publish_pairs(probe: Probe, msrs_dir, base_s: int) -> list[int]:
+def publish_pairs(probe: Probe, msrs_dir, base_s: int, output: str) -> list[int]:
     """One MSRS pair per stem, 100 ms apart; thermal stamped 3 ms before its visible frame, so an output
-    stamped with the visible header is told apart. Returns the visible stamps (ns)."""
+    stamped with the visible header is told apart. Each pair waits for the previous pair's message on
+    ``output``, so no newest-wins hand-off can replace a frame, however slow the machine. Returns the
+    visible stamps (ns)."""
     stamps = []
     for k, stem in enumerate(STEMS):
+        wait_for(lambda: len(probe.messages(output)) >= k, 60, f"{output} of pair {k - 1}")
         rgb = read_visible(msrs_dir / "vi" / f"{stem}.png")
         stamp = base_s * 1_000_000_000 + k * 100 * MS
         probe.thermal.publish(image(read_thermal(msrs_dir / "ir" / f"{stem}.png"), "mono8", stamp - 3 * MS, "thermal_optical"))
         probe.visible.publish(image(np.ascontiguousarray(rgb[:, :, ::-1]), "bgr8", stamp, "visible_optical"))
         stamps.append(stamp)
-        time.sleep(0.05)
     return stamps
 
 
@@ -99,7 +100,7 @@ def test_detections_of_the_fused_image_with_the_visible_header(graph, msrs_dir, 
 
     node, probe = start(graph, f"fdet{int(own_thread)}", ("detector.enabled", True), ("detector.own_thread", own_thread),
                         ("detector.publish_image", True))
-    stamps = publish_pairs(probe, msrs_dir, base_s=2000)
+    stamps = publish_pairs(probe, msrs_dir, base_s=2000, output="detections/json")
     wait_for(lambda: len(probe.messages("detections/json")) >= len(stamps) and len(probe.messages("detections/image")) >= len(stamps),
              60, f"detections of {len(stamps)} pairs")
     fused = probe.messages("fusion/image")
@@ -143,7 +144,7 @@ def test_a_failed_detection_is_counted_and_the_fused_image_still_goes_out(graph,
         return real_detect(image, order)
 
     node.detection.detector.detect = second_fails
-    stamps = publish_pairs(probe, msrs_dir, base_s=3000)
+    stamps = publish_pairs(probe, msrs_dir, base_s=3000, output="fusion/image")
     wait_for(lambda: len(probe.messages("detections/json")) >= 2 and len(probe.messages("fusion/image")) >= 3, 60,
              "3 fused images and 2 detections")
     assert [stamp_of(m.header) for m in probe.messages("fusion/image")] == stamps
@@ -156,7 +157,7 @@ def test_a_failed_detection_is_counted_and_the_fused_image_still_goes_out(graph,
 def test_disabled_detector_publishes_no_detections(graph, msrs_dir) -> None:
     node, probe = start(graph, "fplain")  # detector.enabled: false, the default
     assert node.detection is None
-    stamps = publish_pairs(probe, msrs_dir, base_s=4000)
+    stamps = publish_pairs(probe, msrs_dir, base_s=4000, output="fusion/image")
     wait_for(lambda: len(probe.messages("fusion/image")) >= len(stamps), 60, "the fused images")
     values = counted(probe, node, lambda v: v["fused"] == str(len(stamps)))
     assert (values["detected"], values["detections"], values["detector_errors"]) == ("0", "0", "0")
