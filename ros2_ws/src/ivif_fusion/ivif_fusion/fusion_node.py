@@ -32,6 +32,7 @@ from rclpy.node import Node
 
 from .delivery import DeliveryMonitor
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
+from .footprint import FootprintReport
 from .image_conversion import (ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, image_to_array,
                                stamp_ns)
 from .inprocess_detection import COUNTERS as DETECTOR_COUNTERS
@@ -79,6 +80,8 @@ class FusionNode(Node):
         if detector_params is not None:
             self.detection = InProcessDetector(self, detector_params, bool(values["detector.own_thread"]), self.counters,
                                                self._log)
+        self._footprint = FootprintReport(self.engine.registrar,
+                                          lambda level, text: getattr(self.get_logger(), level)(text))
         self._silence = InputSilence(INPUTS)
         self.latency_ms = LatencyWindow()  # completing input received -> published (node overhead + fusion)
         self.age_ms = LatencyWindow()  # visible stamp -> published, on this node's clock
@@ -188,6 +191,7 @@ class FusionNode(Node):
         if self._alpha_pub is not None:
             self._alpha_pub.publish(array_to_image(result.alpha, "mono8", header))
         self.counters.add("fused")
+        self._footprint.update(thermal.array.shape[:2], visible.array.shape[:2], result.thermal_coverage)
         if result.invalid_thermal:  # non-finite thermal pixels: fused as visible with alpha 0 (fusion_core.engine.validity)
             self.counters.add("invalid_thermal_frames")
             self.counters.add("invalid_thermal_pixels", result.invalid_thermal)
@@ -237,6 +241,7 @@ class FusionNode(Node):
         for name, seconds in self._silence.seconds().items():
             values[f"silence_{name}_s"] = seconds
         values["dropped_worker"] = self._worker.dropped
+        values.update(self._footprint.values())
         if self.detection is not None:  # fused = detected + detector_errors + dropped_detector (+ in flight)
             values.update(self.detection.values())
         # lost_dds_* (DDS events) and lost_seq_* count the same frames where both see them; the sequence

@@ -75,6 +75,13 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("homography", list(IDENTITY),
               "row-major 3x3 homography mapping thermal pixels to visible pixels (9 numbers); identity or empty = none",
               dynamic_typing=True),
+    ParamSpec("alpha_smoothing", 0.0,
+              "weight of the previous frame's alpha in a motion-aware temporal smoothing (0 = off); steadies alpha "
+              "under noise and thermal gain steps without lagging moving targets (docs/temporal.md); reset with the AGC",
+              (0.0, 0.999)),
+    ParamSpec("alpha_motion_threshold", 0.02,
+              "alpha smoothing: local input change (luminance, [0, 1] scale) treated as motion, where alpha follows "
+              "the current frame at once; raise it for noisy sensors", (0.001, 1.0)),
     ParamSpec("allow_resize", True, "without a homography, resize a thermal frame of another size to the visible size"),
     ParamSpec("max_aspect_change", 0.1, "largest relative aspect-ratio change allowed when resizing", (0.0, 10.0)),
     ParamSpec("publish_alpha", True, "publish fusion/alpha (mono8, alpha*255; 255 = all thermal)"),
@@ -177,6 +184,8 @@ class FusionParams:
     homography: tuple[float, ...] | None
     allow_resize: bool
     max_aspect_change: float
+    alpha_smoothing: float
+    alpha_motion_threshold: float
     publish_alpha: bool
     worker_queue_size: int
     diagnostics_period: float
@@ -198,6 +207,7 @@ class FusionParams:
             thermal_p_low=float(v["thermal_p_low"]), thermal_p_high=float(v["thermal_p_high"]),
             thermal_smoothing=float(v["thermal_smoothing"]), homography=parse_homography(v["homography"]),
             allow_resize=bool(v["allow_resize"]), max_aspect_change=float(v["max_aspect_change"]),
+            alpha_smoothing=float(v["alpha_smoothing"]), alpha_motion_threshold=float(v["alpha_motion_threshold"]),
             publish_alpha=bool(v["publish_alpha"]), worker_queue_size=int(v["worker_queue_size"]),
             diagnostics_period=float(v["diagnostics_period"]), stale_timeout=float(v["stale_timeout"]),
             stamp_jump_back_threshold=float(v["stamp_jump_back_threshold"]),
@@ -223,7 +233,8 @@ class FusionParams:
             raise ConfigError(f"parameter 'homography': {exc}") from exc
         try:
             return EngineConfig(backend=self.backend, model_path=self.model_path, device=self.device,
-                                precision=self.precision, thermal=thermal, registration=registration, threads=self.threads)
+                                precision=self.precision, thermal=thermal, registration=registration, threads=self.threads,
+                                alpha_smoothing=self.alpha_smoothing, alpha_motion_threshold=self.alpha_motion_threshold)
         except ConfigError as exc:
             raise ConfigError(f"parameters backend/device/precision: {exc}") from exc
 

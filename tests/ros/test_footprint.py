@@ -1,0 +1,74 @@
+"""fusion_node over real rclpy with an unregistered rig: the field-of-view rule and its report.
+
+The thermal camera is mapped into the visible frame by a homography that leaves part of the visible
+frame uncovered (thermal scaled by 0.75 and shifted). Outside the footprint the published fused image
+must be the visible image bit for bit with α = 0; inside, exactly what fusion_core makes of the pair;
+/diagnostics must report the footprint's coverage and bounding box. The rule itself is tested on
+arrays in tests/test_fov.py; here it is the node's parameters, pixels and report.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from ros_harness import wait_for
+from test_fusion_node import MS, input_probe, latest_diagnostics, make_image, stamp_of
+
+from fusion_core.engine import EngineConfig, create_engine
+from fusion_core.io import read_thermal, read_visible
+from fusion_core.registration import RegistrationConfig
+
+pytestmark = pytest.mark.ros
+
+SHRINK_AND_SHIFT = (0.75, 0.0, 100.0, 0.0, 0.75, 60.0, 0.0, 0.0, 1.0)  # thermal 640x480 -> visible x 100..579, y 60..419
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.8])
+def test_outside_the_thermal_footprint_is_visible_and_reported(msrs_dir, graph, smoothing: float) -> None:
+    from ivif_fusion.fusion_node import FusionNode
+    from ivif_fusion.image_conversion import image_to_array
+    from rclpy.parameter import Parameter
+
+    namespace = f"footprint_{int(smoothing * 10)}"
+    node = graph.add(FusionNode(namespace=namespace, context=graph.context, parameter_overrides=[
+        Parameter("homography", value=list(SHRINK_AND_SHIFT)), Parameter("alpha_smoothing", value=smoothing),
+        Parameter("worker_queue_size", value=8), Parameter("diagnostics_period", value=0.25),
+        Parameter("device", value="cpu"), Parameter("backend", value="onnxruntime")]))
+    assert node.engine.config.alpha_smoothing == smoothing
+    probe = input_probe(graph, namespace)
+    reference = create_engine(EngineConfig(backend="onnxruntime", device="cpu", alpha_smoothing=smoothing,
+                                           registration=RegistrationConfig(homography=SHRINK_AND_SHIFT)))
+
+    stems = ("00004N", "00055D", "00004N")  # the last pair only lets the second one out of the pairing
+    stamps = [9000 * 1_000_000_000 + k * 100 * MS for k in range(len(stems))]
+    pairs = []
+    for stamp, stem in zip(stamps, stems):
+        ir, rgb = read_thermal(msrs_dir / "ir" / f"{stem}.png"), read_visible(msrs_dir / "vi" / f"{stem}.png")
+        pairs.append((ir, rgb))
+        probe.thermal.publish(make_image(ir, "mono8", stamp, "thermal_optical"))
+        probe.visible.publish(make_image(rgb, "rgb8", stamp + 2 * MS, "visible_optical"))
+        time.sleep(0.15)
+    wait_for(lambda: len(probe.messages("fusion/image")) >= 2 and len(probe.messages("fusion/alpha")) >= 2, 30,
+             "the first two pairs fused")
+    pairs = pairs[:2]
+    fused, alphas = probe.messages("fusion/image")[:2], probe.messages("fusion/alpha")[:2]
+    assert [stamp_of(m) for m in fused] == [s + 2 * MS for s in stamps[:2]]
+
+    footprint = reference.registrar.footprint((480, 640), (480, 640))
+    outside = ~footprint.covered
+    assert footprint.bbox == (100, 60, 579, 419) and abs(footprint.coverage - 480 * 360 / (640 * 480)) < 1e-9
+    for (ir, rgb), msg, alpha_msg in zip(pairs, fused, alphas):
+        want = reference.fuse(ir, rgb, "rgb")  # same sequence in the same order: the smoothing state agrees
+        got, got_alpha = image_to_array(msg), image_to_array(alpha_msg)
+        assert np.array_equal(got, want.fused) and np.array_equal(got_alpha, want.alpha)
+        assert np.array_equal(got[outside], rgb[outside]) and not got_alpha[outside].any()
+        assert got_alpha[~outside].mean() > 5  # inside, thermal takes part
+        assert want.thermal_coverage == pytest.approx(footprint.coverage)
+
+    values = latest_diagnostics(probe, node.get_fully_qualified_name(), lambda v: int(v["fused"]) >= 2)
+    assert float(values["thermal_footprint_coverage"]) == pytest.approx(footprint.coverage, abs=1e-3)  # 3 decimals
+    assert values["thermal_footprint_bbox"] == "100,60,579,419"
+    assert float(values["thermal_coverage"]) == pytest.approx(footprint.coverage, abs=1e-3)
+    time.sleep(0.1)
