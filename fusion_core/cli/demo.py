@@ -1,6 +1,7 @@
 """``ivif demo``: the shipped sample as a bag, through a real ROS 2 graph, to a report in ``demo_out/``.
 
-bag player -> fusion_node -> detector_node -> recorder, as rclpy processes over Fast DDS on this host,
+bag player (at the bag's own rate) -> fusion_node -> detector_node (or fusion_node's in-process detector,
+``--detector inprocess``) -> recorder, as rclpy processes over Fast DDS on this host,
 with the shipped fusion weights and YOLOX-nano. Without rclpy (or with ``--offline``) the same bag is
 replayed offline through the same engine, pairing and detector instead.
 """
@@ -18,6 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample" / "msrs"
 MARKER = ".ivif_demo"  # marks a folder this command made, so a re-run may clear it
 DEMO_RATE_FACTOR = 1.0  # the bag's own 10 Hz: the report says how many pairs came out fused and detected, and why not
+# Where the live demo detects: "node" (detector_node, as launch/fusion.launch.py's default) or "inprocess"
+# (fusion_node's own detector, one process and one raw-image hop fewer); --detector overrides it.
+DEMO_DETECTOR = "node"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pairs", type=int, default=None, metavar="N", help="use only the first N sample pairs")
     p.add_argument("--sample", type=Path, default=SAMPLE, help="folder with ir/, vi/, labels/ (default: the shipped sample)")
     p.add_argument("--drop", type=float, default=0.05, metavar="P", help="simulated camera frame loss of the bag (default: 0.05)")
-    add_replay_options(p, rate_factor=DEMO_RATE_FACTOR)
+    add_replay_options(p, rate_factor=DEMO_RATE_FACTOR, detector=DEMO_DETECTOR)
     add_engine_options(p)
     p.set_defaults(run=run, detect=True)
 

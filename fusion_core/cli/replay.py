@@ -9,8 +9,9 @@ from pathlib import Path
 from ._common import add_engine_options, engine_config_from_args
 
 
-def add_replay_options(p: argparse.ArgumentParser, rate_factor: float = 1.0) -> None:
-    """Options shared by ``ivif replay`` and ``ivif demo``: pairing, scoring, live playback."""
+def add_replay_options(p: argparse.ArgumentParser, rate_factor: float = 1.0, detector: str | None = None) -> None:
+    """Options shared by ``ivif replay`` and ``ivif demo``: pairing, scoring, live playback (``rate_factor`` and
+    ``detector``: the defaults of --rate-factor and --detector)."""
     g = p.add_argument_group("pairing (the fusion node's policy)")
     g.add_argument("--slop", type=float, default=0.02, help="largest stamp difference of a pair, seconds (default: 0.02)")
     g.add_argument("--queue-size", type=int, default=5, help="frames kept per input while waiting for a partner (default: 5)")
@@ -24,9 +25,10 @@ def add_replay_options(p: argparse.ArgumentParser, rate_factor: float = 1.0) -> 
     g.add_argument("--sheet", type=int, default=4, metavar="N", help="pairs on the contact sheet (default: 4)")
     g.add_argument("--detect", action="store_true", help="run YOLOX-nano on every fused image (detection summary)")
     g = p.add_argument_group("live replay over DDS")
-    g.add_argument("--detector", default=None, choices=("node", "inprocess"),
-                   help="where the live graph detects (implies --detect): node = a detector_node on fusion/image "
-                        "(default); inprocess = fusion_node's own detector (detector.enabled), no detector_node")
+    g.add_argument("--detector", default=detector, choices=("node", "inprocess"),
+                   help="where the live graph detects (implies --detect): node = a detector_node on fusion/image; "
+                        "inprocess = fusion_node's own detector (detector.enabled), no detector_node "
+                        f"(default: {detector or 'node'})")
     g.add_argument("--rate-factor", type=float, default=rate_factor, metavar="F",
                    help=f"playback speed of the live graph; 0.5 = half speed (default: {rate_factor:g})")
     g.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID of the live graph (default: derived from the pid)")
