@@ -410,6 +410,10 @@ def test_pair_delivery_pairing_reasons_beyond_offline():
               "pending_visible": "1", "bad_thermal": "0"}
     d = pair_delivery(20, [{"no_partner": 3}, {}], fusion, {}, None, {"fused": 18, "detections": 0, "fused_and_detected": 0})
     assert d["stages"][0]["reasons"] == {"visible frames unpaired: superseded": 1, "visible frames unpaired: pending at end": 1}
+    assert d["node_counters"] is True
+    silent = pair_delivery(20, [{}, {}], {}, {}, None, {"fused": 18, "detections": 0, "fused_and_detected": 0})
+    assert silent["node_counters"] is False and silent["stages"][0]["reasons"] == {
+        "not counted by a node (in flight at stop, or lost in transport)": 20}
     with pytest.raises(ValueError, match="detector mode 'sidecar' is not one of node, inprocess or None"):
         pair_delivery(1, [], {}, {}, "sidecar", {"fused": 0, "detections": 0, "fused_and_detected": 0})
 
@@ -447,6 +451,11 @@ def test_report_and_summary_show_fused_detected_and_drop_reasons(tmp_path, capsy
     line = next(x for x in capsys.readouterr().out.splitlines() if "pairs fused and detected" in x)
     assert line.startswith("18 of 22 pairs fused and detected (81.8 %); recorded: 20 fused, 18 with detections; ")
     assert "fused by fusion_node 20 (lost 1: 1 fusion worker queue full (newest wins))" in line
+    assert "were not recorded" not in md
+    result.extra["delivery"] = pair_delivery(22, offline_unpaired, {}, {}, None, {"fused": 20, "detections": 0,
+                                                                                  "fused_and_detected": 0})
+    md = to_markdown(build_blocks(result, None, {"alpha": "alpha_hist.png"}))
+    assert "**20 of 22 pairs fused (90.9 %)**" in md and "**fusion_node's /diagnostics were not recorded**" in md
 
 
 def test_demo_plays_at_real_time_and_live_detector_modes(monkeypatch):

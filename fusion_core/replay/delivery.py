@@ -100,7 +100,7 @@ def pair_delivery(offline_pairs: int, offline_unpaired: list[dict[str, int]], fu
         for reason, n in s["reasons"].items():
             key = reason if reason != UNEXPLAINED else f"{s['stage']}: {UNEXPLAINED}"
             dropped[key] = dropped.get(key, 0) + n
-    return {"pairs": offline_pairs, "detector": mode, "fused": recorded["fused"],
+    return {"pairs": offline_pairs, "detector": mode, "node_counters": bool(fusion), "fused": recorded["fused"],
             "detected": recorded["detections"] if mode is not None else None, "fused_and_detected": both,
             "fraction": both / offline_pairs if offline_pairs else float("nan"), "stages": stages,
             "lost_at_stage": {s["stage"]: s["lost"] for s in stages if s["lost"]}}

@@ -85,6 +85,9 @@ def _delivery_section(delivery: dict[str, Any] | None) -> list[Block]:
             "Each stage says how many pairs reached it and why the others did not, from the nodes' own counters (their "
             "last /diagnostics) and what the recorder received. Frames lost before pairing are counted in frames, causes "
             "first (a lost or bad frame also leaves its partner unpaired), up to the pairs lost.")
+    if not delivery.get("node_counters", True):
+        text += (" **fusion_node's /diagnostics were not recorded** (the run ended before its first one?): its stages "
+                 "read 0 and their losses are uncounted.")
     rows = [[s["stage"], s["count"], s["lost"], _reasons(s["reasons"]) if s["lost"] else "–"] for s in delivery["stages"]]
     rows.append([f"{what} (recorded, same stamp)", delivery["fused_and_detected"], "", ""])
     return [("h", 2, "Pairs through the graph"), ("p", text), ("table", ["stage", "pairs", "lost", "why"], rows)]
