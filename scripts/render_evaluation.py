@@ -109,8 +109,10 @@ def load_set(paths: list[str]) -> dict[str, Any]:
     return data
 
 
-def scoreboard_set(paths: list[str], ours: list[str], published: list[str], reps: int, seed: int) -> tuple[str, dict[str, Any]]:
-    """Markdown (means table, then one verdict table per model of ours) and the JSON record of one set."""
+def scoreboard_set(paths: list[str], ours: list[str], published: list[str], reps: int, seed: int,
+                   candidates: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:
+    """Markdown (means table, then one verdict table per model of ours) and the JSON record of one set.
+    ``candidates``: models of ours that are not shipped, labelled so in the tables."""
     from fusion_core.metrics.scoreboard import counted_metrics, method_mean, score
 
     data, path = load_set(paths), " + ".join(paths)
@@ -127,7 +129,7 @@ def scoreboard_set(paths: list[str], ours: list[str], published: list[str], reps
              "| method | kind | " + " | ".join(f"{k} {arrow[k]}" for k in metrics) + " |",
              "|---|---|" + "---|" * len(metrics)]
     for m in rows:
-        kind = "ours" if m in ours else "published" if m in published else "baseline"
+        kind = "candidate" if m in candidates else "ours" if m in ours else "published" if m in published else "baseline"
         best = {k: m in published and means[m][k] == (max if directions[k] else min)(means[p][k] for p in published)
                 for k in metrics}
         cells = [f"**{_fmt(means[m][k])}**" if best[k] else _fmt(means[m][k]) for k in metrics]
@@ -135,15 +137,19 @@ def scoreboard_set(paths: list[str], ours: list[str], published: list[str], reps
     lines += ["", "Bold: the best published value of each column (the bar).", ""]
     record: dict[str, Any] = {"set": name, "source": path, "pairs": data["pairs"], "roi_pairs": data.get("roi_pairs", 0),
                               "metrics": list(metrics), "higher_is_better": {k: directions[k] for k in metrics},
-                              "published": published, "ours": ours,
+                              "published": published, "ours": ours, "candidates": list(candidates),
                               "baselines": [m for m in rows if m not in ours and m not in published],
                               "means": {m: {k: (v if math.isfinite(v) else None) for k, v in means[m].items()} for m in rows},
                               "bootstrap": {"reps": reps, "seed": seed, "level": 0.95, "of": "mean per-image difference"},
-                              "scoreboards": {}}
+                              "scoreboards": {},
+                              # the per-image values behind every verdict (ours and published; None = undefined)
+                              "per_image": {m: {stem: {k: row.get(k) for k in metrics} for stem, row in per_image[m].items()}
+                                            for m in [*ours, *published]}}
     for model in ours:
         board = score(per_image, model, published, metrics, directions, reps=reps, seed=seed)
         record["scoreboards"][model] = board.to_dict()
-        lines += [f"`{model}` against the best published method per metric: **{board.wins}/{len(metrics)} wins**"
+        tag = " (candidate, not shipped)" if model in candidates else ""
+        lines += [f"`{model}`{tag} against the best published method per metric: **{board.wins}/{len(metrics)} wins**"
                   + (f" ({', '.join(board.won)})" if board.won else ""), "",
                   f"| metric | {model} | best published | {model} − best | 95% interval | images | win |",
                   "|---|---|---|---|---|---|---|"]
@@ -157,7 +163,7 @@ def scoreboard_set(paths: list[str], ours: list[str], published: list[str], reps
     return "\n".join(lines), record
 
 
-def scoreboard_detection(vs_first: str, vs_visible: str, ours: list[str]) -> tuple[str, dict[str, Any]]:
+def scoreboard_detection(vs_first: str, vs_visible: str, ours: list[str], candidates: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:
     """Markdown and JSON record of YOLOX-nano mAP@0.5: SeAFusion colour, visible, ours, with paired intervals."""
     a, b = json.load(open(vs_first)), json.load(open(vs_visible))
     for blob, path in ((a, vs_first), (b, vs_visible)):
@@ -166,7 +172,7 @@ def scoreboard_detection(vs_first: str, vs_visible: str, ours: list[str]) -> tup
     if a["n_images"] != b["n_images"]:
         raise SystemExit(f"{vs_first} and {vs_visible} scored different image counts ({a['n_images']} vs {b['n_images']})")
     rows = {"SeAFusion (colour)": a["folders"][0], "visible only": b["folders"][0]}
-    rows.update({m: a["folders"][i + 1] for i, m in enumerate(ours)})
+    rows.update({m + (" (candidate)" if m in candidates else ""): a["folders"][i + 1] for i, m in enumerate(ours)})
     classes = list(a["folders"][0]["ap50"])
     diff = a["differences_vs_first"][0]
     lines = [f"YOLOX-nano on MSRS dev ({a['n_images']} images, `labels_det_ir`), AP@0.5 and mAP@0.5 "
@@ -190,17 +196,18 @@ def scoreboard_detection(vs_first: str, vs_visible: str, ours: list[str]) -> tup
 def scoreboard_main(args: argparse.Namespace) -> None:
     ours = [m for m in args.ours.split(",") if m]
     published = [m for m in args.published.split(",") if m]
+    candidates = tuple(m for m in args.candidates.split(",") if m)
     out_dir = Path(args.json_dir) if args.json_dir else None
     sets: dict[str, list[str]] = {}
     for path in args.scoreboard:
         sets.setdefault(_set_name(path), []).append(path)
     for paths in sets.values():
-        text, record = scoreboard_set(paths, ours, published, args.reps, args.seed)
+        text, record = scoreboard_set(paths, ours, published, args.reps, args.seed, candidates)
         print(text)
         if out_dir is not None:
             _dump(out_dir / f"scoreboard_{record['set']}.json", record)
     if args.detection:
-        text, record = scoreboard_detection(*args.detection, ours)
+        text, record = scoreboard_detection(*args.detection, ours, candidates)
         print(text)
         if out_dir is not None:
             _dump(out_dir / "scoreboard_detection.json", record)
@@ -219,6 +226,7 @@ def main() -> None:
     ap.add_argument("--paired", action="append", default=[], metavar="BASELINE")
     ap.add_argument("--scoreboard", nargs="+", default=[], metavar="EVAL_JSON", help="scoreboard mode (see above)")
     ap.add_argument("--ours", default="v2", help="comma-separated labels of our models in the eval JSON")
+    ap.add_argument("--candidates", default="", help="comma-separated models of --ours that are candidates, not shipped")
     ap.add_argument("--published", default="SeAFusion,DATFuse,DenseFuse,TarDAL", help="comma-separated published labels")
     ap.add_argument("--detection", nargs=2, default=None, metavar=("VS_SEAFUSION_JSON", "VS_VISIBLE_JSON"))
     ap.add_argument("--json-dir", default=None, help="write scoreboard_<set>.json / scoreboard_detection.json here")

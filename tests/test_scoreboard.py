@@ -176,9 +176,11 @@ def test_render_merges_runs_of_one_set(tmp_path: Path) -> None:
     """A model scored in a later run on the same pairs joins the set's table; overlaps and other pairs are refused."""
     first = _eval_json(tmp_path / "eval_msrs.json", {"A": TABLE["A"], "B": TABLE["B"]})
     later = _eval_json(tmp_path / "candidate_msrs.json", {"ours": TABLE["ours"]})
-    done = _render("--scoreboard", str(first), str(later), "--ours", "ours", "--published", "A,B", "--reps", "100")
+    done = _render("--scoreboard", str(first), str(later), "--ours", "ours", "--candidates", "ours", "--published", "A,B",
+                   "--reps", "100")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("**MSRS dev**") == 1 and "**1/3 wins** (ROI-SSIM)" in done.stdout
+    assert done.stdout.count("**MSRS dev**") == 1 and "| ours | candidate | 6.000 |" in done.stdout
+    assert "`ours` (candidate, not shipped) against the best published method per metric: **1/3 wins** (ROI-SSIM)" in done.stdout
     clash = _eval_json(tmp_path / "clash_msrs.json", {"A": TABLE["A"]})
     done = _render("--scoreboard", str(first), str(clash), "--ours", "A", "--published", "B")
     assert done.returncode != 0 and f"method 'A' is in both {first} and {clash}" in done.stderr
