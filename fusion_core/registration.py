@@ -47,8 +47,18 @@ class RegistrationConfig:
     homography: tuple[float, ...] | None = None
     allow_resize: bool = True
     max_aspect_change: float = 0.1
+    # ((thermal w, h), (visible w, h)) the homography was estimated for (a calibration file records them);
+    # a homography maps pixels of those resolutions only, so frames of other sizes are an InputError
+    # instead of a silently misaligned fusion. None = not checked.
+    calibrated_sizes: tuple[tuple[int, int], tuple[int, int]] | None = None
 
     def __post_init__(self) -> None:
+        if self.calibrated_sizes is not None:
+            if self.homography is None:
+                raise ConfigError("calibrated_sizes needs a homography (they are the sizes it was estimated for)")
+            if len(self.calibrated_sizes) != 2 or any(len(s) != 2 or min(s) < 1 for s in self.calibrated_sizes):
+                raise ConfigError(f"calibrated_sizes must be ((thermal w, h), (visible w, h)) in pixels, "
+                                  f"got {self.calibrated_sizes}")
         if self.homography is not None:
             if len(self.homography) != 9:
                 raise ConfigError(f"homography needs 9 numbers (row-major 3x3), got {len(self.homography)}")
@@ -96,6 +106,7 @@ class Registrar:
         th, tw = thermal.shape
         h, w = visible_hw
         if not self.config.is_identity:
+            self._check_calibrated((th, tw), (h, w))
             grid = self._warp((th, tw), (h, w), thermal.device).grid
             warped = F.grid_sample(thermal[None, None], grid, mode="bilinear", padding_mode="zeros", align_corners=True)
             return warped[0, 0]
@@ -114,6 +125,7 @@ class Registrar:
             if tuple(thermal_hw) != tuple(visible_hw):
                 self._check_resizable(thermal_hw, visible_hw)
             return None
+        self._check_calibrated(thermal_hw, visible_hw)
         return self._warp(tuple(thermal_hw), tuple(visible_hw), torch.device(device)).outside
 
     def coverage(self, thermal_hw: tuple[int, int], visible_hw: tuple[int, int]) -> float:
@@ -135,6 +147,16 @@ class Registrar:
         ys, xs = np.nonzero(covered)
         bbox = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())) if ys.size else None
         return Footprint(covered, float(covered.mean()), bbox)
+
+    def _check_calibrated(self, thermal_hw: tuple[int, int], visible_hw: tuple[int, int]) -> None:
+        sizes = self.config.calibrated_sizes
+        if sizes is None:
+            return
+        (th, tw), (h, w) = thermal_hw, visible_hw
+        (ctw, cth), (cw, ch) = sizes
+        if (tw, th, w, h) != (ctw, cth, cw, ch):
+            raise InputError(f"the homography was calibrated for thermal {ctw}x{cth} and visible {cw}x{ch}, but this pair "
+                             f"is thermal {tw}x{th} and visible {w}x{h}; recalibrate (ivif calibrate) for these resolutions")
 
     def _check_resizable(self, thermal_hw: tuple[int, int], visible_hw: tuple[int, int]) -> None:
         (th, tw), (h, w) = thermal_hw, visible_hw

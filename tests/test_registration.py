@@ -47,8 +47,27 @@ def test_unregistrable_sizes(cfg, size, message):
         ({"homography": (1.0, 0.0, 0.0)}, "9 numbers"),
         ({"homography": (0.0,) * 9}, "singular"),
         ({"max_aspect_change": -1.0}, "max_aspect_change"),
+        ({"calibrated_sizes": ((640, 512), (1280, 720))}, "needs a homography"),
+        ({"homography": (2.0, 0, 0, 0, 2.0, 0, 0, 0, 1), "calibrated_sizes": ((640, 512),)}, r"\(thermal w, h\)"),
+        ({"homography": (2.0, 0, 0, 0, 2.0, 0, 0, 0, 1), "calibrated_sizes": ((640, 0), (1280, 720))}, "in pixels"),
     ],
 )
 def test_invalid_registration_config(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         RegistrationConfig(**kwargs)
+
+
+def test_calibrated_sizes_accept_their_resolution_and_refuse_others():
+    """A homography is valid for the resolutions it was estimated at: the same pair sizes warp as without
+    the check; any other size (e.g. the camera switched mode) is refused, naming both, for the warp and the footprint."""
+    h = (2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0)
+    checked = Registrar(RegistrationConfig(homography=h, calibrated_sizes=((32, 24), (64, 48))))
+    x = torch.rand(24, 32)
+    assert torch.equal(checked(x, (48, 64)), Registrar(RegistrationConfig(homography=h))(x, (48, 64)))
+    assert checked.coverage((24, 32), (48, 64)) == Registrar(RegistrationConfig(homography=h)).coverage((24, 32), (48, 64))
+    for thermal_hw, visible_hw in (((24, 32), (96, 128)), ((48, 64), (48, 64))):
+        with pytest.raises(InputError, match=r"calibrated for thermal 32x24 and visible 64x48, but this pair is thermal "
+                                             rf"{thermal_hw[1]}x{thermal_hw[0]} and visible {visible_hw[1]}x{visible_hw[0]}"):
+            checked(torch.rand(*thermal_hw), visible_hw)
+        with pytest.raises(InputError, match="recalibrate"):
+            checked.footprint(thermal_hw, visible_hw)

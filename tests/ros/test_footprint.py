@@ -72,3 +72,39 @@ def test_outside_the_thermal_footprint_is_visible_and_reported(msrs_dir, graph, 
     assert values["thermal_footprint_bbox"] == "100,60,579,419"
     assert float(values["thermal_coverage"]) == pytest.approx(footprint.coverage, abs=1e-3)
     time.sleep(0.1)
+
+
+def test_calibration_file_is_a_params_file_the_node_loads(msrs_dir, graph, tmp_path) -> None:
+    """The YAML ``ivif calibrate`` writes, passed as ``--params-file``: the node takes its homography and
+    calibrated sizes; a pair at the calibrated sizes fuses with the field-of-view rule, a pair at another
+    thermal resolution is refused as a counted bad pair (never fused misaligned)."""
+    import cv2
+    from fusion_core.calibration import Calibration, save_calibration
+    from ivif_fusion.fusion_node import FusionNode
+    from ivif_fusion.image_conversion import image_to_array
+    from rclpy.parameter import Parameter
+
+    path = save_calibration(tmp_path / "calib.yaml", Calibration(SHRINK_AND_SHIFT, (640, 480), (640, 480), 0.9, "test rig"))
+    namespace = "footprint_calibration_file"
+    node = graph.add(FusionNode(namespace=namespace, context=graph.context,
+                                cli_args=["--ros-args", "--params-file", str(path)], parameter_overrides=[
+        Parameter("worker_queue_size", value=8), Parameter("diagnostics_period", value=0.25),
+        Parameter("device", value="cpu"), Parameter("backend", value="onnxruntime")]))
+    assert node.params.homography == SHRINK_AND_SHIFT
+    assert node.params.calibrated_sizes == ((640, 480), (640, 480))
+    probe = input_probe(graph, namespace)
+
+    ir, rgb = read_thermal(msrs_dir / "ir" / "00004N.png"), read_visible(msrs_dir / "vi" / "00004N.png")
+    small_ir = cv2.resize(ir, (320, 240), interpolation=cv2.INTER_AREA)  # the thermal camera switched resolution
+    stamps = [9500 * 1_000_000_000 + k * 100 * MS for k in range(3)]
+    for stamp, thermal in zip(stamps, (ir, small_ir, ir)):
+        probe.thermal.publish(make_image(thermal, "mono8", stamp, "thermal_optical"))
+        probe.visible.publish(make_image(rgb, "rgb8", stamp + 2 * MS, "visible_optical"))
+        time.sleep(0.15)
+    values = latest_diagnostics(probe, node.get_fully_qualified_name(), lambda v: int(v["bad_pairs"]) == 1, timeout=30)
+    assert int(values["fused"]) >= 1 and int(values["errors"]) == 0
+    fused = probe.messages("fusion/image")
+    assert stamp_of(fused[0]) == stamps[0] + 2 * MS and stamps[1] + 2 * MS not in [stamp_of(m) for m in fused]
+    outside = ~node.engine.registrar.footprint((480, 640), (480, 640)).covered
+    got = image_to_array(fused[0])
+    assert np.array_equal(got[outside], rgb[outside]) and outside.sum() == 640 * 480 - 480 * 360

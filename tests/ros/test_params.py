@@ -100,6 +100,11 @@ BAD_FUSION = [
     ("thermal_low", 9.0, "parameters thermal_\\*: thermal high \\(0.0\\) must be greater than low \\(9.0\\)"),
     ("homography", [1.0, 0.0, 0.0], "parameter 'homography' must be 9 finite numbers"),
     ("homography", [0.0] * 9, "parameter 'homography': homography is singular"),
+    ("calibration.thermal_size", [640, 512], "must be given together"),
+    ("calibration.visible_size", [1280], "parameter 'calibration.visible_size' must be \\[width, height\\]"),
+    ("calibration.score", 2.0, "parameter 'calibration.score'.*out of range"),
+    ("alpha_smoothing", 1.0, "parameter 'alpha_smoothing'.*out of range"),
+    ("alpha_motion_threshold", 0.0, "parameter 'alpha_motion_threshold'.*out of range"),
     ("worker_queue_size", 0, "parameter 'worker_queue_size'.*out of range"),
 ]
 

@@ -119,6 +119,14 @@ class FusionNode(Node):
             f"fusing {self._subs[0].topic_name} + {self._subs[1].topic_name} -> {self._fused_pub.topic_name} with backend "
             f"{self.engine.backend} on {self.engine.device} (slop {self.params.slop} s, queue {self.params.queue_size}, "
             f"inputs {self.params.input_reliability}, Fast DDS {_transport_summary()})")
+        if self.params.homography is not None:
+            sizes = self.params.calibrated_sizes
+            self.get_logger().info(
+                f"thermal -> visible homography {list(self.params.homography)}"
+                + (f" for thermal {sizes[0][0]}x{sizes[0][1]} -> visible {sizes[1][0]}x{sizes[1][1]}" if sizes else
+                   " (frame sizes not checked: no calibration.thermal_size/visible_size)")
+                + (f", calibrated by {values['calibration.method']!r} with score {values['calibration.score']:.3f}"
+                   if values["calibration.method"] else ""))
         if self.detection is not None:
             self.get_logger().info(
                 f"detecting in-process with {self.detection.params.detector_config().resolved_model_path.name} "

@@ -75,6 +75,14 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("homography", list(IDENTITY),
               "row-major 3x3 homography mapping thermal pixels to visible pixels (9 numbers); identity or empty = none",
               dynamic_typing=True),
+    ParamSpec("calibration.thermal_size", [0, 0],
+              "[width, height] of the thermal frames the homography was estimated for (written by ivif calibrate); "
+              "other frame sizes are then refused as bad pairs instead of fused misaligned; [0, 0] = not checked"),
+    ParamSpec("calibration.visible_size", [0, 0],
+              "[width, height] of the visible frames the homography was estimated for; [0, 0] = not checked"),
+    ParamSpec("calibration.score", -1.0, "alignment score ivif calibrate reported (0-1; logged at start-up); < 0 = none",
+              (-1.0, 1.0)),
+    ParamSpec("calibration.method", "", "how the homography was made (ivif calibrate writes it; logged at start-up)"),
     ParamSpec("alpha_smoothing", 0.0,
               "weight of the previous frame's alpha in a motion-aware temporal smoothing (0 = off); steadies alpha "
               "under noise and thermal gain steps without lagging moving targets (docs/temporal.md); reset with the AGC",
@@ -182,6 +190,7 @@ class FusionParams:
     thermal_p_high: float
     thermal_smoothing: float
     homography: tuple[float, ...] | None
+    calibrated_sizes: tuple[tuple[int, int], tuple[int, int]] | None  # ((thermal w, h), (visible w, h))
     allow_resize: bool
     max_aspect_change: float
     alpha_smoothing: float
@@ -206,6 +215,7 @@ class FusionParams:
             thermal_low=None if low == high else low, thermal_high=None if low == high else high,
             thermal_p_low=float(v["thermal_p_low"]), thermal_p_high=float(v["thermal_p_high"]),
             thermal_smoothing=float(v["thermal_smoothing"]), homography=parse_homography(v["homography"]),
+            calibrated_sizes=parse_calibrated_sizes(v["calibration.thermal_size"], v["calibration.visible_size"]),
             allow_resize=bool(v["allow_resize"]), max_aspect_change=float(v["max_aspect_change"]),
             alpha_smoothing=float(v["alpha_smoothing"]), alpha_motion_threshold=float(v["alpha_motion_threshold"]),
             publish_alpha=bool(v["publish_alpha"]), worker_queue_size=int(v["worker_queue_size"]),
@@ -227,7 +237,8 @@ class FusionParams:
         except ConfigError as exc:
             raise ConfigError(f"parameters thermal_*: {exc}") from exc
         try:
-            registration = RegistrationConfig(homography=self.homography, allow_resize=self.allow_resize,
+            registration = RegistrationConfig(homography=self.homography, calibrated_sizes=self.calibrated_sizes,
+                                              allow_resize=self.allow_resize,
                                               max_aspect_change=self.max_aspect_change)
         except ConfigError as exc:
             raise ConfigError(f"parameter 'homography': {exc}") from exc
@@ -333,3 +344,20 @@ def parse_homography(value: Any) -> tuple[float, ...] | None:
     if len(numbers) != 9 or not all(math.isfinite(x) for x in numbers):
         raise ConfigError(f"parameter 'homography' must be 9 finite numbers (row-major 3x3) or empty, got {len(numbers)} value(s)")
     return None if numbers == IDENTITY else numbers
+
+
+def parse_calibrated_sizes(thermal: Any, visible: Any) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """``calibration.thermal_size`` / ``visible_size`` -> ((w, h), (w, h)), or None when both are [0, 0].
+    One given without the other, or anything but two positive integers, is a ConfigError."""
+    sizes = []
+    for name, value in (("calibration.thermal_size", thermal), ("calibration.visible_size", visible)):
+        numbers = tuple(int(x) for x in value)
+        if len(numbers) != 2 or min(numbers) < 0:
+            raise ConfigError(f"parameter {name!r} must be [width, height] (or [0, 0] = not checked), got {list(value)}")
+        sizes.append(numbers)
+    if sizes[0] == sizes[1] == (0, 0):
+        return None
+    if min(sizes[0] + sizes[1]) == 0:
+        raise ConfigError("parameters 'calibration.thermal_size' and 'calibration.visible_size' must be given together "
+                          f"(got {list(sizes[0])} and {list(sizes[1])}); a calibration file from ivif calibrate sets both")
+    return sizes[0], sizes[1]
