@@ -53,7 +53,7 @@ def _start_nodes(context, *args, **kwargs):
             executable=node.executable,
             name=node.name,
             namespace=node.namespace,
-            parameters=[node.params_file, node.overrides],
+            parameters=[node.params_file, *node.extra_params_files, node.overrides],
             remappings=node.remappings,
             arguments=["--ros-args", "--log-level", node.log_level],
             output="screen",

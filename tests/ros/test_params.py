@@ -230,6 +230,16 @@ def test_detector_inprocess_enables_fusion_node_detector() -> None:
                                         ("detections/json", "objects/json")]
 
 
+def test_calibration_file_layers_over_the_params_file() -> None:
+    """calibration_file:=calib.yaml (ivif calibrate's params file) reaches fusion_node after its params file, so its
+    homography wins over fusion.yaml's identity and an explicit homography:= override still wins over both."""
+    fusion = node_settings(_values(calibration_file=" /rig/calib.yaml ", detector="none"))[0]
+    assert (fusion.params_file, fusion.extra_params_files, fusion.overrides) == ("/share/fusion.yaml", ["/rig/calib.yaml"], {})
+    assert node_settings(_values(detector="none"))[0].extra_params_files == []
+    detector = node_settings(_values(calibration_file="/rig/calib.yaml", detector="node"))[1]
+    assert detector.extra_params_files == []  # the detector has no homography
+
+
 @pytest.mark.parametrize("detector,use_detector,executables", [
     ("node", "true", ["fusion_node", "detector_node"]), ("none", "true", ["fusion_node"]),
     ("inprocess", "false", ["fusion_node"]), ("node", "false", ["fusion_node"]), ("NODE", "true", ["fusion_node", "detector_node"]),

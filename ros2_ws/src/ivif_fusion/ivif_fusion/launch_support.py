@@ -9,7 +9,8 @@ detector_node, :data:`~ivif_fusion.params.INPROCESS_DETECTOR_SETTINGS`, become i
 parameters, the rest of them and ``detector_params_file`` do not apply), ``node`` — a separate
 detector_node on the fused image, ``none``. Topics are remappings; ``namespace``, ``use_detector``
 (kept for old command lines: ``false`` = ``detector:=none``), ``params_file``,
-``detector_params_file``, ``log_level``, ``fastdds_profile`` (default: the installed
+``detector_params_file``, ``calibration_file`` (the YAML of ``ivif calibrate``, a params file
+layered over ``params_file`` for fusion_node), ``log_level``, ``fastdds_profile`` (default: the installed
 ``config/fastdds_images.xml``, see :mod:`ivif_fusion.transport`) and ``fastdds_builtin_transports``
 (default '': unset, so the profile's transports apply) complete the set; :func:`transport_changes`
 turns the last two into the environment the nodes get.
@@ -58,6 +59,7 @@ class NodeSetting:
     overrides: dict[str, Any] = field(default_factory=dict)
     remappings: list[tuple[str, str]] = field(default_factory=list)
     log_level: str = "info"
+    extra_params_files: list[str] = field(default_factory=list)  # applied after params_file, before overrides
 
 
 TOPIC_ARGS: tuple[tuple[str, str, str], ...] = (
@@ -80,6 +82,9 @@ def launch_arguments(fusion_params_file: str, detector_params_file: str, fastdds
         LaunchArg("namespace", "", "namespace of both nodes (topics are relative, so they move with it)"),
         LaunchArg("params_file", fusion_params_file, "fusion_node parameter YAML"),
         LaunchArg("detector_params_file", detector_params_file, "detector_node parameter YAML"),
+        LaunchArg("calibration_file", "",
+                  "thermal->visible calibration YAML written by 'ivif calibrate' (a params file: homography and the "
+                  "calibration.* sizes), applied to fusion_node over params_file; '' = none (pre-registered cameras)"),
         LaunchArg("detector", DEFAULT_DETECTOR,
                   "where detection runs: 'inprocess' (fusion_node runs YOLOX on each fused frame: no fusion/image hop), "
                   "'node' (a separate detector_node on the fused image) or 'none'"),
@@ -156,6 +161,8 @@ def node_settings(values: dict[str, str]) -> list[NodeSetting]:
         "fusion_node", "fusion_node", ns, values["params_file"], _overrides(values, FUSION_PARAMS, ""),
         [("thermal/image_raw", values["thermal_topic"]), ("visible/image_raw", values["visible_topic"]),
          ("fusion/image", fused), ("fusion/alpha", values["alpha_topic"])], log_level)
+    if values.get("calibration_file", KEEP).strip():
+        fusion.extra_params_files.append(values["calibration_file"].strip())
     nodes = [fusion]
     if mode == "inprocess":
         fusion.overrides[f"{DETECTOR_PREFIX}enabled"] = True
