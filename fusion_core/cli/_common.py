@@ -1,10 +1,13 @@
-"""Options shared by several subcommands (engine selection, thermal normalisation)."""
+"""Options shared by several subcommands (engine selection, thermal normalisation, registration)."""
 
 from __future__ import annotations
 
 import argparse
 
+from pathlib import Path
+
 from ..engine import BACKEND_CHOICES, DEVICE_CHOICES, PRECISIONS, EngineConfig
+from ..registration import RegistrationConfig
 from ..thermal import POLICIES, ThermalNormConfig
 
 
@@ -18,6 +21,9 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--thermal-policy", default="fixed", choices=POLICIES, help="thermal normalisation (default: fixed)")
     g.add_argument("--thermal-range", nargs=2, type=float, metavar=("LOW", "HIGH"), default=None,
                    help="fixed-policy range in raw thermal units (default: the dtype's full range)")
+    g.add_argument("--calibration", type=Path, default=None, metavar="FILE",
+                   help="thermal->visible homography file written by 'ivif calibrate' (default: pairs are pre-registered, "
+                        "or the thermal frame is resized to the visible size)")
 
 
 def engine_config_from_args(args: argparse.Namespace) -> EngineConfig:
@@ -28,4 +34,15 @@ def engine_config_from_args(args: argparse.Namespace) -> EngineConfig:
         device=args.device,
         precision=args.precision,
         thermal=ThermalNormConfig(policy=args.thermal_policy, low=low, high=high),
+        registration=registration_from_args(args),
     )
+
+
+def registration_from_args(args: argparse.Namespace) -> RegistrationConfig:
+    """The homography of ``--calibration`` (a ROS params file from ``ivif calibrate``), else the default."""
+    path = getattr(args, "calibration", None)
+    if path is None:
+        return RegistrationConfig()
+    from ..calibration import load_calibration
+
+    return RegistrationConfig(homography=load_calibration(path).homography)

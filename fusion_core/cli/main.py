@@ -23,6 +23,7 @@ COMMANDS = {
     "demo": "demo",
     "detect": "detect",
     "convert-checkpoint": "convert_checkpoint",
+    "calibrate": "calibrate",
 }
 
 

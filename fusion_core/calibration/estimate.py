@@ -1,0 +1,107 @@
+"""The automatic calibration: thermal -> visible homography from image pairs of one rig, or a refusal.
+
+Stages (see :mod:`.coarse`, :mod:`.refine`): check that each image has structure; global search over
+similarities at low resolution; refine the best few candidates to a full homography; accept the best
+only if its score, overlap and margin over the runner-up pass :class:`CalibrationConfig`'s thresholds.
+Never returns a mapping it does not trust: every refusal is an :class:`~fusion_core.errors.InputError`
+that says which check failed, by how much, and what to try.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from .coarse import search
+from .config import CalibrationConfig
+from .features import structure_fraction, to_grey
+from .geometry import Size, apply, corner_error
+from .refine import refine
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An accepted calibration. ``score``: normalised orientation agreement at the finest level (0–1,
+    higher is better; see :class:`CalibrationConfig` for measured values); ``overlap``: the
+    fraction of the thermal frame inside the visible one; ``margin``: first-level score of the best
+    candidate minus that of the best one that converged to a clearly different alignment (more than
+    2 % of the visible width apart at a thermal corner; the best's score when there is none);
+    ``seconds``: wall time."""
+
+    homography: np.ndarray  # (3, 3) float64, thermal px -> visible px, h[2, 2] = 1
+    thermal_size: Size
+    visible_size: Size
+    score: float
+    overlap: float
+    margin: float
+    pairs: int
+    seconds: float
+
+
+def estimate_homography(pairs: list[tuple[np.ndarray, np.ndarray]], config: CalibrationConfig | None = None) -> Estimate:
+    """Estimate the homography from (thermal, visible) image pairs of one rig (all thermal images of one
+    size, all visible images of one size). Images: uint8/uint16 (H, W) or (H, W, C)."""
+    config = config or CalibrationConfig()
+    start = time.perf_counter()
+    if not pairs:
+        raise InputError("calibration needs at least one thermal/visible image pair")
+    grey = [(to_grey(t, f"thermal image {i}"), to_grey(v, f"visible image {i}")) for i, (t, v) in enumerate(pairs)]
+    t_shape, v_shape = grey[0][0].shape, grey[0][1].shape
+    for i, (t, v) in enumerate(grey):
+        if t.shape != t_shape or v.shape != v_shape:
+            raise InputError(f"pair {i}: thermal {t.shape[::-1]} / visible {v.shape[::-1]} differ from pair 0's "
+                             f"{t_shape[::-1]} / {v_shape[::-1]}; all pairs must come from one rig")
+    _check_structure(grey, config)
+    t_size: Size = (t_shape[1], t_shape[0])
+    v_size: Size = (v_shape[1], v_shape[0])
+    nominal = config.nominal_scale or v_size[0] / t_size[0]
+    candidates = search(grey, config, nominal)
+    if not candidates:
+        raise InputError(f"no alignment in the search space overlaps the visible frame by {config.min_overlap:.0%} of the "
+                         "thermal frame; widen scale_range/max_shift or give the lenses' fields of view")
+    # the first level for every candidate, the rest for the winner only
+    first = [refine(grey, c.homography, config, slice(0, 1)) for c in candidates[: config.candidates]]
+    best = int(np.argmax([s for _, s in first]))
+    rivals = [s for j, (hj, s) in enumerate(first) if j != best and corner_error(hj, first[best][0], t_size) > 0.02 * v_size[0]]
+    margin = first[best][1] - max(rivals, default=0.0)
+    h, score = refine(grey, first[best][0], config, slice(1, None)) if len(config.refine_widths) > 1 else first[best]
+    overlap = overlap_fraction(h, t_size, v_size)
+    if score < config.min_score:
+        raise InputError(f"the best alignment scores {score:.3f} < min_score {config.min_score}: the thermal and visible "
+                         "images do not share enough structure (different scenes, no overlap, or too little texture); "
+                         "try pairs with more edges in both cameras, several pairs, or --points")
+    if overlap < config.min_overlap:
+        raise InputError(f"the best alignment puts only {overlap:.0%} of the thermal frame inside the visible one "
+                         f"(min_overlap {config.min_overlap:.0%}); the cameras barely overlap or the match is wrong")
+    if margin < config.min_margin:
+        raise InputError(f"ambiguous: two clearly different alignments score within {margin:.3f} (min_margin "
+                         f"{config.min_margin}); use several pairs of one rig, or --points")
+    return Estimate(h / h[2, 2], t_size, v_size, score, overlap, margin, len(pairs), time.perf_counter() - start)
+
+
+def overlap_fraction(h: np.ndarray, thermal_size: Size, visible_size: Size, samples: int = 32) -> float:
+    """Fraction of a ``samples``² grid over the thermal frame that ``h`` maps inside the visible frame."""
+    (tw, th), (vw, vh) = thermal_size, visible_size
+    xs, ys = np.meshgrid(np.linspace(0, tw - 1, samples), np.linspace(0, th - 1, samples))
+    p = apply(h, np.stack([xs.ravel(), ys.ravel()], axis=1))
+    inside = (p[:, 0] >= 0) & (p[:, 0] <= vw - 1) & (p[:, 1] >= 0) & (p[:, 1] <= vh - 1)
+    return float(inside.mean())
+
+
+def _check_structure(grey: list[tuple[np.ndarray, np.ndarray]], config: CalibrationConfig) -> None:
+    for i, pair in enumerate(grey):
+        for name, image in zip(("thermal", "visible"), pair):
+            small = image if image.shape[1] <= 2 * config.coarse_width else _shrink(image, 2 * config.coarse_width)
+            frac = structure_fraction(small, config.sigma)
+            if frac < config.min_structure:
+                raise InputError(f"pair {i}: the {name} image has too little structure to calibrate on ({frac:.1%} of its "
+                                 f"pixels on edges, min_structure {config.min_structure:.0%}); use a scene with edges")
+
+
+def _shrink(image: np.ndarray, width: int) -> np.ndarray:
+    from .features import resize_to_width
+
+    return resize_to_width(image, width)[0]

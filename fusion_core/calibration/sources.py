@@ -1,0 +1,79 @@
+"""Where calibration pairs come from: two image files, two folders (paired by stem), or a rosbag2.
+
+At most ``max_pairs`` pairs are used, spread evenly over what is available (pairs from one moment of
+a recording add little; pairs from different moments add different structure).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+Pair = tuple[np.ndarray, np.ndarray]  # (thermal (H, W) uint8/uint16, visible (H, W[, 3]) uint8)
+
+
+def spread(count: int, keep: int) -> list[int]:
+    """``keep`` indices spread evenly over ``range(count)`` (all of them when ``count <= keep``)."""
+    if count <= keep:
+        return list(range(count))
+    return sorted({int(round(i)) for i in np.linspace(0, count - 1, keep)})
+
+
+def pairs_from_files(ir: str | Path, vi: str | Path, max_pairs: int) -> list[Pair]:
+    """Two image files (one pair) or two folders (pairs matched by file stem)."""
+    from ..io import pair_folders, read_thermal, read_visible
+
+    ir, vi = Path(ir), Path(vi)
+    if ir.is_file() and vi.is_file():
+        return [(read_thermal(ir), read_visible(vi))]
+    if ir.is_dir() and vi.is_dir():
+        found = pair_folders(ir, vi, strict=False)
+        return [(read_thermal(found[i].ir), read_visible(found[i].vi)) for i in spread(len(found), max_pairs)]
+    raise InputError(f"--ir {ir} and --vi {vi} must both be image files or both be folders")
+
+
+def pairs_from_bag(bag: str | Path, thermal_topic: str, visible_topic: str, max_pairs: int, slop: float = 0.02) -> list[Pair]:
+    """Up to ``max_pairs`` (thermal, visible) image pairs of a rosbag2, paired by header stamp within ``slop`` s
+    (the fusion node's ApproximateTime policy), spread over the recording. Streams the bag twice: once
+    to count pairs, once to decode the chosen ones, so memory holds only those."""
+    from ..pairing import ApproximateTimePairer
+    from ..replay.bagio import find_topic, iter_messages, open_bag
+    from ..replay.codec import IMAGE_MSGTYPE, decode_header, decode_image
+
+    def paired_stamps() -> list[tuple[int, int]]:
+        pairer: ApproximateTimePairer[int] = ApproximateTimePairer(5, slop)
+        out: list[tuple[int, int]] = []
+        with open_bag(bag) as reader:
+            th = find_topic(reader, thermal_topic, bag, IMAGE_MSGTYPE).name
+            vi = find_topic(reader, visible_topic, bag, IMAGE_MSGTYPE).name
+            for topic, _, raw in iter_messages(reader, [th, vi]):
+                stamp, _ = decode_header(raw)
+                out += pairer.add(0 if topic == th else 1, stamp, stamp)
+            out += pairer.flush()
+        return out
+
+    stamps = paired_stamps()
+    if not stamps:
+        raise InputError(f"bag {bag}: no {thermal_topic} / {visible_topic} messages within {slop} s of each other")
+    chosen = [stamps[i] for i in spread(len(stamps), max_pairs)]
+    wanted_t, wanted_v = {t for t, _ in chosen}, {v for _, v in chosen}
+    frames: dict[tuple[int, int], np.ndarray] = {}
+    with open_bag(bag) as reader:
+        th = find_topic(reader, thermal_topic, bag, IMAGE_MSGTYPE).name
+        vi = find_topic(reader, visible_topic, bag, IMAGE_MSGTYPE).name
+        for topic, log_ns, raw in iter_messages(reader, [th, vi]):
+            side = 0 if topic == th else 1
+            stamp, _ = decode_header(raw)
+            if stamp in (wanted_t if side == 0 else wanted_v):
+                frame = decode_image(raw, f"{topic} message at log time {log_ns} ns")
+                image = frame.image
+                if side == 1:
+                    if frame.order is None:
+                        raise InputError(f"bag {bag}: visible encoding {frame.encoding!r} is not 8-bit")
+                    if frame.order in ("bgr", "bgra"):
+                        image = image[..., 2::-1]
+                frames[(side, stamp)] = image
+    return [(frames[(0, t)], frames[(1, v)]) for t, v in chosen]

@@ -1,0 +1,84 @@
+"""``ivif calibrate``: estimate the thermal -> visible homography of a camera rig, no target needed."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calibrate", help="estimate the thermal->visible homography from image pairs (no target)",
+                       description="Estimate the 3x3 homography mapping thermal pixels to visible pixels from one or more "
+                                   "image pairs of the rig (files, folders paired by stem, or a rosbag2), or from typed "
+                                   "point pairs (--points). Writes a ROS 2 parameters file that --calibration and the "
+                                   "fusion node read. Refuses (exit 2, nothing written) when the pairs cannot be aligned.")
+    src = p.add_argument_group("input (--ir/--vi or --bag)")
+    src.add_argument("--ir", type=Path, default=None, help="thermal image file or folder")
+    src.add_argument("--vi", type=Path, default=None, help="visible image file or folder (paired with --ir by file stem)")
+    src.add_argument("--bag", type=Path, default=None, help="rosbag2 directory or .mcap/.db3 file")
+    src.add_argument("--thermal-topic", default="/thermal/image_raw", help="thermal image topic in --bag (default: /thermal/image_raw)")
+    src.add_argument("--visible-topic", default="/visible/image_raw", help="visible image topic in --bag (default: /visible/image_raw)")
+    src.add_argument("--max-pairs", type=int, default=3, metavar="N", help="pairs used, spread over the input (default: 3)")
+    p.add_argument("--out", required=True, type=Path, help="calibration file to write (YAML, ROS 2 parameters)")
+    p.add_argument("--overlay", type=Path, default=None, metavar="PNG", help="save a before/after edge overlay of the first pair")
+    p.add_argument("--points", type=Path, default=None, metavar="CSV",
+                   help="manual fallback: >= 4 lines x_t,y_t,x_v,y_v (thermal px, visible px); skips the automatic search")
+    p.add_argument("--hfov", type=float, nargs=2, default=None, metavar=("THERMAL_DEG", "VISIBLE_DEG"),
+                   help="horizontal fields of view of the two lenses: centres the scale search on their ratio "
+                        "(default: thermal width matched to visible width)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..calibration import Calibration, CalibrationConfig, estimate_homography, nominal_scale_from_fov, save_calibration
+    from ..calibration.geometry import corner_error, naive_resize
+    from ..calibration.sources import pairs_from_bag, pairs_from_files
+    from ..errors import ConfigError
+
+    if args.max_pairs < 1:
+        raise ConfigError(f"--max-pairs must be >= 1, got {args.max_pairs}")
+    if args.bag is not None:
+        if args.ir is not None or args.vi is not None:
+            raise ConfigError("give either --bag or --ir/--vi, not both")
+        pairs = pairs_from_bag(args.bag, args.thermal_topic, args.visible_topic, args.max_pairs)
+        inputs = f"bag {args.bag} ({args.thermal_topic}, {args.visible_topic}), {len(pairs)} pair(s)"
+    elif args.ir is not None and args.vi is not None:
+        pairs = pairs_from_files(args.ir, args.vi, args.max_pairs)
+        inputs = f"--ir {args.ir} --vi {args.vi}, {len(pairs)} pair(s)"
+    else:
+        raise ConfigError("give --ir and --vi (files or folders) or --bag with --thermal-topic/--visible-topic")
+    thermal, visible = pairs[0]
+    t_size, v_size = (thermal.shape[1], thermal.shape[0]), (visible.shape[1], visible.shape[0])
+    if args.points is not None:
+        from ..calibration import homography_from_points, read_points
+
+        fit = homography_from_points(*read_points(args.points))
+        h, score = fit.homography, float(np.mean(fit.residuals <= 3.0))
+        method = f"manual: {len(fit.residuals)} points from {args.points.name}, least squares"
+        for i, r in enumerate(fit.residuals):
+            print(f"point {i + 1}: residual {r:.2f} px")
+        quality = f"reprojection residual: rms {fit.rms:.2f} px, max {fit.residuals.max():.2f} px over {len(fit.residuals)} points"
+    else:
+        nominal = nominal_scale_from_fov(t_size[0], v_size[0], *args.hfov) if args.hfov else None
+        est = estimate_homography(pairs, CalibrationConfig(nominal_scale=nominal))
+        h, score = est.homography, est.score
+        method = f"auto: orientation-field search + L-BFGS homography, {est.pairs} pair(s)"
+        quality = (f"alignment score {est.score:.3f} (0-1; unrelated images score < 0.1), margin {est.margin:.3f}, "
+                   f"{est.overlap:.0%} of the thermal frame inside the visible one, {est.seconds:.1f} s")
+    moved = corner_error(naive_resize(t_size, v_size), h, t_size)
+    calib = Calibration(tuple(float(v) for v in h.ravel()), t_size, v_size, score, method)
+    save_calibration(args.out, calib, [f"inputs: {inputs}", f"thermal {t_size[0]}x{t_size[1]} -> visible {v_size[0]}x{v_size[1]}",
+                                       f"quality: {quality}"])
+    print(quality)
+    print(f"homography (thermal px -> visible px): {np.array2string(h, precision=6, suppress_small=True)}")
+    print(f"the thermal corners move up to {moved:.1f} visible px from a plain resize")
+    if args.overlay is not None:
+        from ..calibration.overlay import before_after
+        from ..io import write_image
+
+        write_image(args.overlay, before_after(thermal, visible, h))
+        print(f"overlay -> {args.overlay}")
+    print(f"calibration -> {args.out}")
+    return 0
