@@ -35,8 +35,7 @@ class Candidate:
 
 @dataclass
 class _Visible:
-    spectra: tuple[np.ndarray, np.ndarray, np.ndarray]  # FFTs of V, 1_V, |V|² at the padded size
-    size: Size
+    spectra: tuple[np.ndarray, np.ndarray, np.ndarray]  # DFTs of V, 1_V, |V|² at the padded size
 
 
 def search(pairs: list[tuple[np.ndarray, np.ndarray]], config: CalibrationConfig, nominal: float) -> list[Candidate]:
@@ -119,7 +118,7 @@ def _prepare_visible(grey: np.ndarray, sigma: float, shape: tuple[int, ...]) -> 
     field, _ = orientation_field(grey, sigma)
     ones = np.ones(field.shape, np.float32)
     spectra = (_dft(field, shape), _dft(ones, shape), _dft(np.abs(field) ** 2, shape))
-    return _Visible(spectra, (grey.shape[1], grey.shape[0]))
+    return _Visible(spectra)
 
 
 def _score_map(fields: list[np.ndarray], visibles: list[_Visible], m: np.ndarray, angle: float, canvas: int,

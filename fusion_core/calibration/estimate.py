@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InputError
 from .coarse import search
 from .config import CalibrationConfig
-from .features import structure_fraction, to_grey
+from .features import resize_to_width, structure_fraction, to_grey
 from .geometry import Size, apply, corner_error
 from .refine import refine
 
@@ -94,14 +94,9 @@ def overlap_fraction(h: np.ndarray, thermal_size: Size, visible_size: Size, samp
 def _check_structure(grey: list[tuple[np.ndarray, np.ndarray]], config: CalibrationConfig) -> None:
     for i, pair in enumerate(grey):
         for name, image in zip(("thermal", "visible"), pair):
-            small = image if image.shape[1] <= 2 * config.coarse_width else _shrink(image, 2 * config.coarse_width)
+            small = image if image.shape[1] <= 2 * config.coarse_width else resize_to_width(image, 2 * config.coarse_width)[0]
             frac = structure_fraction(small, config.sigma)
             if frac < config.min_structure:
                 raise InputError(f"pair {i}: the {name} image has too little structure to calibrate on ({frac:.1%} of its "
                                  f"pixels on edges, min_structure {config.min_structure:.0%}); use a scene with edges")
 
-
-def _shrink(image: np.ndarray, width: int) -> np.ndarray:
-    from .features import resize_to_width
-
-    return resize_to_width(image, width)[0]

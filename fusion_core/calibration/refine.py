@@ -40,11 +40,6 @@ def refine(pairs: list[tuple[np.ndarray, np.ndarray]], h0: np.ndarray, config: C
     return h, score
 
 
-def score_at(pairs: list[tuple[np.ndarray, np.ndarray]], h: np.ndarray, width: int, config: CalibrationConfig) -> float:
-    """The normalised orientation agreement of ``h`` at visible width ``width`` (no optimisation)."""
-    return _refine_level(pairs, h, width, config, iterations=0)[1]
-
-
 def _norm(size: Size) -> np.ndarray:
     """Pixel coordinates -> [-1, 1] (grid_sample with align_corners=True)."""
     w, h = size
