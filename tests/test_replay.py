@@ -286,6 +286,7 @@ def test_demo_offline_on_three_pairs(tmp_path, capsys):
     for row in ("| fused (this model) |", "| average |", "| max |", "| Laplacian pyramid |", "| IR only |", "| visible only |"):
         assert row in md
     assert "| total |" in md and "## Detections" in md and "mAP@0.5 against the IR boxes" in md
+    assert "## Calibrated unregistered pair" in md and (out / "calibration" / "calib.yaml").is_file()
     html = (out / "report.html").read_text(encoding="utf-8")
     for image in ("alpha_hist.png", "contact_sheet.png", "metrics_over_time.png", "latency.png"):
         assert (out / image).stat().st_size > 1000 and f"src='{image}'" in html
@@ -293,7 +294,8 @@ def test_demo_offline_on_three_pairs(tmp_path, capsys):
     rows = (out / "pairs.csv").read_text(encoding="utf-8").splitlines()
     assert len(rows) == 4 and rows[1].split(",")[1] == "00004N"  # stems from the bag's sidecar
     # rerunning replaces the demo's own folder; a foreign folder is refused
-    assert main(["demo", "--offline", "--pairs", "1", "--out", str(out), "--no-metrics"]) == 0
+    assert main(["demo", "--offline", "--pairs", "1", "--out", str(out), "--no-metrics", "--no-calibration"]) == 0
+    assert not (out / "calibration").exists() and "Calibrated unregistered pair" not in (out / "report.md").read_text()
     (tmp_path / "mine").mkdir()
     assert main(["demo", "--offline", "--pairs", "1", "--out", str(tmp_path / "mine")]) == 2
     assert "was not made by ivif demo" in capsys.readouterr().err

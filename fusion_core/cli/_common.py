@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-
 from pathlib import Path
 
 from ..engine import BACKEND_CHOICES, DEVICE_CHOICES, PRECISIONS, EngineConfig
@@ -23,7 +22,13 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                    help="fixed-policy range in raw thermal units (default: the dtype's full range)")
     g.add_argument("--calibration", type=Path, default=None, metavar="FILE",
                    help="thermal->visible homography file written by 'ivif calibrate' (default: pairs are pre-registered, "
-                        "or the thermal frame is resized to the visible size)")
+                        "or the thermal frame is resized to the visible size); frames of other sizes than it was "
+                        "calibrated for are refused")
+    g.add_argument("--alpha-smoothing", type=float, default=0.0, metavar="W",
+                   help="ordered sequences: weight of the previous frame's alpha in the motion-aware temporal smoothing, "
+                        "[0, 1) (default 0 = off; docs/temporal.md)")
+    g.add_argument("--alpha-motion-threshold", type=float, default=0.02, metavar="T",
+                   help="alpha smoothing: local input change treated as motion, (0, 1] (default 0.02)")
 
 
 def engine_config_from_args(args: argparse.Namespace) -> EngineConfig:
@@ -35,14 +40,19 @@ def engine_config_from_args(args: argparse.Namespace) -> EngineConfig:
         precision=args.precision,
         thermal=ThermalNormConfig(policy=args.thermal_policy, low=low, high=high),
         registration=registration_from_args(args),
+        alpha_smoothing=getattr(args, "alpha_smoothing", 0.0),
+        alpha_motion_threshold=getattr(args, "alpha_motion_threshold", 0.02),
     )
 
 
 def registration_from_args(args: argparse.Namespace) -> RegistrationConfig:
-    """The homography of ``--calibration`` (a ROS params file from ``ivif calibrate``), else the default."""
+    """The homography of ``--calibration`` (a ROS params file from ``ivif calibrate``) with the frame sizes it
+    was calibrated for, else the default."""
     path = getattr(args, "calibration", None)
     if path is None:
         return RegistrationConfig()
     from ..calibration import load_calibration
 
-    return RegistrationConfig(homography=load_calibration(path).homography)
+    calibration = load_calibration(path)
+    return RegistrationConfig(homography=calibration.homography,
+                              calibrated_sizes=(calibration.thermal_size, calibration.visible_size))

@@ -35,6 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offline", action="store_true", help="replay offline, without ROS")
     p.add_argument("--pairs", type=int, default=None, metavar="N", help="use only the first N sample pairs")
     p.add_argument("--sample", type=Path, default=SAMPLE, help="folder with ir/, vi/, labels/ (default: the shipped sample)")
+    p.add_argument("--no-calibration", action="store_true",
+                   help="skip the calibrated-rig section (a sample pair as an unregistered rig sees it, calibrated and fused)")
     p.add_argument("--drop", type=float, default=0.05, metavar="P", help="simulated camera frame loss of the bag (default: 0.05)")
     add_replay_options(p, rate_factor=DEMO_RATE_FACTOR, detector=DEMO_DETECTOR)
     add_engine_options(p)
@@ -77,10 +79,16 @@ def run(args: argparse.Namespace) -> int:
           f"({sum(made.dropped.values())} frame(s) dropped on purpose)")
     args.labels = labels
     config, live = configs_from_args(args)
-    if live is not None:
-        chain = "fusion_node (+ detector)" if live.detector_mode == "inprocess" else "fusion_node -> detector_node"
-        print(f"starting the ROS graph: bag_player ({args.rate_factor:g}x) -> {chain} -> bag_recorder")
-    result, report = run_replay(bag, args.out, config, engine_config_from_args(args), live)
+    engine_config = engine_config_from_args(args)
+    extra = []
+    if not args.no_calibration:
+        from ._demo_calibration import calibrated_rig_section
+
+        rig = calibrated_rig_section(args.sample, args.out, engine_config)
+        extra = rig.blocks
+        print(f"calibrated an unregistered rig made from a sample pair: {rig.file} (corner error {rig.corner_error_px:.2f} px "
+              f"against the true rig; thermal footprint {rig.coverage:.0%} of the visible frame)")
+    result, report = run_replay(bag, args.out, config, engine_config, live, report_extra=extra)
     print_summary(result, report)
     print(f"\nopen {report.resolve()}")
     return 0

@@ -157,7 +157,9 @@ def _comparison_section(cmp: dict[str, Any] | None) -> list[Block]:
     return [("h", 2, "Live vs offline"), ("p", text), ("table", ["", "count"], rows)]
 
 
-def build_blocks(r: Any, comparison: dict[str, Any] | None, images: dict[str, str]) -> list[Block]:
+def build_blocks(r: Any, comparison: dict[str, Any] | None, images: dict[str, str],
+                 extra: Sequence[Block] = ()) -> list[Block]:
+    """The report's blocks; ``extra``: sections a caller adds (e.g. the demo's calibrated pair), before the footer."""
     c = r.collected
     head = (f"Bag `{r.bag}` → `{r.out_bag or '(no output bag)'}`; backend {r.backend} on {r.device}; "
             f"{r.pairs} pairs in {r.wall_s:.1f} s wall time ({r.mode} run).")
@@ -173,6 +175,7 @@ def build_blocks(r: Any, comparison: dict[str, Any] | None, images: dict[str, st
                    ("img", images["sheet"], "contact sheet")]
     blocks += [("h", 2, "α histogram"), ("img", images["alpha"], "alpha histogram")]
     blocks += _detection_section(c.detections) + _comparison_section(comparison)
+    blocks += list(extra)
     blocks.append(("p", "Per-pair values: `pairs.csv`; everything above as data: `summary.json`."))
     return blocks
 
@@ -226,8 +229,10 @@ def to_html(blocks: Sequence[Block], title: str) -> str:
     return "\n".join(out)
 
 
-def write_report(result: Any, out_dir: str | Path, comparison: dict[str, Any] | None = None) -> Path:
-    """Write the pictures, ``report.md`` and ``report.html`` into ``out_dir``; returns the HTML path."""
+def write_report(result: Any, out_dir: str | Path, comparison: dict[str, Any] | None = None,
+                 extra: Sequence[Block] = ()) -> Path:
+    """Write the pictures, ``report.md`` and ``report.html`` into ``out_dir``; returns the HTML path.
+    ``extra``: caller's sections (:data:`Block` lists; their images already in ``out_dir``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     c = result.collected
@@ -240,7 +245,7 @@ def write_report(result: Any, out_dir: str | Path, comparison: dict[str, Any] | 
     sheet = plots.contact_sheet(out_dir / "contact_sheet.png", c.tiles)
     if sheet is not None:
         images["sheet"] = sheet.name
-    blocks = build_blocks(result, comparison, images)
+    blocks = build_blocks(result, comparison, images, extra)
     (out_dir / "report.md").write_text(to_markdown(blocks), encoding="utf-8")
     path = out_dir / "report.html"
     path.write_text(to_html(blocks, f"ivif replay report: {result.bag}"), encoding="utf-8")

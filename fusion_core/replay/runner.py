@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..engine import EngineConfig
 from .live import LiveConfig
 from .offline import ReplayConfig, ReplayResult, write_summary
+from .report import Block
 
 
 def fusion_node_params(engine: EngineConfig, config: ReplayConfig) -> dict[str, Any]:
@@ -29,12 +30,24 @@ def fusion_node_params(engine: EngineConfig, config: ReplayConfig) -> dict[str, 
         params["thermal_low"], params["thermal_high"] = engine.thermal.low, engine.thermal.high
     if engine.threads:
         params["threads"] = engine.threads
+    if engine.alpha_smoothing:
+        params["alpha_smoothing"] = engine.alpha_smoothing
+        params["alpha_motion_threshold"] = engine.alpha_motion_threshold
+    registration = engine.registration
+    params["allow_resize"], params["max_aspect_change"] = registration.allow_resize, registration.max_aspect_change
+    if not registration.is_identity:  # e.g. ivif replay --calibration: the node warps like the offline engine
+        params["homography"] = [float(v) for v in registration.homography]
+        if registration.calibrated_sizes is not None:
+            params["calibration.thermal_size"] = list(registration.calibrated_sizes[0])
+            params["calibration.visible_size"] = list(registration.calibrated_sizes[1])
     return params
 
 
 def run_replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = None,
-               engine_config: EngineConfig | None = None, live: LiveConfig | None = None) -> tuple[ReplayResult, Path]:
-    """Replay ``bag`` and write the report into ``out_dir``; returns the result and the HTML report's path."""
+               engine_config: EngineConfig | None = None, live: LiveConfig | None = None,
+               report_extra: Sequence[Block] = ()) -> tuple[ReplayResult, Path]:
+    """Replay ``bag`` and write the report into ``out_dir``; returns the result and the HTML report's path.
+    ``report_extra``: sections appended to the report (see :func:`~fusion_core.replay.report.write_report`)."""
     from ..engine import create_engine
     from .report import write_report
 
@@ -47,11 +60,12 @@ def run_replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None
 
         result = replay(bag, out_dir, config, engine)
         write_summary(result, out_dir)
-        return result, write_report(result, out_dir)
-    return _run_live(bag, out_dir, config, engine, live)
+        return result, write_report(result, out_dir, extra=report_extra)
+    return _run_live(bag, out_dir, config, engine, live, report_extra)
 
 
-def _run_live(bag: Path, out_dir: Path, config: ReplayConfig, engine: Any, live: LiveConfig) -> tuple[ReplayResult, Path]:
+def _run_live(bag: Path, out_dir: Path, config: ReplayConfig, engine: Any, live: LiveConfig,
+              report_extra: Sequence[Block] = ()) -> tuple[ReplayResult, Path]:
     from .bagio import find_topic, open_bag
     from .live import run_live_graph
     from .live_analysis import analyse_live
@@ -72,4 +86,4 @@ def _run_live(bag: Path, out_dir: Path, config: ReplayConfig, engine: Any, live:
                                       run.wall_s, live.detector_mode if live.detector else None)
     result.extra["comparison"] = comparison
     write_summary(result, out_dir)
-    return result, write_report(result, out_dir, comparison)
+    return result, write_report(result, out_dir, comparison, report_extra)

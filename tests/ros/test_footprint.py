@@ -108,3 +108,22 @@ def test_calibration_file_is_a_params_file_the_node_loads(msrs_dir, graph, tmp_p
     outside = ~node.engine.registrar.footprint((480, 640), (480, 640)).covered
     got = image_to_array(fused[0])
     assert np.array_equal(got[outside], rgb[outside]) and outside.sum() == 640 * 480 - 480 * 360
+
+
+def test_replay_node_params_make_the_node_fuse_like_the_engine(graph) -> None:
+    """fusion_node_params(engine config) given to a real fusion_node gives back the same registration, smoothing
+    and thermal settings, so live replay with --calibration/--alpha-smoothing fuses like the offline reference."""
+    from fusion_core.replay.offline import ReplayConfig
+    from fusion_core.replay.runner import fusion_node_params
+    from ivif_fusion.fusion_node import FusionNode
+    from rclpy.parameter import Parameter
+
+    engine = EngineConfig(backend="onnxruntime", device="cpu", alpha_smoothing=0.6, alpha_motion_threshold=0.05,
+                          registration=RegistrationConfig(homography=SHRINK_AND_SHIFT, calibrated_sizes=((640, 480), (640, 480))))
+    params = fusion_node_params(engine, ReplayConfig())
+    node = graph.add(FusionNode(namespace="replay_params", context=graph.context,
+                                parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]))
+    got = node.params.engine_config()
+    assert got.registration == engine.registration
+    assert (got.alpha_smoothing, got.alpha_motion_threshold) == (0.6, 0.05)
+    assert (got.backend, got.device, got.thermal.policy) == ("onnxruntime", "cpu", engine.thermal.policy)
