@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample" / "msrs"
 MARKER = ".ivif_demo"  # marks a folder this command made, so a re-run may clear it
 DEMO_RATE_FACTOR = 1.0  # the bag's own 10 Hz: the report says how many pairs came out fused and detected, and why not
-# Where the live demo detects: "node" (detector_node, as launch/fusion.launch.py's default) or "inprocess"
-# (fusion_node's own detector, one process and one raw-image hop fewer); --detector overrides it.
-DEMO_DETECTOR = "node"
+# Where the live demo detects: "inprocess" (fusion_node's own detector, as launch/fusion.launch.py's default:
+# one process and one raw-image hop fewer) or "node" (a separate detector_node); --detector overrides it.
+DEMO_DETECTOR = "inprocess"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

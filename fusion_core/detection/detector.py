@@ -36,11 +36,10 @@ def onnx_runner(config: DetectorConfig) -> HeadRunner:
     missing = [p for p in config.providers if p not in available]
     if missing:
         raise ConfigError(f"providers {missing} are not available in this onnxruntime; available: {', '.join(available)}")
-    options = ort.SessionOptions()
-    if config.threads is not None:
-        options.intra_op_num_threads = config.threads
+    from ..engine.onnx_backend import session_options
+
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=list(config.providers))
+        session = ort.InferenceSession(str(path), sess_options=session_options(config.threads), providers=list(config.providers))
     except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...) for bad files
         raise ModelFileError(f"detector model_path {path} could not be loaded by onnxruntime (not a valid ONNX model?): "
                              f"{exc}") from exc

@@ -63,15 +63,18 @@ class OnnxRunner:
         return fused, alpha
 
 
-def _session_options(threads: int | None) -> Any:
+def session_options(threads: int | None) -> Any:
+    """ONNX Runtime options for a CPU-bound chain graph (the fusion network, the detector): sequential,
+    no busy-waiting workers, ``threads`` intra-op threads (None = ORT's default)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1  # the graph is a chain: parallelism is inside the ops
-    # ORT's idle workers busy-wait after each run by default; the shared torch post-processing that
-    # follows then fights them for the cores (measured on 2 cores, 640x480: post 173 ms -> 23 ms).
+    # ORT's idle workers busy-wait after each run by default; whatever runs next (the shared torch
+    # post-processing, the detector after fusion in one process) then fights them for the cores (measured
+    # on 2 cores, 640x480: fusion post 173 ms -> 23 ms; fuse + detect p99 65-84 ms -> 41-43 ms).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads is not None:
         options.intra_op_num_threads = threads
@@ -97,7 +100,7 @@ def build_onnx_runner(config: EngineConfig) -> OnnxRunner:
             log.warning("device 'cuda' was requested but this onnxruntime has no %s (install onnxruntime-gpu); the network "
                         "runs on the CPU provider, pre/post-processing stay on CUDA", CUDA_PROVIDER)
     try:
-        session = ort.InferenceSession(str(path), sess_options=_session_options(config.threads), providers=providers)
+        session = ort.InferenceSession(str(path), sess_options=session_options(config.threads), providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
         raise ModelFileError(f"onnxruntime could not load model file {path}: {exc}") from exc
     runner = OnnxRunner(session, device)

@@ -38,7 +38,7 @@ from .params import DETECTOR_PARAMS, DETECTOR_PREFIX, FUSION_PARAMS, INPROCESS_D
 
 KEEP = ""  # launch-argument value meaning "use the params file"
 DETECTOR_MODES = ("inprocess", "node", "none")
-DEFAULT_DETECTOR = "node"
+DEFAULT_DETECTOR = "inprocess"
 
 
 @dataclass(frozen=True)
