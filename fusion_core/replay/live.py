@@ -185,7 +185,8 @@ def run_live_graph(bag: str | Path, out_dir: str | Path, thermal_topic: str, vis
     ok, why = rclpy_available()
     if not ok:
         raise IvifError(f"live replay needs ROS 2: {why}")
-    out_dir = Path(out_dir)
+    # The processes run in the repository (cwd=REPO): every path handed to them must not depend on ours.
+    bag, out_dir = Path(bag).resolve(), Path(out_dir).resolve()
     logs = out_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     recorded, status_file, publish_log = out_dir / "live_bag", out_dir / "recorder_status.json", out_dir / "publish_log.csv"

@@ -25,7 +25,7 @@ def fusion_node_params(engine: EngineConfig, config: ReplayConfig) -> dict[str, 
     for name, bound in zip(("thermal", "visible"), config.inter_message_lower_bound):
         params[f"inter_message_lower_bound_{name}"] = -1.0 if bound is None else float(bound)  # < 0: learnt from stamps
     if engine.model_path:
-        params["model_path"] = str(engine.model_path)
+        params["model_path"] = str(Path(engine.model_path).resolve())  # the node runs in another directory
     if engine.thermal.low is not None and engine.thermal.high is not None:
         params["thermal_low"], params["thermal_high"] = engine.thermal.low, engine.thermal.high
     if engine.threads:

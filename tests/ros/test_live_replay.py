@@ -30,7 +30,7 @@ def _has_inprocess_detector() -> bool:
 
 
 @pytest.mark.parametrize("mode", ["node", "inprocess"])
-def test_live_replay_matches_offline_frame_by_frame(msrs_dir: Path, tmp_path: Path, mode: str) -> None:
+def test_live_replay_matches_offline_frame_by_frame(msrs_dir: Path, tmp_path: Path, mode: str, monkeypatch) -> None:
     ok, why = rclpy_available()
     if not ok:
         pytest.skip(why)
@@ -47,7 +47,11 @@ def test_live_replay_matches_offline_frame_by_frame(msrs_dir: Path, tmp_path: Pa
     # a worker queue that holds every pair: on a busy CPU the default (newest wins) would drop frames by design
     live = LiveConfig(rate_factor=0.5, detector=True, detector_mode=mode, fusion_params={"worker_queue_size": 10},
                       detector_params={"worker_queue_size": 10} if mode == "node" else {})
-    result, report = run_replay(bag, tmp_path / "out", config, EngineConfig(), live)
+    if mode == "inprocess":  # relative paths from another directory: the graph's processes run in the repository
+        monkeypatch.chdir(tmp_path)
+        result, report = run_replay(Path("bag"), Path("out"), config, EngineConfig(), live)
+    else:
+        result, report = run_replay(bag, tmp_path / "out", config, EngineConfig(), live)
 
     cmp = result.extra["comparison"]
     assert (cmp["offline_pairs"], cmp["live_frames"], cmp["matched"], cmp["identical"]) == (3, 3, 3, 3)
