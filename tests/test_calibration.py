@@ -22,7 +22,9 @@ from fusion_core.calibration import (
     overlap_fraction,
     save_calibration,
 )
-from fusion_core.calibration.geometry import apply
+from fusion_core.calibration.features import to_grey
+from fusion_core.calibration.geometry import apply, translation
+from fusion_core.calibration.refine import refine, score_at
 from fusion_core.calibration.synthetic import SyntheticRig
 from fusion_core.cli.main import main
 from fusion_core.errors import ConfigError, InputError
@@ -76,18 +78,42 @@ def test_same_modality_recovers_the_homography_to_a_pixel(msrs_dir):
 def test_cross_modal_real_pair_recovers_the_homography(rig_pair, rig_estimate):
     """Thermal vs visible: far closer than the resize, inside the error the benchmark measures.
 
-    The bound is loose on purpose: on real pairs the estimator's optimum and the dataset's own
-    registration disagree by a few pixels inside the frame (this pair measured 6.3 px at the
-    extrapolated corners, 2.2 px at the centre of a 320x180 visible frame; docs/calibration.md),
-    while the same-modality test above shows the machinery itself is exact."""
+    On real pairs the estimator's optimum and the dataset's own registration disagree by a few pixels
+    (MSRS's registered IR is ~1.5 % larger than its visible image by mutual information alone;
+    docs/calibration.md). This pair measures 6.1 px at the extrapolated corners and 2.0 px at the centre
+    of a 320x180 visible frame (6.3 / 2.2 before the perspective prior); the bounds leave ~30 %, while
+    the same-modality test above shows the machinery itself is exact."""
     thermal, visible, h = rig_pair
     assert corner_error(h, naive_resize(RIG.thermal_size, RIG.visible_size), RIG.thermal_size) > 30
-    assert corner_error(h, rig_estimate.homography, RIG.thermal_size) < 10.0
+    assert corner_error(h, rig_estimate.homography, RIG.thermal_size) < 8.0
     centre = np.array([[(TW - 1) / 2, (TH - 1) / 2]])
-    assert np.linalg.norm(apply(h, centre) - apply(rig_estimate.homography, centre)) < 3.5
+    assert np.linalg.norm(apply(h, centre) - apply(rig_estimate.homography, centre)) < 2.7
     assert 0.15 < rig_estimate.score < 1.0
     assert rig_estimate.overlap == pytest.approx(overlap_fraction(h, RIG.thermal_size, RIG.visible_size), abs=0.05)
     assert rig_estimate.homography[2, 2] == 1.0
+
+
+def test_score_at_prefers_the_true_alignment(rig_pair):
+    """Scores normalised at each alignment compare between alignments: the truth beats a 4 px shift."""
+    thermal, visible, h = rig_pair
+    grey = [(to_grey(thermal), to_grey(visible))]
+    true = score_at(grey, h, VW, CONFIG)
+    shifted = score_at(grey, translation(4.0, 0.0) @ h, VW, CONFIG)
+    assert 0.15 < true < 1.0  # 0.27 measured
+    assert shifted < 0.5 * true  # 0.09 measured
+
+
+@pytest.mark.parametrize(("prior", "largest"), [(0.0, None), (100.0, 1e-4)])
+def test_perspective_prior_pulls_toward_affine(rig_pair, prior, largest):
+    """A strong prior leaves (almost) no perspective; none leaves the rig's own (≈ 1 % here)."""
+    thermal, visible, h = rig_pair
+    config = CalibrationConfig(nominal_scale=NOMINAL, refine_widths=(VW,), perspective_prior=prior)
+    refined, _ = refine([(to_grey(thermal), to_grey(visible))], h, config)
+    persp = np.abs(refined[2, :2] * np.array([(TW - 1) / 2, (TH - 1) / 2]) / (refined[2, 2] + refined[2, :2] @ [(TW - 1) / 2, (TH - 1) / 2]))
+    if largest is None:
+        assert persp.max() > 1e-3
+    else:
+        assert persp.max() < largest
 
 
 def test_refuses_a_structureless_thermal(rig_pair):
@@ -95,6 +121,13 @@ def test_refuses_a_structureless_thermal(rig_pair):
     flat = np.full((TH, TW), 120, np.uint8)
     with pytest.raises(InputError, match=r"pair 0: the thermal image has too little structure .*min_structure"):
         estimate_homography([(flat, visible)], CONFIG)
+
+
+def test_refuses_a_low_contrast_night_pair(msrs_dir):
+    """MSRS 01230N (a faint night thermal image) was once calibrated 441 px off in the benchmark."""
+    thermal, visible, _ = render(msrs_dir, "01230N", seed=3)
+    with pytest.raises(InputError, match=r"(too little structure|do not share enough structure)"):
+        estimate_homography([(thermal, visible)], CONFIG)
 
 
 def test_refuses_unrelated_scenes(msrs_dir, rig_pair):
@@ -128,6 +161,8 @@ def test_refuses_bad_inputs(rig_pair, pairs, message):
         ({"max_rotation_deg": 90.0}, r"max_rotation_deg must be in \[0, 45\]"),
         ({"refine_widths": (64,)}, "refine_widths >= coarse_width"),
         ({"min_overlap": 0.0}, r"min_overlap must be in \(0, 1\]"),
+        ({"final_model": "projective"}, "final_model must be one of affine, homography, got 'projective'"),
+        ({"perspective_prior": -0.1}, "perspective_prior must be >= 0, got -0.1"),
     ],
 )
 def test_config_rejects(kwargs, message):

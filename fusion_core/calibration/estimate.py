@@ -19,15 +19,16 @@ from .coarse import search
 from .config import CalibrationConfig
 from .features import resize_to_width, structure_fraction, to_grey
 from .geometry import Size, apply, corner_error
-from .refine import refine
+from .refine import refine, score_at
 
 
 @dataclass(frozen=True)
 class Estimate:
     """An accepted calibration. ``score``: normalised orientation agreement at the finest level (0–1,
-    higher is better; see :class:`CalibrationConfig` for measured values); ``overlap``: the
-    fraction of the thermal frame inside the visible one; ``margin``: first-level score of the best
-    candidate minus that of the best one that converged to a clearly different alignment (more than
+    higher is better, normalised at the result; see :class:`CalibrationConfig` for measured values);
+    ``overlap``: the fraction of the thermal frame inside the visible one; ``margin``: first-level score
+    (normalised at each alignment) of the best candidate minus that of the best one that converged to a
+    clearly different alignment (more than
     2 % of the visible width apart at a thermal corner; the best's score when there is none);
     ``seconds``: wall time."""
 
@@ -63,11 +64,13 @@ def estimate_homography(pairs: list[tuple[np.ndarray, np.ndarray]], config: Cali
         raise InputError(f"no alignment in the search space overlaps the visible frame by {config.min_overlap:.0%} of the "
                          "thermal frame; widen scale_range/max_shift or give the lenses' fields of view")
     # the first level for every candidate, the rest for the winner only
-    first = [refine(grey, c.homography, config, slice(0, 1)) for c in candidates[: config.candidates]]
-    best = int(np.argmax([s for _, s in first]))
-    rivals = [s for j, (hj, s) in enumerate(first) if j != best and corner_error(hj, first[best][0], t_size) > 0.02 * v_size[0]]
-    margin = first[best][1] - max(rivals, default=0.0)
-    h, score = refine(grey, first[best][0], config, slice(1, None)) if len(config.refine_widths) > 1 else first[best]
+    first = [refine(grey, c.homography, config, slice(0, 1))[0] for c in candidates[: config.candidates]]
+    scores = [score_at(grey, h, config.refine_widths[0], config) for h in first]
+    best = int(np.argmax(scores))
+    rivals = [s for j, (hj, s) in enumerate(zip(first, scores)) if j != best and corner_error(hj, first[best], t_size) > 0.02 * v_size[0]]
+    margin = scores[best] - max(rivals, default=0.0)
+    h = refine(grey, first[best], config, slice(1, None))[0] if len(config.refine_widths) > 1 else first[best]
+    score = score_at(grey, h, config.refine_widths[-1], config)
     overlap = overlap_fraction(h, t_size, v_size)
     if score < config.min_score:
         raise InputError(f"the best alignment scores {score:.3f} < min_score {config.min_score}: the thermal and visible "

@@ -5,7 +5,8 @@ coordinates, where all entries have similar effect) are optimised by L-BFGS on t
 orientation score as the coarse stage, now differentiable: torch warps the thermal image onto the
 visible grid (``grid_sample``), computes its doubled-angle field there and correlates it with the
 visible field. The thermal footprint is eroded so the warp's own border is not an edge. Each level
-(``refine_widths``) starts from the previous level's answer; several pairs add their scores.
+(``refine_widths``) starts from the previous level's answer; several pairs add their scores. The last
+level's perspective terms carry a Gaussian prior toward 0 (``CalibrationConfig.perspective_prior``).
 """
 
 from __future__ import annotations
@@ -21,23 +22,36 @@ from .features import orientation_field, resize_to_width
 from .geometry import Size, mean_scale, resample
 
 
-MODELS = ("affine", "homography")  # degrees of freedom of a refinement level: 6 or 8
+PERSPECTIVE_UNIT = 0.01  # perspective terms in normalised thermal coordinates: 0.01 = 1 % scale change centre -> edge
 
 
 def refine(pairs: list[tuple[np.ndarray, np.ndarray]], h0: np.ndarray, config: CalibrationConfig, levels: slice = slice(None),
            iterations: int = 20) -> tuple[np.ndarray, float]:
-    """(refined thermal -> visible homography (3, 3) float64, score 0–1 at the last level run).
+    """(refined thermal -> visible homography (3, 3) float64, score 0–1 at the last level run, normalised at
+    that level's start).
 
     Runs ``config.refine_widths[levels]`` in order. Every level but the last of ``refine_widths`` fits
     an affine map (the perspective terms are poorly constrained until the alignment is close, and free
-    ones let a single pair overfit); the last fits all 8 entries."""
+    ones let a single pair overfit); the last fits ``config.final_model``."""
     h, score = np.asarray(h0, dtype=np.float64), 0.0
     last = len(config.refine_widths) - 1
     for i in range(len(config.refine_widths))[levels]:
         width = config.refine_widths[i]
-        model = "homography" if i == last else "affine"
+        model = config.final_model if i == last else "affine"
         h, score = _refine_level(pairs, h, width, config, iterations, model)
     return h, score
+
+
+def score_at(pairs: list[tuple[np.ndarray, np.ndarray]], h: np.ndarray, width: int, config: CalibrationConfig) -> float:
+    """Normalised orientation agreement (0–1, mean over pairs) of ``h`` at visible width ``width``, normalised
+    at ``h`` itself, so scores of different alignments compare (a refinement's own score keeps the
+    normalisation of its start, which drifts when the overlap changes)."""
+    total = 0.0
+    with torch.no_grad():
+        for t, v in pairs:
+            level = _Level(t, v, h, width, config.sigma)
+            total += float(level.score(torch.from_numpy(level.to_normalised(h))))
+    return total / len(pairs)
 
 
 def _norm(size: Size) -> np.ndarray:
@@ -130,9 +144,17 @@ def _refine_level(pairs: list[tuple[np.ndarray, np.ndarray]], h: np.ndarray, wid
     def current() -> torch.Tensor:
         return base + (torch.cat([delta, delta.new_zeros(1)]) * free).reshape(3, 3)
 
+    prior = config.perspective_prior / PERSPECTIVE_UNIT ** 2
+
+    def agreement() -> torch.Tensor:
+        return sum(level.score(current()) for level in levels) / len(levels)
+
     def objective() -> torch.Tensor:
-        hn = current()
-        return -sum(level.score(hn) for level in levels) / len(levels)
+        loss = -agreement()
+        if model == "homography" and prior > 0:
+            hn = current()
+            loss = loss + prior * (hn[2, 0] ** 2 + hn[2, 1] ** 2)
+        return loss
 
     if iterations > 0:
         opt = torch.optim.LBFGS([delta], lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe", tolerance_change=1e-7)
@@ -145,6 +167,6 @@ def _refine_level(pairs: list[tuple[np.ndarray, np.ndarray]], h: np.ndarray, wid
 
         opt.step(closure)
     with torch.no_grad():
-        final = -float(objective())
+        final = float(agreement())
         hn = current().numpy()
     return levels[0].from_normalised(hn), final
