@@ -34,8 +34,8 @@ class CalibrationConfig:
     is at least ``min_score``; the thermal frame overlaps the visible one by at least ``min_overlap``
     of its area; the best candidate beats the best clearly different one by ``min_margin`` (ambiguity).
     Scores and margins are normalised at the alignment they score (comparable between candidates).
-    The thresholds come from the benchmark (docs/calibration.md): correct alignments scored 0.24–0.48
-    with margins >= 0.10, unrelated scenes <= 0.08 with margins <= 0.03, and a wrong alignment of a
+    The thresholds come from the benchmark (docs/calibration.md): correct alignments scored 0.22–0.48
+    with margins >= 0.08, unrelated scenes <= 0.08 with margins <= 0.03, and a wrong alignment of a
     dark night pair 0.18 with margin 0.05. ``min_structure`` (a fraction of pixels with a blurred gradient
     above 1 % of full scale, at 256 px wide) is 0.06: the one wrong alignment the earlier 0.02 let through
     (MSRS 01230N, a low-contrast night thermal image) had 0.049, the lowest correct one 0.080.
