@@ -467,14 +467,14 @@ def test_demo_plays_at_real_time_and_live_detector_modes(monkeypatch):
     from fusion_core.cli.replay import add_parser, configs_from_args
     from fusion_core.replay.live import LiveConfig, graph_fusion_params
 
-    assert demo.DEMO_RATE_FACTOR == 1.0 and demo.DEMO_DETECTOR == "node"
+    assert demo.DEMO_RATE_FACTOR == 1.0 and demo.DEMO_DETECTOR == "inprocess"  # as the launch file's default
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
     demo.add_parser(sub)
     add_parser(sub)
     args = parser.parse_args(["demo"])
-    assert args.rate_factor == 1.0 and args.detect is True and args.detector == "node"
-    assert parser.parse_args(["demo", "--detector", "inprocess"]).detector == "inprocess"
+    assert args.rate_factor == 1.0 and args.detect is True and args.detector == "inprocess"
+    assert parser.parse_args(["demo", "--detector", "node"]).detector == "node"
     monkeypatch.delenv("FASTDDS_BUILTIN_TRANSPORTS", raising=False)
     _, live = configs_from_args(parser.parse_args(["replay", "bag", "--out", "o", "--live"]))
     assert (live.detector, live.detector_mode) == (False, "node") and graph_fusion_params(live) == {}
