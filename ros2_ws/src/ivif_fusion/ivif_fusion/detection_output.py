@@ -1,4 +1,5 @@
-"""One image's detections onto the detection topics, for detector_node and fusion_node's in-process detector.
+"""One image's detections onto the detection topics, for detector_node and fusion_node's in-process detector
+(:func:`detect_and_publish`: both run the detector and publish through here, so they behave the same).
 
 Topics (relative, so they move with the namespace and remap as usual): ``detections``
 (vision_msgs/Detection2DArray, only when vision_msgs is installed), ``detections/json``
@@ -10,7 +11,8 @@ header of the image the detector ran on.
 
 from __future__ import annotations
 
-from typing import Sequence
+import time
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -59,3 +61,15 @@ class DetectionOutputs:
 
             annotated = draw_detections(image, detections, order)  # (H, W, 3) in order; mono comes back bgr
             self._image_pub.publish(array_to_image(annotated, "rgb8" if order == "rgb" else "bgr8", header))
+
+
+def detect_and_publish(detector: Any, outputs: DetectionOutputs, array: np.ndarray, encoding: str, header) -> tuple[int, float]:
+    """Run ``detector`` (a :class:`fusion_core.detection.Detector`) on a decoded image (``array`` in ROS
+    ``encoding``) and publish its detections under ``header``; returns (number of detections, ms the
+    ``detect`` call took). The caller counts them."""
+    image, order = detector_input(array, encoding)
+    t0 = time.perf_counter()
+    detections = detector.detect(image, order)
+    detect_ms = (time.perf_counter() - t0) * 1000.0
+    outputs.publish(detections, image, order, header)
+    return len(detections), detect_ms

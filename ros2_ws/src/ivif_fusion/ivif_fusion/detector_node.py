@@ -9,12 +9,10 @@ input image's header. Inference runs on a worker thread behind a newest-wins han
 
 from __future__ import annotations
 
-import time
-
 from fusion_core.errors import InputError
 from rclpy.node import Node
 
-from .detection_output import DetectionOutputs, detector_input
+from .detection_output import DetectionOutputs, detect_and_publish
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .image_conversion import VISIBLE_ENCODINGS, image_to_array
 from .params import DETECTOR_PARAMS, DetectorParams, declare, model_path_errors
@@ -77,13 +75,10 @@ class DetectorNode(Node):
 
     def _detect(self, item) -> None:
         array, msg = item
-        image, order = detector_input(array, msg.encoding)
-        t0 = time.perf_counter()
-        detections = self.detector.detect(image, order)
-        self.detect_ms.add((time.perf_counter() - t0) * 1000.0)
-        self._outputs.publish(detections, image, order, msg.header)
+        found, detect_ms = detect_and_publish(self.detector, self._outputs, array, msg.encoding, msg.header)
+        self.detect_ms.add(detect_ms)
         self.counters.add("processed")
-        self.counters.add("detections", len(detections))
+        self.counters.add("detections", found)
 
     def _on_worker_error(self, exc: BaseException) -> None:
         self.counters.add("errors")

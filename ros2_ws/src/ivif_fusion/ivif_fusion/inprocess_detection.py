@@ -18,11 +18,9 @@ logged with throttling) or ``dropped_detector`` (own thread only), or is the one
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from .detection_output import DetectionOutputs, detector_input
+from .detection_output import DetectionOutputs, detect_and_publish
 from .diagnostics import Counters, LatencyWindow, ThrottledLog
 from .image_conversion import stamp_ns
 from .params import DETECTOR_PREFIX, DetectorParams, model_path_errors
@@ -70,13 +68,10 @@ class InProcessDetector:
 
     def _detect(self, item: tuple[np.ndarray, str, object]) -> None:
         fused, encoding, header = item
-        image, order = detector_input(fused, encoding)
-        t0 = time.perf_counter()
-        detections = self.detector.detect(image, order)
-        self.detect_ms.add((time.perf_counter() - t0) * 1000.0)
-        self.outputs.publish(detections, image, order, header)
+        found, detect_ms = detect_and_publish(self.detector, self.outputs, fused, encoding, header)
+        self.detect_ms.add(detect_ms)
         self._counters.add("detected")
-        self._counters.add("detections", len(detections))
+        self._counters.add("detections", found)
         self.age_ms.add((self._node.get_clock().now().nanoseconds - stamp_ns(header.stamp)) / 1e6)
 
     def on_error(self, exc: BaseException) -> None:
