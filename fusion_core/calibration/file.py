@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..registration import RegistrationConfig
 from .geometry import Size
 
 NODE_KEY = "/**"
@@ -52,6 +53,10 @@ class Calibration:
     def matrix(self) -> np.ndarray:
         """(3, 3) float64."""
         return np.asarray(self.homography, dtype=np.float64).reshape(3, 3)
+
+    def registration(self) -> RegistrationConfig:
+        """What the engine applies: this homography, refusing frames of other sizes than it was made for."""
+        return RegistrationConfig(homography=self.homography, calibrated_sizes=(self.thermal_size, self.visible_size))
 
 
 def save_calibration(path: str | Path, calibration: Calibration, comments: list[str] | tuple[str, ...] = ()) -> Path:

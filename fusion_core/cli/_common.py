@@ -53,6 +53,4 @@ def registration_from_args(args: argparse.Namespace) -> RegistrationConfig:
         return RegistrationConfig()
     from ..calibration import load_calibration
 
-    calibration = load_calibration(path)
-    return RegistrationConfig(homography=calibration.homography,
-                              calibrated_sizes=(calibration.thermal_size, calibration.visible_size))
+    return load_calibration(path).registration()

@@ -23,8 +23,7 @@ from ..calibration import (Calibration, CalibrationConfig, corner_error, estimat
 from ..calibration.overlay import before_after
 from ..calibration.synthetic import SyntheticRig
 from ..engine import EngineConfig, create_engine
-from ..io import read_thermal, read_visible
-from ..registration import RegistrationConfig
+from ..io import read_thermal, read_visible, write_image
 
 RIG_SEED = 3  # one reproducible rig error; the benchmark (docs/calibration.md) covers the range
 FOLDER = "calibration"
@@ -61,19 +60,15 @@ def calibrated_rig_section(sample: Path, out: Path, engine_config: EngineConfig,
     path = save_calibration(folder / "calib.yaml", Calibration(
         tuple(float(v) for v in estimate.homography.ravel()), estimate.thermal_size, estimate.visible_size,
         estimate.score, "ivif calibrate (demo: synthetic rig from the sample)"), comments=[f"sample pair {stem}, rig seed {RIG_SEED}"])
-    calibration = load_calibration(path)  # fuse through the file, as a user would
-    registration = RegistrationConfig(homography=calibration.homography,
-                                      calibrated_sizes=(calibration.thermal_size, calibration.visible_size))
+    registration = load_calibration(path).registration()  # fuse through the file, as a user would
     engine = create_engine(replace(engine_config, registration=registration))
     result = engine.fuse(thermal, visible, "rgb")
     error = corner_error(h_true, estimate.homography, rig.thermal_size)
 
-    cv2.imwrite(str(folder / "thermal.png"), thermal)
-    cv2.imwrite(str(folder / "visible.png"), cv2.cvtColor(visible, cv2.COLOR_RGB2BGR))
-    cv2.imwrite(str(folder / "before_after.png"), cv2.cvtColor(before_after(thermal, visible, estimate.homography),
-                                                                  cv2.COLOR_RGB2BGR))
-    strip = _strip(thermal, result.fused, result.alpha, visible.shape[0] // 2)
-    cv2.imwrite(str(folder / "fused_alpha.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+    write_image(folder / "thermal.png", thermal)
+    write_image(folder / "visible.png", visible)
+    write_image(folder / "before_after.png", before_after(thermal, visible, estimate.homography))
+    write_image(folder / "fused_alpha.png", _strip(thermal, result.fused, result.alpha, visible.shape[0] // 2))
     text = (f"Sample pair `{stem}` as an unregistered rig sees it: thermal {tw}×{th}, visible {vw}×{vh}, the thermal "
             f"camera ({LENS_HFOV_DEG[0]:g}° lens beside {LENS_HFOV_DEG[1]:g}°) displaced by a random rig error (seed "
             f"{RIG_SEED}). `ivif calibrate --hfov {LENS_HFOV_DEG[0]:g} {LENS_HFOV_DEG[1]:g}`'s estimator found the "
