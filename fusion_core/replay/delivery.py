@@ -95,11 +95,6 @@ def pair_delivery(offline_pairs: int, offline_unpaired: list[dict[str, int]], fu
     if mode is not None:
         stages.append(_stage("detections recorded", recorded["detections"], stages[-1]["count"], {}))
     both = recorded["fused_and_detected"] if mode is not None else recorded["fused"]
-    dropped: dict[str, int] = {}
-    for s in stages:
-        for reason, n in s["reasons"].items():
-            key = reason if reason != UNEXPLAINED else f"{s['stage']}: {UNEXPLAINED}"
-            dropped[key] = dropped.get(key, 0) + n
     return {"pairs": offline_pairs, "detector": mode, "node_counters": bool(fusion), "fused": recorded["fused"],
             "detected": recorded["detections"] if mode is not None else None, "fused_and_detected": both,
             "fraction": both / offline_pairs if offline_pairs else float("nan"), "stages": stages,
