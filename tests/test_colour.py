@@ -32,3 +32,12 @@ def test_luminance_matches_opencv_gray():
     ours = luminance(torch.from_numpy(img).double()).numpy()
     ref = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float64)
     assert np.max(np.abs(ours - ref)) <= 0.51  # OpenCV rounds with fixed-point coefficients
+
+
+def test_planar_layout_gives_the_same_bits_as_interleaved():
+    """The engine converts planar (dim=0) for speed; its values must be the interleaved ones exactly."""
+    rgb = torch.rand(37, 53, 3, generator=torch.Generator().manual_seed(2))
+    planar = rgb.permute(2, 0, 1).contiguous()
+    ycc = rgb_to_ycbcr(rgb)
+    assert torch.equal(rgb_to_ycbcr(planar, dim=0), ycc.permute(2, 0, 1))
+    assert torch.equal(ycbcr_to_rgb(ycc.permute(2, 0, 1).contiguous(), dim=0), ycbcr_to_rgb(ycc).permute(2, 0, 1))

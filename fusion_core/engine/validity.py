@@ -82,8 +82,9 @@ def apply_invalid(alpha: torch.Tensor, fused: torch.Tensor, visible: torch.Tenso
                   invalid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """α = 0 and fused = visible at invalid pixels.
 
-    ``alpha``: (H, W) float [0, 1]; ``fused`` and ``visible``: (H, W) or (H, W, C) float [0, 1] in the
-    same layout (the visible image as given, so its colour comes back bit for bit); ``invalid``: (H, W) bool.
+    ``alpha``: (H, W) float [0, 1]; ``fused`` and ``visible``: (H, W) or (H, W, C) of one dtype in the
+    same layout (the engine passes uint8: the visible image as given, so its colour comes back bit for
+    bit); ``invalid``: (H, W) bool.
     """
     mask = invalid if fused.dim() == 2 else invalid[..., None]
     return alpha.masked_fill(invalid, 0.0), torch.where(mask, visible, fused)
