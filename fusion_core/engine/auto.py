@@ -52,3 +52,21 @@ def resolve_engine_config(config: EngineConfig, in_memory_model: bool = False) -
     if (backend, device) == (config.backend, config.device):
         return config
     return dataclasses.replace(config, backend=backend, device=device)
+
+
+def prepost_torch_threads(engine_backend: str, device: torch.device) -> int | None:
+    """Torch intra-op threads a process should run with when its network runs on ``engine_backend``; None = leave
+    torch's default.
+
+    With ONNX Runtime on the CPU, torch only does the engine's pre/post-processing: a few dozen small
+    per-pixel operations per frame. Its OpenMP workers spin-wait after each one and take the cores from
+    ONNX Runtime's threads and from whatever runs beside the engine (the in-process detector, the ROS
+    executor). One thread is the better trade on every set-up measured: the node's end-to-end run at
+    30 Hz with the detector on its own thread went from 26.8 to 29.7 Hz (2 cores, 640x480,
+    ``python -m ivif_fusion.e2e``). Torch backends and GPUs keep torch's default (torch does the
+    network's work there, or the per-pixel work is on the GPU). This is a process-wide setting
+    (``torch.set_num_threads``): the ROS node applies it, the library never does on its own.
+    """
+    if engine_backend == "onnxruntime" and device.type == "cpu":
+        return 1
+    return None

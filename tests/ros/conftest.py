@@ -20,3 +20,14 @@ def graph() -> Iterator[RosGraph]:
         g.close()
 
 
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_torch_threads() -> Iterator[None]:
+    """A FusionNode built in this process sets torch's threads process-wide (one, with ONNX Runtime on the
+    CPU: see fusion_core.engine.auto.prepost_torch_threads); give the later test modules their default back."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)

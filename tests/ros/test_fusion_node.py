@@ -209,6 +209,7 @@ def test_fuses_exactly_the_expected_pairs_with_exact_pixels(msrs_dir, pairs_node
         assert int(values[f"pending_{name}"]) == len(pairer.pending(i))
     assert int(values["unpaired_thermal_no_partner"]) >= 5  # the in-between 20 Hz thermal frames
     assert values["backend"] == "onnxruntime" and values["device"] == "cpu"  # backend auto on a CPU with onnxruntime
+    assert int(values["torch_threads"]) == 1  # torch only pre/post-processes beside ONNX Runtime: one thread
     assert float(values["fuse_p50_ms"]) > 0 and float(values["latency_p50_ms"]) >= float(values["fuse_p50_ms"])
 
 

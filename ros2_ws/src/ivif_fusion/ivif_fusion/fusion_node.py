@@ -65,6 +65,7 @@ class FusionNode(Node):
         super().__init__(node_name, **kwargs)
         import torch
         from fusion_core.engine import create_engine
+        from fusion_core.engine.auto import prepost_torch_threads
         from sensor_msgs.msg import Image
 
         from .detector_node import available_onnx_providers
@@ -74,6 +75,10 @@ class FusionNode(Node):
         detector_params = inprocess_detector_params(values, available_onnx_providers())
         with model_path_errors():
             self.engine = create_engine(self.params.engine_config())
+        torch_threads = prepost_torch_threads(self.engine.backend, self.engine.device)
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+        self._torch_threads = torch.get_num_threads()
         self.counters = Counters(COUNTERS)
         self._log = ThrottledLog(self.get_logger(), LOG_THROTTLE_S)
         self.detection: InProcessDetector | None = None
@@ -117,7 +122,7 @@ class FusionNode(Node):
         self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
             f"fusing {self._subs[0].topic_name} + {self._subs[1].topic_name} -> {self._fused_pub.topic_name} with backend "
-            f"{self.engine.backend} on {self.engine.device} (slop {self.params.slop} s, queue {self.params.queue_size}, "
+            f"{self.engine.backend} on {self.engine.device}, torch threads {self._torch_threads} (slop {self.params.slop} s, queue {self.params.queue_size}, "
             f"inputs {self.params.input_reliability}, Fast DDS {_transport_summary()})")
         if self.params.homography is not None:
             sizes = self.params.calibrated_sizes
@@ -227,7 +232,8 @@ class FusionNode(Node):
             stats = self._pairer.stats.as_dict()
             pending = [len(self._pairer.pending(i)) for i in (0, 1)]
             bounds_ms = [self._pairer.lower_bound_ns(i) / 1e6 for i in (0, 1)]
-        values: dict[str, object] = {"backend": self.engine.backend, "device": str(self.engine.device)}
+        values: dict[str, object] = {"backend": self.engine.backend, "device": str(self.engine.device),
+                                     "torch_threads": self._torch_threads}
         rates = self._rates.rates({k: counts[k] for k in ("received_thermal", "received_visible", "pairs", "fused")})
         values.update({"rate_thermal_hz": rates["received_thermal"], "rate_visible_hz": rates["received_visible"],
                        "rate_pairs_hz": rates["pairs"], "rate_fused_hz": rates["fused"]})
