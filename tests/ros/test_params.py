@@ -20,7 +20,8 @@ pytestmark = pytest.mark.ros
 
 from ivif_fusion.launch_support import DEFAULT_DETECTOR, launch_arguments, node_settings, parse_value  # noqa: E402
 from ivif_fusion.params import (DETECTOR_PARAMS, FUSION_DETECTOR_PARAMS, FUSION_PARAMS, IDENTITY,  # noqa: E402
-                                INPROCESS_DETECTOR_SETTINGS, FusionParams, parse_homography, resolve_device)
+                                INPROCESS_DETECTOR_SETTINGS, FusionParams, one_core_per_stage, parse_homography,
+                                resolve_device)
 
 LAUNCH_FILE = REPO / "launch" / "fusion.launch.py"
 
@@ -56,6 +57,21 @@ def test_inprocess_detector_params_come_from_the_detector_table() -> None:
         assert (spec.description, spec.bounds, spec.choices) == (twin.description, twin.bounds, twin.choices), spec.name
         assert spec.default == (False if twin.name == "publish_image" else twin.default), spec.name
     assert {s.name for s in FUSION_DETECTOR_PARAMS} - {s.name for s in shared} == {"detector.enabled", "detector.own_thread"}
+
+
+@pytest.mark.parametrize(("enabled", "own_thread", "threads", "detector_threads", "expected"), [
+    (True, True, 0, 0, (1, 1)),  # the default: one core per stage
+    (True, True, 2, 0, (2, 1)),  # a value the user set is kept
+    (True, True, 0, 3, (1, 3)),
+    (True, False, 0, 0, (0, 0)),  # detection after fusion on one worker: the libraries' pools
+    (False, True, 0, 0, (0, 0)),  # no in-process detector
+])
+def test_one_core_per_stage(enabled, own_thread, threads, detector_threads, expected) -> None:
+    values = {"detector.enabled": enabled, "detector.own_thread": own_thread, "threads": threads,
+              "detector.threads": detector_threads, "slop": 0.02}
+    out = one_core_per_stage(values)
+    assert (out["threads"], out["detector.threads"]) == expected and out["slop"] == 0.02
+    assert values["threads"] == threads  # the declared values are not modified in place
 
 
 def test_every_parameter_has_a_description_and_sane_default() -> None:
