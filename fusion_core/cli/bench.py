@@ -222,6 +222,10 @@ def run(args: argparse.Namespace) -> int:
     sizes = _sizes(args)
     pair = find_bench_pair(*(args.pair or (None, None)))
     print(f"input: {pair.source}, resized to each size; device {args.device}; warm-up {warmup}, timed {iters}")
+    if args.threads is not None:
+        # torch too, whatever the backend: with onnxruntime it still does the pre/post-processing, and
+        # ROS fusion_node runs it on one thread there (fusion_core.engine.auto.prepost_torch_threads)
+        torch.set_num_threads(args.threads)
     detector = _detector(args.threads) if args.detector else None
 
     results: list[dict[str, Any]] = []
