@@ -41,3 +41,15 @@ def test_planar_layout_gives_the_same_bits_as_interleaved():
     ycc = rgb_to_ycbcr(rgb)
     assert torch.equal(rgb_to_ycbcr(planar, dim=0), ycc.permute(2, 0, 1))
     assert torch.equal(ycbcr_to_rgb(ycc.permute(2, 0, 1).contiguous(), dim=0), ycbcr_to_rgb(ycc).permute(2, 0, 1))
+
+
+def test_planar_in_place_conversions_are_the_reference_to_the_bit():
+    """The engine's in-place planar conversions: same values as the reference functions, clamping included."""
+    from fusion_core.colour import rgb_planes_to_ycbcr, ycbcr_planes_to_rgb
+
+    rgb = torch.rand(3, 41, 59, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(rgb_planes_to_ycbcr(rgb), rgb_to_ycbcr(rgb, dim=0))
+
+    g = torch.Generator().manual_seed(3)
+    y, cbcr = torch.rand(41, 59, generator=g), torch.rand(2, 41, 59, generator=g)  # out-of-gamut mixes: clamped
+    assert torch.equal(ycbcr_planes_to_rgb(y, cbcr), ycbcr_to_rgb(torch.cat((y[None], cbcr)), dim=0))

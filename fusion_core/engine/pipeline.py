@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..colour import rgb_to_ycbcr, ycbcr_to_rgb
+from ..colour import rgb_planes_to_ycbcr, ycbcr_planes_to_rgb
 from ..errors import InputError
 from ..registration import Registrar
 from ..thermal import ThermalNormalizer
@@ -173,7 +173,7 @@ class FusionEngine:
                 # every per-pixel operation runs over contiguous planes.
                 planes = _planes_u8(vis_u8)
                 rgb = planes[:3] if order.startswith("rgb") else planes[[2, 1, 0]]
-                ycc = rgb_to_ycbcr(rgb.float().mul_(1.0 / 255.0), dim=0)
+                ycc = rgb_planes_to_ycbcr(rgb.float().mul_(1.0 / 255.0))
                 vi_y, cbcr = ycc[0], ycc[1:]
                 extra = planes[3:] if len(order) == 4 else None
             hw = (vi_y.shape[0], vi_y.shape[1])
@@ -191,7 +191,7 @@ class FusionEngine:
             if prep.cbcr is None:
                 out = to_uint8(y)
             else:
-                rgb = ycbcr_to_rgb(torch.cat((y[None], prep.cbcr), dim=0), dim=0)  # (3, H, W)
+                rgb = ycbcr_planes_to_rgb(y, prep.cbcr)  # (3, H, W)
                 planes = to_uint8(rgb if prep.order.startswith("rgb") else rgb[[2, 1, 0]])
                 if prep.extra is not None:
                     planes = torch.cat((planes, prep.extra), dim=0)
