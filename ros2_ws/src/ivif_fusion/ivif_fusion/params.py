@@ -151,8 +151,8 @@ def one_core_per_stage(values: dict[str, Any]) -> dict[str, Any]:
     """fusion_node's values with 'threads' and 'detector.threads' at 0 (auto) set to 1 when the in-process
     detector runs on its own thread. Fusion and detection then each keep one core busy instead of both
     waking a second pool thread per operation on the core the other stage needs (measured, 2 cores, 30 Hz
-    640x480, ``python -m ivif_fusion.e2e``: every pair fused and detected at p99 77 ms, against 29.7 Hz and
-    p99 96 ms with the libraries' thread pools)."""
+    640x480, ``python -m ivif_fusion.e2e``, 60 s each: 1801 of 1801 pairs fused and detected, p99 77 ms,
+    against 29.7 Hz and p99 96 ms with the libraries' thread pools)."""
     if not (values[DETECTOR_PREFIX + "enabled"] and values[DETECTOR_PREFIX + "own_thread"]):
         return values
     return {**values, **{name: values[name] or 1 for name in ("threads", DETECTOR_PREFIX + "threads")}}
