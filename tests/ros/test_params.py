@@ -20,7 +20,7 @@ pytestmark = pytest.mark.ros
 
 from ivif_fusion.launch_support import DEFAULT_DETECTOR, launch_arguments, node_settings, parse_value  # noqa: E402
 from ivif_fusion.params import (DETECTOR_PARAMS, FUSION_DETECTOR_PARAMS, FUSION_PARAMS, IDENTITY,  # noqa: E402
-                                INPROCESS_DETECTOR_SETTINGS, FusionParams, one_core_per_stage, parse_homography,
+                                INPROCESS_DETECTOR_SETTINGS, FusionParams, parse_homography, pipelined_thread_defaults,
                                 resolve_device)
 
 LAUNCH_FILE = REPO / "launch" / "fusion.launch.py"
@@ -60,16 +60,16 @@ def test_inprocess_detector_params_come_from_the_detector_table() -> None:
 
 
 @pytest.mark.parametrize(("enabled", "own_thread", "threads", "detector_threads", "expected"), [
-    (True, True, 0, 0, (1, 1)),  # the default: one core per stage
+    (True, True, 0, 0, (4, 1)),  # the default: detection holds one core, fusion all (explicitly: no pinning)
     (True, True, 2, 0, (2, 1)),  # a value the user set is kept
-    (True, True, 0, 3, (1, 3)),
+    (True, True, 0, 3, (4, 3)),
     (True, False, 0, 0, (0, 0)),  # detection after fusion on one worker: the libraries' pools
     (False, True, 0, 0, (0, 0)),  # no in-process detector
 ])
-def test_one_core_per_stage(enabled, own_thread, threads, detector_threads, expected) -> None:
+def test_pipelined_thread_defaults(enabled, own_thread, threads, detector_threads, expected) -> None:
     values = {"detector.enabled": enabled, "detector.own_thread": own_thread, "threads": threads,
               "detector.threads": detector_threads, "slop": 0.02}
-    out = one_core_per_stage(values)
+    out = pipelined_thread_defaults(values, cpus=4)
     assert (out["threads"], out["detector.threads"]) == expected and out["slop"] == 0.02
     assert values["threads"] == threads  # the declared values are not modified in place
 

@@ -38,7 +38,7 @@ from .image_conversion import (ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, 
 from .inprocess_detection import COUNTERS as DETECTOR_COUNTERS
 from .inprocess_detection import DetectorFailure, InProcessDetector
 from .params import (FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params, model_path_errors,
-                     one_core_per_stage)
+                     pipelined_thread_defaults)
 from .qos import input_event_callbacks, input_qos, output_qos
 from .worker import LatestWorker
 
@@ -71,7 +71,7 @@ class FusionNode(Node):
 
         from .detector_node import available_onnx_providers
 
-        values = one_core_per_stage(declare(self, FUSION_PARAMS + FUSION_DETECTOR_PARAMS))
+        values = pipelined_thread_defaults(declare(self, FUSION_PARAMS + FUSION_DETECTOR_PARAMS))
         self.params = FusionParams.from_values(values, torch.cuda.is_available())
         detector_params = inprocess_detector_params(values, available_onnx_providers())
         with model_path_errors():

@@ -5,8 +5,9 @@ Where it runs (``detector.own_thread``):
 
 * true (default): on a second newest-wins worker (capacity 1), so fusion of the next pair overlaps
   detection of this one; a fused frame replaced while it waited is counted as ``dropped_detector``.
-  With one core per stage (``params.one_core_per_stage``) this keeps 30 Hz at 640x480 on 2 cores,
-  where the single worker below reaches about 24 Hz (package README, "End to end with detection");
+  With one thread for detection and the rest for fusion (``params.pipelined_thread_defaults``) this
+  keeps 30 Hz at 640x480 on 2 cores, where the single worker below reaches about 24 Hz (package README,
+  "End to end with detection");
 * false: on the fusion worker, right after the fused frame is published — one thread, so a pair's
   detections follow its fused image at once, and the next pair waits for both (fusion + detection
   is the per-pair cost the newest-wins fusion worker sees).
