@@ -45,3 +45,4 @@ def test_prepost_threads_rule():
     assert prepost_torch_threads("torch", cpu) is None  # torch runs the network: its threads are the backend's
     assert prepost_torch_threads("onnxruntime", cuda) is None
     assert prepost_torch_threads("tensorrt", cuda) is None
+

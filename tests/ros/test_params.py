@@ -60,16 +60,16 @@ def test_inprocess_detector_params_come_from_the_detector_table() -> None:
 
 
 @pytest.mark.parametrize(("enabled", "own_thread", "threads", "detector_threads", "expected"), [
-    (True, True, 0, 0, (4, 1)),  # the default: detection holds one core, fusion all (explicitly: no pinning)
-    (True, True, 2, 0, (2, 1)),  # a value the user set is kept
-    (True, True, 0, 3, (4, 3)),
+    (True, True, 0, 0, (0, 1)),  # the default: detection holds one core, fusion keeps its (unpinned) pool
+    (True, True, 2, 0, (2, 1)),
+    (True, True, 0, 3, (0, 3)),  # a value the user set is kept
     (True, False, 0, 0, (0, 0)),  # detection after fusion on one worker: the libraries' pools
     (False, True, 0, 0, (0, 0)),  # no in-process detector
 ])
 def test_pipelined_thread_defaults(enabled, own_thread, threads, detector_threads, expected) -> None:
     values = {"detector.enabled": enabled, "detector.own_thread": own_thread, "threads": threads,
               "detector.threads": detector_threads, "slop": 0.02}
-    out = pipelined_thread_defaults(values, cpus=4)
+    out = pipelined_thread_defaults(values)
     assert (out["threads"], out["detector.threads"]) == expected and out["slop"] == 0.02
     assert values["threads"] == threads  # the declared values are not modified in place
 

@@ -18,7 +18,6 @@ test keeps them equal). Topic names are not parameters: remap ``thermal/image_ra
 from __future__ import annotations
 
 import math
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Iterator
@@ -63,8 +62,8 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model_path", "", "checkpoint (.pt, torch) or ONNX file; '' = the shipped default model"),
     ParamSpec("device", "auto", "inference device; 'auto' = cuda when available, else cpu", choices=NODE_DEVICES),
     ParamSpec("precision", "fp32", "network precision; fp16 needs a CUDA device", choices=("fp32", "fp16")),
-    ParamSpec("threads", 0, "CPU intra-op threads of the network (torch or ONNX Runtime); 0 = the library default",
-              (0, 256)),
+    ParamSpec("threads", 0, "CPU intra-op threads of the network (torch or ONNX Runtime); 0 = torch's default, or "
+              "for ONNX Runtime the CPUs this process may use (unpinned)", (0, 256)),
     ParamSpec("thermal_policy", "fixed", "thermal normalisation: 'fixed' range or 'percentile' AGC with temporal smoothing",
               choices=("fixed", "percentile")),
     ParamSpec("thermal_low", 0.0, "fixed policy: raw thermal value mapped to 0 (equal low and high = the dtype's full range)",
@@ -110,7 +109,7 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model_path", "", "YOLOX ONNX file; '' = the shipped YOLOX-nano (COCO)"),
     ParamSpec("device", "auto", "'cuda' uses ONNX Runtime's CUDA provider; 'auto' = CUDA when that provider is available",
               choices=NODE_DEVICES),
-    ParamSpec("threads", 0, "ONNX Runtime intra-op threads (0 = library default)", (0, 256)),
+    ParamSpec("threads", 0, "ONNX Runtime intra-op threads (0 = the CPUs this process may use, unpinned)", (0, 256)),
     ParamSpec("input_size", 416, "side of the square letterbox the model takes, pixels (multiple of 32)", (32, 4096)),
     ParamSpec("score_threshold", 0.3, "minimum objectness x class score of a published detection", (0.0, 1.0)),
     ParamSpec("nms_iou", 0.65, "IoU above which a lower-scored box of the same class is suppressed", (0.01, 1.0)),
@@ -142,30 +141,23 @@ FUSION_DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("detector.own_thread", True,
               "run the in-process detector on a second newest-wins worker thread (fusion of the next pair overlaps "
               "detection of this one; a fused frame replaced while it waits is counted as dropped_detector); false: "
-              "detect right after fusion on the fusion worker. With it, 'detector.threads' at 0 means 1 and 'threads' at 0 "
-              "the number of CPUs: detection holds one core, fusion uses the rest"),
+              "detect right after fusion on the fusion worker. With it, 'detector.threads' at 0 means 1: detection holds "
+              "one core, fusion uses the rest"),
 ) + tuple(replace(s, name=DETECTOR_PREFIX + s.name, default=_INPROCESS_DEFAULTS.get(s.name, s.default))
           for s in DETECTOR_PARAMS if s.name in INPROCESS_DETECTOR_SETTINGS)
 
 
-def pipelined_thread_defaults(values: dict[str, Any], cpus: int | None = None) -> dict[str, Any]:
-    """fusion_node's values with the thread counts left at 0 (auto) made explicit when the in-process
-    detector runs on its own thread: 'detector.threads' 1, 'threads' (fusion) the CPUs this process may
-    use (``cpus``; default ``os.sched_getaffinity``).
-
-    Detection then holds one core and fusion, the slower stage, spreads over all of them and takes what
-    detection leaves free. The fusion count is given explicitly because ONNX Runtime's default (0) also
-    pins its threads to cores (onnxruntime.ai, "Thread management"), and a pinned thread waits whenever
-    the detector holds its core. Measured on 2 cores, 30 Hz 640x480, ``python -m ivif_fusion.e2e``, 2 min
-    each: fusion 2 + detection 1 thread, 3599 of 3601 pairs fused and detected, camera -> detections
-    p99 85 ms (two 60 s runs: 81, 91 ms); 1 + 1, 3573-3588 pairs, p99 88-101 ms; ONNX Runtime's default
-    for fusion + 1, 3556 pairs, p99 119 ms."""
-    if not (values[DETECTOR_PREFIX + "enabled"] and values[DETECTOR_PREFIX + "own_thread"]):
-        return values
-    if cpus is None:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def pipelined_thread_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    """fusion_node's values with 'detector.threads' at 0 (auto) set to 1 when the in-process detector runs
+    on its own thread. Detection then holds one core and fusion, the slower stage, keeps a pool of all
+    the CPUs (unpinned, see fusion_core.engine.onnx_backend.session_options) and takes what detection
+    leaves free. Measured on 2 cores, 30 Hz 640x480, ``python -m ivif_fusion.e2e``, 2 min each: 3601 of
+    3601 pairs fused and detected, camera -> detections p99 62 and 68 ms, against 3573-3588 pairs and
+    p99 88-101 ms with one thread for fusion too."""
     detector = DETECTOR_PREFIX + "threads"
-    return {**values, "threads": values["threads"] or cpus, detector: values[detector] or 1}
+    if not (values[DETECTOR_PREFIX + "enabled"] and values[DETECTOR_PREFIX + "own_thread"]) or values[detector]:
+        return values
+    return {**values, detector: 1}
 
 
 def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
