@@ -2,12 +2,12 @@
 
 Visible RGB is converted to full-range BT.601 YCbCr (the JPEG convention, all channels in [0, 1]),
 Y is fused with thermal, and the visible Cb/Cr are put back. The functions take torch tensors so the
-same code runs on the CPU and on CUDA. :func:`rgb_to_ycbcr` and :func:`ycbcr_to_rgb` are the
-reference, channels along any ``dim`` (the last one by default, for (H, W, C) images). The engine works
-on planar (C, H, W) images with :func:`rgb_planes_to_ycbcr` and :func:`ycbcr_planes_to_rgb`, which run
-the same operations in the same order into one buffer: every operation on an interleaved layout strides
-through memory, and a new tensor per step costs as much again (640x480, one CPU thread: 6.1 / 7.3 ms
-forward / back interleaved, 1.0 / 1.1 ms planar in place). All give bit-identical values (tested).
+same code runs on the CPU and on CUDA. :func:`rgb_to_ycbcr` and :func:`ycbcr_to_rgb` are the reference,
+on (…, 3) images with the channels last. The engine works on planar (C, H, W) images with
+:func:`rgb_planes_to_ycbcr` and :func:`ycbcr_planes_to_rgb`, which run the same operations in the same
+order into one buffer: every operation on an interleaved layout strides through memory, and a new
+tensor per step costs as much again (640x480, one CPU thread: 6.1 / 7.3 ms forward / back interleaved,
+1.0 / 1.1 ms planar in place). Both give bit-identical values (tested).
 """
 
 from __future__ import annotations
@@ -18,24 +18,24 @@ import torch
 _KR, _KG, _KB = 0.299, 0.587, 0.114
 
 
-def rgb_to_ycbcr(rgb: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """RGB in [0, 1] -> YCbCr in [0, 1] (Cb, Cr centred on 0.5); channels (3 of them) along ``dim``."""
-    r, g, b = rgb.unbind(dim)
+def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
+    """(…, 3) RGB in [0, 1] -> (…, 3) YCbCr in [0, 1] (Cb, Cr centred on 0.5)."""
+    r, g, b = rgb.unbind(-1)
     y = _KR * r + _KG * g + _KB * b
     cb = (b - y) / (2.0 * (1.0 - _KB)) + 0.5
     cr = (r - y) / (2.0 * (1.0 - _KR)) + 0.5
-    return torch.stack((y, cb, cr), dim=dim)
+    return torch.stack((y, cb, cr), dim=-1)
 
 
-def ycbcr_to_rgb(ycc: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Inverse of :func:`rgb_to_ycbcr` (channels along ``dim``); the result is clamped to [0, 1]."""
-    y, cb, cr = ycc.unbind(dim)
+def ycbcr_to_rgb(ycc: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rgb_to_ycbcr`; the result is clamped to [0, 1]."""
+    y, cb, cr = ycc.unbind(-1)
     cb = cb - 0.5
     cr = cr - 0.5
     r = y + 2.0 * (1.0 - _KR) * cr
     b = y + 2.0 * (1.0 - _KB) * cb
     g = (y - _KR * r - _KB * b) / _KG
-    return torch.stack((r, g, b), dim=dim).clamp_(0.0, 1.0)
+    return torch.stack((r, g, b), dim=-1).clamp_(0.0, 1.0)
 
 
 def rgb_planes_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,9 @@ visible's layout -> validity mask (α = 0, output = visible where thermal is inv
 thermal camera's footprint, see :mod:`fusion_core.engine.validity`) -> uint8 -> one host copy each
 for the fused image and α. Colour work runs on planar (C, H, W) tensors: interleaved per-pixel
 operations stride through memory and cost about three times as much on the CPU (see
-:mod:`fusion_core.colour`); the result is the same to the bit. With ``alpha_smoothing`` > 0, α (and the fused Y with it) is smoothed
-over the stream right after the network (:mod:`fusion_core.engine.temporal`).
+:mod:`fusion_core.colour`); the result is the same to the bit. With ``alpha_smoothing`` > 0, α (and
+the fused Y with it) is smoothed over the stream right after the network
+(:mod:`fusion_core.engine.temporal`).
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ def check_visible(visible: np.ndarray, order: str) -> str:
     return order
 
 
+WARM_UP_SIZE = (640, 480)  # (width, height) of the blank pair FusionEngine.warm_up fuses when no size is known
+
+
 class FusionEngine:
     """Fuses numpy image pairs with any backend's :class:`NetworkRunner` (see :func:`create_engine`)."""
 
@@ -122,7 +126,7 @@ class FusionEngine:
         self.normalizer.reset()
         self.smoother.reset()
 
-    def warm_up(self, thermal_size: tuple[int, int] = (640, 480), visible_size: tuple[int, int] | None = None) -> float:
+    def warm_up(self, thermal_size: tuple[int, int] = WARM_UP_SIZE, visible_size: tuple[int, int] | None = None) -> float:
         """Fuse one blank pair of these (width, height) sizes and forget it; returns the milliseconds taken.
 
         A backend's first calls pay one-off costs (ONNX Runtime: 66 + 54 ms for the first two 640x480

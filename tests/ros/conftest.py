@@ -20,8 +20,6 @@ def graph() -> Iterator[RosGraph]:
         g.close()
 
 
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _restore_torch_threads() -> Iterator[None]:
     """A FusionNode built in this process sets torch's threads process-wide (one, with ONNX Runtime on the

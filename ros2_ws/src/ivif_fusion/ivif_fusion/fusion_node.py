@@ -124,8 +124,8 @@ class FusionNode(Node):
         self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
             f"fusing {self._subs[0].topic_name} + {self._subs[1].topic_name} -> {self._fused_pub.topic_name} with backend "
-            f"{self.engine.backend} on {self.engine.device}, torch threads {self._torch_threads} (slop {self.params.slop} s, queue {self.params.queue_size}, "
-            f"inputs {self.params.input_reliability}, Fast DDS {_transport_summary()})")
+            f"{self.engine.backend} on {self.engine.device}, torch threads {self._torch_threads} (slop {self.params.slop} s, "
+            f"queue {self.params.queue_size}, inputs {self.params.input_reliability}, Fast DDS {_transport_summary()})")
         if self.params.homography is not None:
             sizes = self.params.calibrated_sizes
             self.get_logger().info(
@@ -144,8 +144,10 @@ class FusionNode(Node):
         """Run the engine (and the in-process detector) once on a blank pair before the first camera frame:
         cold, the first pairs of a stream were lost behind the newest-wins worker (the demo's bag lost its
         2nd and 3rd pair to the first pair's 245 ms). At the calibrated sizes when set (other sizes are
-        refused), else 640x480. A failure is logged, not fatal: the stream then pays the cost itself."""
-        sizes = self.params.calibrated_sizes or ((640, 480), (640, 480))
+        refused), else WARM_UP_SIZE. A failure is logged, not fatal: the stream then pays the cost itself."""
+        from fusion_core.engine.pipeline import WARM_UP_SIZE
+
+        sizes = self.params.calibrated_sizes or (WARM_UP_SIZE, WARM_UP_SIZE)
         try:
             fusion_ms = self.engine.warm_up(*sizes)
             detect_ms = self.detection.detector.warm_up() if self.detection is not None else 0.0
