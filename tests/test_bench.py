@@ -123,7 +123,7 @@ def test_bench_detector_rows_and_cost_per_megapixel(env, capsys):
     assert [(r["kind"], r["size"]) for r in rows] == [
         (k, s) for s in ([96, 64], [64, 48]) for k in ("fusion", "detection", "fusion+detection")]
     assert data["meta"]["detector"] == {"model": "yolox_nano.onnx", "runtime": "onnxruntime",
-                                        "providers": ["CPUExecutionProvider"], "input_size": 416}
+                                        "providers": ["CPUExecutionProvider"], "input_size": 416, "rectangular": True}
     assert data["meta"]["sizes"] == [[96, 64], [64, 48]]
     for r in rows:
         assert r["status"] == "ok" and r["backend"] == "torch"

@@ -227,6 +227,101 @@ def _iou(a, b) -> float:
     return w * h / union
 
 
+# --- rectangular inference ---------------------------------------------------------------------------------------
+
+RECT = (320, 416)  # canvas of a 640x480 image: 312 scaled rows rounded up to 320
+RECT_CELLS = 40 * 52 + 20 * 26 + 10 * 13  # 2730
+
+
+def test_rectangular_letterbox_holds_the_square_pixels_on_a_smaller_canvas():
+    image = np.random.default_rng(3).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    square, square_place = letterbox(image, S)
+    rect, rect_place = letterbox(image, S, stride=32)
+    assert rect.shape == (1, 3, *RECT) and (rect_place.canvas_height, rect_place.canvas_width) == RECT
+    assert (square_place.canvas_height, square_place.canvas_width) == (S, S)
+    assert rect_place.ratio == square_place.ratio == pytest.approx(0.65)
+    np.testing.assert_array_equal(rect[0, :, :312], square[0, :, :312])  # same pixels, same scale
+    assert np.all(rect[0, :, 312:] == 114)
+    tall, tall_place = letterbox(np.zeros((1000, 100, 3), np.uint8), S, stride=32)
+    assert tall.shape == (1, 3, 416, 64) and tall_place.ratio == pytest.approx(0.416)
+
+
+def test_rectangular_grid_counts_and_orders_cells():
+    grid, stride = grid_and_strides(RECT)
+    assert grid.shape == (RECT_CELLS, 2)
+    assert grid[52].tolist() == [0, 1] and grid[40 * 52 - 1].tolist() == [51, 39]  # 52 columns, 40 rows at stride 8
+    assert grid[40 * 52].tolist() == [0, 0] and stride[40 * 52, 0] == 16
+    assert grid[-1].tolist() == [12, 9] and stride[-1, 0] == 32
+    with pytest.raises(InputError, match=r"does not fit input_size \(320, 416\).*expected \(1, 2730, 5 \+ classes\)"):
+        decode_yolox(empty_head(), RECT)
+
+
+class RectangularHead(HeadFromBox):
+    """A recording runner that declares it takes rectangular canvases."""
+
+    rectangular = True
+
+
+def test_detector_sends_rectangles_to_a_rectangular_runner_and_maps_boxes_back():
+    # person (100, 200, 300, 400) in 640x480 -> canvas (65, 130, 195, 260): stride-32 cell (4, 6) of a 13-column grid
+    head = np.zeros((1, RECT_CELLS, 85), np.float32)
+    row = 40 * 52 + 20 * 26 + 6 * 13 + 4
+    head[0, row, :5] = (0.0625, 0.09375, math.log(130 / 32), math.log(130 / 32), 0.9)
+    head[0, row, 5 + COCO.index("person")] = 0.9
+    runner = RectangularHead(head)
+    detector = Detector(DetectorConfig(), runner=runner)
+    found = detector.detect(np.zeros((480, 640, 3), np.uint8), "rgb")
+    assert detector.rectangular and runner.batches[0].shape == (1, 3, *RECT)
+    assert [d.class_name for d in found] == ["person"]
+    np.testing.assert_allclose(found[0].box_xyxy, (100, 200, 300, 400), atol=1e-3)
+    assert not Detector(DetectorConfig(), runner=HeadFromBox(empty_head())).rectangular  # a plain runner: square
+
+
+def test_shipped_model_runs_rectangles_and_finds_the_square_canvas_objects(msrs_dir):
+    """Rectangular inference on the shipped YOLOX-nano: the file is untouched, the session takes 416x320, and
+    every confident square-canvas detection of real pairs is found again: same class, IoU > 0.8, score within
+    0.05 (the padding below the image differs, so boxes move by a pixel or two, e.g. IoU 0.88 on 00563D)."""
+    model = DetectorConfig().resolved_model_path
+    before = model.read_bytes()
+    rect, square = Detector(DetectorConfig(threads=1)), Detector(DetectorConfig(threads=1, rectangular=False))
+    assert rect.rectangular and not square.rectangular and model.read_bytes() == before
+    matched = 0
+    for stem in REAL_STEMS:
+        image = read_visible(msrs_dir / "vi" / f"{stem}.png")
+        found = rect.detect(image, "rgb")
+        for ref in (d for d in square.detect(image, "rgb") if d.score > 0.5):
+            assert any(d.class_id == ref.class_id and _iou(d.box_xyxy, ref.box_xyxy) > 0.8 and abs(d.score - ref.score) < 0.05
+                       for d in found), (stem, ref, found)
+            matched += 1
+    assert matched >= 3
+
+
+def test_model_with_fixed_reshapes_falls_back_to_the_square(tmp_path, caplog):
+    """A graph that only runs at its exported size (a reshape to constant dims) keeps the square canvas."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    side, cells = 64, 8 * 8 + 4 * 4 + 2 * 2
+    flat = helper.make_node("Reshape", ["images", "flat_shape"], ["flat"])
+    cut = helper.make_node("Slice", ["flat", "zero", "length", "one"], ["cut"])
+    head = helper.make_node("Reshape", ["cut", "head_shape"], ["raw"])
+    empty = helper.make_node("Mul", ["raw", "nothing"], ["output"])  # no objects: every score 0
+    consts = [helper.make_tensor("flat_shape", TensorProto.INT64, [2], [1, 3 * side * side]),
+              helper.make_tensor("zero", TensorProto.INT64, [1], [0]),
+              helper.make_tensor("length", TensorProto.INT64, [1], [cells * 85]),
+              helper.make_tensor("one", TensorProto.INT64, [1], [1]),
+              helper.make_tensor("head_shape", TensorProto.INT64, [3], [1, cells, 85]),
+              helper.make_tensor("nothing", TensorProto.FLOAT, [], [0.0])]
+    graph = helper.make_graph([flat, cut, head, empty], "fixed", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, side, side])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, cells, 85])], initializer=consts)
+    path = tmp_path / "fixed.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    with caplog.at_level("WARNING"):
+        detector = Detector(DetectorConfig(model_path=str(path), input_size=side))
+    assert not detector.rectangular and "does not run on rectangular canvases" in caplog.text
+    assert detector.detect(np.zeros((48, 64, 3), np.uint8), "rgb") == []  # the square session still works
+
+
 # --- mAP ---------------------------------------------------------------------------------------------------------
 
 def det(box, score, cls=0) -> Detection:

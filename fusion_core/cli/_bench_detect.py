@@ -4,7 +4,7 @@ Per (backend, precision, size) one loop of ``--warmup`` untimed and ``--iters`` 
 ``engine.fuse`` then ``Detector.detect`` on its fused image, gives two rows:
 
 * ``detection``: the ``detect`` call alone (wall ms), split into pre (colour conversion + letterbox to
-  the 416 × 416 canvas), network (the ONNX Runtime session) and post (decode, class mapping, per-class
+  the canvas: rectangular by default, 416 × 320 for 4:3, or the 416 × 416 square with ``square``), network (the ONNX Runtime session) and post (decode, class mapping, per-class
   NMS, boxes back to image pixels);
 * ``fusion+detection``: fuse + detect per pair (wall ms), its pre/network/post the sums of both stages.
 
@@ -30,9 +30,10 @@ class _TimedRunner:
 
     def __init__(self, runner: Callable[[np.ndarray], np.ndarray]) -> None:
         self._runner = runner
+        self.rectangular = getattr(runner, "rectangular", False)  # the canvas the wrapped session takes
         self.start = self.end = 0.0
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:  # (1, 3, S, S) float32 -> (1, N, 5 + C)
+    def __call__(self, batch: np.ndarray) -> np.ndarray:  # (1, 3, Hc, Wc) float32 -> (1, N, 5 + C)
         self.start = time.perf_counter()
         out = self._runner(batch)
         self.end = time.perf_counter()
@@ -43,16 +44,17 @@ class TimedDetector:
     """The default YOLOX-nano detector on ONNX Runtime (``threads`` intra-op threads, None = its default),
     whose ``detect`` also returns the (pre, network, post) split in ms."""
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, square: bool = False) -> None:
         from ..detection import Detector, DetectorConfig, onnx_runner
 
-        self.config = DetectorConfig(threads=threads)
+        self.config = DetectorConfig(threads=threads, rectangular=not square)
         self._timed = _TimedRunner(onnx_runner(self.config))
         self.detector = Detector(self.config, runner=self._timed)
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.config.resolved_model_path.name, "runtime": "onnxruntime",
-                "providers": list(self.config.providers), "input_size": self.config.input_size}
+                "providers": list(self.config.providers), "input_size": self.config.input_size,
+                "rectangular": self.detector.rectangular}
 
     def detect(self, image: np.ndarray, order: str) -> tuple[int, dict[str, float]]:
         """(number of detections, {'pre', 'network', 'post', 'total'} ms) for one uint8 image."""

@@ -50,6 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scaling", action="store_true", help="add the scaling size set (same as --size scaling)")
     p.add_argument("--detector", action="store_true",
                    help="also time YOLOX-nano (onnxruntime) on each fused image: a detection and a fusion+detection row")
+    p.add_argument("--square-detector", action="store_true",
+                   help="with --detector: letterbox onto the full 416 x 416 square instead of the stride-rounded rectangle")
     p.add_argument("--device", default="cpu", choices=DEVICES, help="default cpu")
     p.add_argument("--precision", type=_csv(PRECISIONS), default=["fp32"], help="comma-separated fp32,fp16 (fp16 needs cuda)")
     p.add_argument("--warmup", type=int, default=None, help=f"untimed calls first (default 5; --quick {QUICK_WARMUP})")
@@ -178,13 +180,13 @@ def _sizes(args: argparse.Namespace) -> list[tuple[int, int]]:
     return sizes or [(640, 480)]
 
 
-def _detector(threads: int | None) -> Any:
+def _detector(threads: int | None, square: bool) -> Any:
     """The timed YOLOX-nano detector, or the exception when onnxruntime or the model is missing (its rows say why)."""
     from ..errors import IvifError
     from ._bench_detect import TimedDetector
 
     try:
-        return TimedDetector(threads)
+        return TimedDetector(threads, square)
     except (IvifError, ImportError) as exc:
         print(f"detector unavailable: {exc}")
         return exc
@@ -226,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         # torch too, whatever the backend: with onnxruntime it still does the pre/post-processing, and
         # ROS fusion_node runs it on one thread there (fusion_core.engine.auto.prepost_torch_threads)
         torch.set_num_threads(args.threads)
-    detector = _detector(args.threads) if args.detector else None
+    detector = _detector(args.threads, args.square_detector) if args.detector else None
 
     results: list[dict[str, Any]] = []
     network: list[dict[str, Any]] = []

@@ -34,7 +34,12 @@ class DetectorConfig:
     """Settings of :class:`~fusion_core.detection.Detector`.
 
     model_path: YOLOX ONNX file; ``None`` = the shipped YOLOX-nano (``fusion_core/weights/yolox_nano``).
-    input_size: side of the square letterbox, pixels; a multiple of 32 (the coarsest stride).
+    input_size: side of the square letterbox, pixels; a multiple of 32 (the coarsest stride). The image
+        is scaled so its longer side is ``input_size``.
+    rectangular: letterbox onto the scaled image rounded up to multiples of 32 instead of the full square
+        (rectangular inference: 416 x 320 instead of 416 x 416 for a 4:3 image, 25 % less network time,
+        same scale). Needs the ``onnx`` package to free the model's fixed input size in memory; a model
+        that cannot run on rectangles falls back to the square (logged).
     score_threshold: minimum objectness × class probability, in [0, 1]. 0.3 suits display; use ~0.001
         when the detections feed an mAP evaluation (the precision–recall curve needs the low scores).
     nms_iou: IoU above which a lower-scored box of the same class is suppressed, in (0, 1].
@@ -47,6 +52,7 @@ class DetectorConfig:
 
     model_path: str | None = None
     input_size: int = 416
+    rectangular: bool = True
     score_threshold: float = 0.3
     nms_iou: float = 0.65
     classes: tuple[str, ...] | None = MSRS_CLASSES

@@ -1,7 +1,8 @@
 """Decoding the raw YOLOX head: grid/stride to boxes, scores and each cell's best class.
 
-The head has one row per cell of the 8-, 16- and 32-pixel grids of the square input, stride by
-stride, row-major with x fastest: (S/8)² + (S/16)² + (S/32)² rows (3549 for S = 416). A row is
+The head has one row per cell of the 8-, 16- and 32-pixel grids of the input canvas, stride by
+stride, row-major with x fastest: (H/8)(W/8) + (H/16)(W/16) + (H/32)(W/32) rows (3549 for the
+416 x 416 square, 2730 for a 416 x 320 rectangular canvas). A row is
 ``(x, y, log w, log h, objectness, p_0 … p_{C-1})`` with objectness and class probabilities already
 passed through the sigmoid by the exported model.
 """
@@ -16,23 +17,32 @@ from ..errors import InputError
 from .config import STRIDES
 
 
+def _height_width(input_size: int | tuple[int, int]) -> tuple[int, int]:
+    """A square side or an (height, width) pair -> (height, width)."""
+    return (input_size, input_size) if isinstance(input_size, (int, np.integer)) else (int(input_size[0]), int(input_size[1]))
+
+
 @lru_cache(maxsize=8)
-def grid_and_strides(input_size: int, strides: tuple[int, ...] = STRIDES) -> tuple[np.ndarray, np.ndarray]:
-    """((N, 2) cell indices (x, y), (N, 1) stride of each cell) in the head's row order; cached per
-    size (read-only arrays: every frame of a stream uses the same grid)."""
+def grid_and_strides(input_size: int | tuple[int, int], strides: tuple[int, ...] = STRIDES) -> tuple[np.ndarray, np.ndarray]:
+    """((N, 2) cell indices (x, y), (N, 1) stride of each cell) in the head's row order for a square
+    side or an (height, width) canvas; cached per size (read-only arrays: every frame of a stream uses
+    the same grid)."""
+    height, width = _height_width(input_size)
     grids, steps = [], []
     for stride in strides:
-        n = input_size // stride
-        ys, xs = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")  # (n, n) each, x fastest when raveled
+        rows, cols = height // stride, width // stride
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")  # x fastest when raveled
         grids.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
-        steps.append(np.full((n * n, 1), stride))
+        steps.append(np.full((rows * cols, 1), stride))
     grid, stride = np.concatenate(grids).astype(np.float64), np.concatenate(steps).astype(np.float64)
     grid.flags.writeable = stride.flags.writeable = False
     return grid, stride
 
 
-def decode_yolox(raw: np.ndarray, input_size: int, strides: tuple[int, ...] = STRIDES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Raw head (1, N, 5 + C) or (N, 5 + C) -> (boxes (N, 4) xyxy canvas pixels, scores (N,), classes (N,)).
+def decode_yolox(raw: np.ndarray, input_size: int | tuple[int, int],
+                 strides: tuple[int, ...] = STRIDES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw head (1, N, 5 + C) or (N, 5 + C) of a square side or an (height, width) canvas -> (boxes (N, 4)
+    xyxy canvas pixels, scores (N,), classes (N,)).
 
     score = objectness × the best class probability; classes = that best class' index (0..C-1).
     """

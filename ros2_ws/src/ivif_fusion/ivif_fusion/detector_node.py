@@ -9,6 +9,7 @@ input image's header. Inference runs on a worker thread behind a newest-wins han
 
 from __future__ import annotations
 
+from fusion_core.engine.pipeline import WARM_UP_SIZE
 from fusion_core.errors import InputError
 from rclpy.node import Node
 
@@ -54,15 +55,17 @@ class DetectorNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos(10))
         self._worker: LatestWorker = LatestWorker(self._detect, self.params.worker_queue_size, f"{node_name}_worker",
                                                   self._on_worker_error)
-        # before subscribing: the first fused image finds a warm session (see FusionNode._warm_up)
-        warm_ms = self.detector.warm_up()
+        # before subscribing: the first fused image finds a warm session (see FusionNode._warm_up), at the
+        # usual camera size (the rectangular canvas depends on the image's aspect ratio)
+        warm_ms = self.detector.warm_up(WARM_UP_SIZE)
         qos = input_qos(self.params.input_reliability, 1)
         self._sub = self.create_subscription(Image, INPUT, self._on_image, qos,
                                              event_callbacks=input_event_callbacks(self, INPUT, self.counters, "lost_dds"))
         self._silence = InputSilence((self._sub.topic_name,))  # named as resolved (namespace, remapping)
         self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(f"detecting on {self._sub.topic_name} with {self.params.detector_config().resolved_model_path.name} "
-                               f"({', '.join(self.params.providers)}), warmed up in {warm_ms:.0f} ms")
+                               f"({', '.join(self.params.providers)}), "
+                               f"{'rectangular' if self.detector.rectangular else 'square'} canvas, warmed up in {warm_ms:.0f} ms")
 
     def _on_image(self, msg) -> None:
         self.counters.add("received")

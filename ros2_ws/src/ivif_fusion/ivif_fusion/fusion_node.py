@@ -137,7 +137,8 @@ class FusionNode(Node):
         if self.detection is not None:
             self.get_logger().info(
                 f"detecting in-process with {self.detection.params.detector_config().resolved_model_path.name} "
-                f"({', '.join(self.detection.params.providers)}) on "
+                f"({', '.join(self.detection.params.providers)}, "
+                f"{'rectangular' if self.detection.detector.rectangular else 'square'} canvas) on "
                 f"{'its own thread' if values['detector.own_thread'] else 'the fusion worker'}")
 
     def _warm_up(self) -> None:
@@ -150,7 +151,7 @@ class FusionNode(Node):
         sizes = self.params.calibrated_sizes or (WARM_UP_SIZE, WARM_UP_SIZE)
         try:
             fusion_ms = self.engine.warm_up(*sizes)
-            detect_ms = self.detection.detector.warm_up() if self.detection is not None else 0.0
+            detect_ms = self.detection.detector.warm_up(sizes[1]) if self.detection is not None else 0.0
         except Exception as exc:  # noqa: BLE001 - any backend error; the first real frame reports it again if it persists
             self.get_logger().warning(f"warm-up at thermal {sizes[0]} / visible {sizes[1]} failed: {type(exc).__name__}: {exc}")
             return

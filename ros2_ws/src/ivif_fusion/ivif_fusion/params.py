@@ -111,6 +111,8 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
               choices=NODE_DEVICES),
     ParamSpec("threads", 0, "ONNX Runtime intra-op threads (0 = the CPUs this process may use, unpinned)", (0, 256)),
     ParamSpec("input_size", 416, "side of the square letterbox the model takes, pixels (multiple of 32)", (32, 4096)),
+    ParamSpec("rectangular", True, "letterbox onto the scaled image rounded up to multiples of 32 (416x320 for 4:3) "
+              "instead of the full square: about 25 % less detector time, same scale"),
     ParamSpec("score_threshold", 0.3, "minimum objectness x class score of a published detection", (0.0, 1.0)),
     ParamSpec("nms_iou", 0.65, "IoU above which a lower-scored box of the same class is suppressed", (0.01, 1.0)),
     ParamSpec("classes", ["person", "bicycle", "car"], "COCO class names to keep (class_id = position); empty = all 80",
@@ -129,7 +131,8 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
 DETECTOR_PREFIX = "detector."
 # The detector_node settings that also apply to fusion_node's in-process detector (the others are about
 # detector_node's own subscription, worker and diagnostics, which fusion_node has already).
-INPROCESS_DETECTOR_SETTINGS = ("model_path", "device", "threads", "input_size", "score_threshold", "nms_iou", "classes",
+INPROCESS_DETECTOR_SETTINGS = ("model_path", "device", "threads", "input_size", "rectangular", "score_threshold", "nms_iou",
+                               "classes",
                                "publish_image", "publish_json")
 _INPROCESS_DEFAULTS = {"publish_image": False}  # in-process: the annotated image costs the fusion worker, so opt in
 
@@ -273,6 +276,7 @@ class DetectorParams:
     providers: tuple[str, ...]
     threads: int | None
     input_size: int
+    rectangular: bool
     score_threshold: float
     nms_iou: float
     classes: tuple[str, ...] | None
@@ -293,7 +297,7 @@ class DetectorParams:
         params = cls(
             model_path=v["model_path"] or None,
             providers=(cuda, "CPUExecutionProvider") if device == "cuda" else ("CPUExecutionProvider",),
-            threads=int(v["threads"]) or None, input_size=int(v["input_size"]),
+            threads=int(v["threads"]) or None, input_size=int(v["input_size"]), rectangular=bool(v["rectangular"]),
             score_threshold=float(v["score_threshold"]), nms_iou=float(v["nms_iou"]),
             classes=tuple(classes) if classes else None, input_reliability=v["input_reliability"],
             publish_image=bool(v["publish_image"]), publish_json=bool(v["publish_json"]),
@@ -307,7 +311,8 @@ class DetectorParams:
         from fusion_core.detection import DetectorConfig
 
         try:
-            return DetectorConfig(model_path=self.model_path, input_size=self.input_size, score_threshold=self.score_threshold,
+            return DetectorConfig(model_path=self.model_path, input_size=self.input_size, rectangular=self.rectangular,
+                                  score_threshold=self.score_threshold,
                                   nms_iou=self.nms_iou, classes=self.classes, providers=self.providers, threads=self.threads)
         except ConfigError as exc:
             raise ConfigError(f"detector parameters: {exc}") from exc
