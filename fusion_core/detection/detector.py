@@ -4,15 +4,17 @@ The network sits behind a tiny runner contract ((1, 3, Hc, Wc) float32 -> raw he
 ONNX Runtime is imported only when the default runner is built, and tests or other backends can
 supply their own runner. The shipped runner takes rectangular canvases (``DetectorConfig.rectangular``):
 at 640x480 a 416 x 320 canvas instead of 416 x 416, the same pixels at the same scale, and the network
-costs 9.0 instead of 12.0 ms on one CPU thread (YOLOX-nano, measured side by side); boxes near the
-bottom edge may move slightly, since the padding below the image is 8 rows instead of 104.
+costs 9.0 instead of 12.0 ms on one CPU thread (YOLOX-nano, measured side by side). Boxes move by a
+pixel or two (the network sees 8 rows of padding below the image instead of 104); MSRS dev mAP@0.5
+stayed the same or rose (docs/evaluation.md, "Detector canvas").
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -32,7 +34,7 @@ IMAGE_ORDERS = ("rgb", "bgr", "mono")
 HeadRunner = Callable[[np.ndarray], np.ndarray]
 
 
-def _free_spatial_dims(path) -> bytes | None:
+def _free_spatial_dims(path: Path) -> bytes | None:
     """The model at ``path`` with its input height and width (and the output's cell count) made symbolic,
     serialised for ONNX Runtime; None when the onnx package is missing or the model is not a single
     (1, 3, H, W) -> (1, N, 5 + C) graph. The file itself is never changed."""
@@ -96,21 +98,20 @@ def onnx_runner(config: DetectorConfig) -> HeadRunner:
     return run
 
 
-def _rectangular_session(square, path, name: str, config: DetectorConfig, open_session):
+def _rectangular_session(square: Any, path: Path, name: str, config: DetectorConfig,
+                         open_session: Callable[[str | bytes], Any]) -> tuple[Any, bool]:
     """(session, True) taking any multiple-of-32 canvas, checked by a probe run on a (S/2 x S) rectangle
     whose head must have that rectangle's cell count; else (the square session, False), logged."""
     shape = square.get_inputs()[0].shape
-    if all(isinstance(d, str) or d is None for d in shape[2:]):
-        session = square  # the model is already free in height and width
-    else:
-        serialised = _free_spatial_dims(path)
-        if serialised is None:
-            log.warning("detector: rectangular inference needs the onnx package and a (1, 3, H, W) -> (1, N, 5 + C) model; "
-                        "using the square %d x %d canvas", config.input_size, config.input_size)
-            return square, False
-        session = open_session(serialised)
+    free = all(isinstance(d, str) or d is None for d in shape[2:])  # the model is already free in height and width
+    serialised = None if free else _free_spatial_dims(path)
+    if not free and serialised is None:
+        log.warning("detector: rectangular inference needs the onnx package and a (1, 3, H, W) -> (1, N, 5 + C) model; "
+                    "using the square %d x %d canvas", config.input_size, config.input_size)
+        return square, False
     probe_h = max(32, config.input_size // 64 * 32)
     try:
+        session = square if serialised is None else open_session(serialised)
         head = session.run(None, {name: np.zeros((1, 3, probe_h, config.input_size), np.float32)})[0]
         cells = grid_and_strides((probe_h, config.input_size))[0].shape[0]
         if head.ndim != 3 or head.shape[1] != cells:
