@@ -452,6 +452,14 @@ def test_cli_detect_reports_map_and_bootstrap(tmp_path, msrs_dir, capsys):
     assert f"{ir['map50']:.3f}" in printed and "95% [" in printed
     assert sorted(p.name for p in (out / "ann" / "0_ir").iterdir()) == [f"{s}.png" for s in REAL_STEMS]
     assert len(list((out / "ann" / "1_vi").iterdir())) == 3
+    assert summary["detector"] == {"model": "yolox_nano.onnx", "input_size": 416, "rectangular": True}
+    assert "rectangular (multiples of 32) letterbox" in printed
+
+    square = parser.parse_args(["detect", "--images", str(tmp_path / "vi"), "--labels", str(msrs_dir / "labels_det_ir"),
+                                "--json", str(out / "square.json"), "--reps", "10", "--threads", "2", "--square"])
+    assert square.run(square) == 0
+    square_summary = json.loads((out / "square.json").read_text())
+    assert square_summary["detector"]["rectangular"] is False and "square 416x416 letterbox" in capsys.readouterr().out
 
 
 def test_cli_detect_rejects_a_folder_without_labels(tmp_path, msrs_dir):
