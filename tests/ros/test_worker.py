@@ -33,6 +33,19 @@ def test_newest_items_win(capacity: int, expected_done: list[int], expected_drop
     assert worker.stop()
 
 
+def test_items_handed_to_an_idle_worker_are_not_dropped_before_it_wakes() -> None:
+    """Two pairs completed in one executor callback reach an idle worker before its thread has woken up (held
+    here by keeping the worker's lock): the first is its next item, not a waiting one, so neither is dropped."""
+    done = []
+    worker: LatestWorker[int] = LatestWorker(done.append, 1, "test_worker")
+    with worker._cond:  # the worker thread cannot take an item until this block ends
+        assert worker.submit(1) and worker.submit(2)
+        assert worker.submit(3) is False  # now one is waiting beyond the idle worker's next: newest wins
+    wait_for(lambda: worker.processed == 2, 5, "the worker")
+    assert done == [2, 3] and worker.dropped == 1
+    assert worker.stop()
+
+
 def test_errors_are_reported_and_the_worker_goes_on() -> None:
     errors, done = [], []
 

@@ -2,7 +2,11 @@
 
 ``submit`` never waits: when ``capacity`` items are already waiting, the oldest is dropped and
 counted (newest wins — for live video the freshest frame is the useful one). With ``capacity`` 1
-the worker always processes the most recent item handed over while it was busy.
+the worker always processes the most recent item handed over while it was busy. An item handed to an
+idle worker is not waiting, even before the worker's thread has woken up to take it: two pairs that
+complete in one executor callback (the pairer emits a late pair and the next one together) are both
+processed. Counting it as waiting dropped the first of them although the worker was idle (the demo's
+bag lost one pair in three runs that way).
 
 Shutdown order matters: :meth:`stop` must return before the node's publishers and the rclpy context
 go away, so that the item in progress publishes into a live context. An exception raised after
@@ -33,6 +37,7 @@ class LatestWorker(Generic[T]):
         self._capacity = capacity
         self._cond = threading.Condition()
         self._stopping = False
+        self._busy = False  # from taking an item until it has been processed
         self.submitted = 0
         self.dropped = 0
         self.processed = 0
@@ -48,7 +53,8 @@ class LatestWorker(Generic[T]):
             if self._stopping:
                 return False
             self.submitted += 1
-            dropped = len(self._items) >= self._capacity
+            # an idle worker takes the first item as soon as its thread wakes: that one is not waiting
+            dropped = len(self._items) >= self._capacity + (0 if self._busy else 1)
             if dropped:
                 self._items.popleft()
                 self.dropped += 1
@@ -86,6 +92,7 @@ class LatestWorker(Generic[T]):
                 if self._stopping:
                     return
                 item = self._items.popleft()
+                self._busy = True
             try:
                 self._process(item)
             except BaseException as exc:  # noqa: BLE001 - one bad item must not kill the worker
@@ -101,3 +108,4 @@ class LatestWorker(Generic[T]):
             finally:
                 with self._cond:
                     self.processed += 1
+                    self._busy = False
