@@ -9,6 +9,7 @@ import importlib.util
 import logging
 import sys
 
+from ..allocator import keep_freed_memory
 from ..errors import IvifError
 
 # Subcommand name -> module in fusion_core.cli. A module that is not installed yet is not offered.
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()  # every subcommand is a frame loop: no page faults per frame (fusion_core.allocator)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.run(args) or 0)

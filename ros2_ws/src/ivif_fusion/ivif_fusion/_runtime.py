@@ -23,21 +23,16 @@ that hangs.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import signal
-import sys
 import threading
 from typing import Callable
 
+from fusion_core.allocator import keep_freed_memory
 from fusion_core.errors import ConfigError
 
 POLL_S = 0.1  # longest wait between a signal and the spin loop noticing it, s
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# glibc mallopt parameters (<malloc.h>) and the values keep_freed_memory sets
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 32 << 20  # the largest glibc accepts on 64-bit (half its 64 MiB arena heap)
-TRIM_THRESHOLD = 256 << 20
 
 
 class StopRequest:
@@ -83,26 +78,6 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def keep_freed_memory() -> bool:
-    """Let glibc keep freed memory for reuse instead of handing it back to the kernel after every frame
-    (mallopt: blocks up to 32 MiB from the heap, not fresh mmaps; trim only above 256 MiB free at the top).
-
-    Why: each frame allocates and frees several MiB of images and tensors on the worker threads. With
-    glibc's default thresholds the freed top of a thread's heap is returned to the kernel and the next
-    frame faults it back in page by page: fusion + detection of one 640x480 pair took 460-1100 minor page
-    faults (30.4-31.8 ms p50), 3-27 with these settings (28.6-29.8 ms p50), one thread, side by side. This
-    is the allocator part of the ROS 2 real-time guidance (no page faults in the loop); memory stays at
-    the stream's steady-state peak instead of shrinking between frames. False where the C library has
-    no mallopt (not glibc) or refuses a value; nothing changes then."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-
-
 def run_node(factory: Callable[[], object], name: str, args: list[str] | None = None) -> int:
     """Spin the node ``factory()`` builds until SIGINT, SIGTERM or an external shutdown.
 
@@ -117,7 +92,7 @@ def run_node(factory: Callable[[], object], name: str, args: list[str] | None = 
     logger = rclpy.logging.get_logger(name)
     stop = StopRequest(logger)
     stop.install()  # first: a Ctrl-C during the seconds of model loading also ends cleanly
-    if not keep_freed_memory():
+    if not keep_freed_memory():  # frame buffers stay in the process (fusion_core.allocator)
         logger.info("allocator left at its defaults (no glibc mallopt): freed frame buffers go back to the kernel")
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     executor = node = None
