@@ -4,8 +4,9 @@ Per (backend, precision, size) one loop of ``--warmup`` untimed and ``--iters`` 
 ``engine.fuse`` then ``Detector.detect`` on its fused image, gives two rows:
 
 * ``detection``: the ``detect`` call alone (wall ms), split into pre (colour conversion + letterbox to
-  the canvas: rectangular by default, 416 × 320 for 4:3, or the 416 × 416 square with ``square``), network (the ONNX Runtime session) and post (decode, class mapping, per-class
-  NMS, boxes back to image pixels);
+  the canvas: rectangular by default, 416 × 320 for 4:3, or the 416 × 416 square with ``square``),
+  network (the ONNX Runtime session) and post (decode, class mapping, per-class NMS, boxes back to
+  image pixels);
 * ``fusion+detection``: fuse + detect per pair (wall ms), its pre/network/post the sums of both stages.
 
 :class:`~fusion_core.detection.Detector` has no stage timings of its own; the split comes from a runner

@@ -132,8 +132,7 @@ DETECTOR_PREFIX = "detector."
 # The detector_node settings that also apply to fusion_node's in-process detector (the others are about
 # detector_node's own subscription, worker and diagnostics, which fusion_node has already).
 INPROCESS_DETECTOR_SETTINGS = ("model_path", "device", "threads", "input_size", "rectangular", "score_threshold", "nms_iou",
-                               "classes",
-                               "publish_image", "publish_json")
+                               "classes", "publish_image", "publish_json")
 _INPROCESS_DEFAULTS = {"publish_image": False}  # in-process: the annotated image costs the fusion worker, so opt in
 
 FUSION_DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
@@ -312,8 +311,8 @@ class DetectorParams:
 
         try:
             return DetectorConfig(model_path=self.model_path, input_size=self.input_size, rectangular=self.rectangular,
-                                  score_threshold=self.score_threshold,
-                                  nms_iou=self.nms_iou, classes=self.classes, providers=self.providers, threads=self.threads)
+                                  score_threshold=self.score_threshold, nms_iou=self.nms_iou, classes=self.classes,
+                                  providers=self.providers, threads=self.threads)
         except ConfigError as exc:
             raise ConfigError(f"detector parameters: {exc}") from exc
 
