@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from fusion_core.boxes import roi_mask_for
+from fusion_core.boxes import box_file, read_yolo_boxes, roi_mask_for, to_pixel_boxes
 from fusion_core.colour import rgb_to_ycbcr
 from fusion_core.errors import ConfigError
 from fusion_core.io import pair_folders, read_thermal, read_visible
@@ -102,6 +102,10 @@ class _Decoded:
     vi: np.ndarray  # (H, W, 3) uint8 RGB or (H, W) uint8
     mask: np.ndarray  # (H, W) bool ROI
     has_boxes: bool  # the set carries box annotations (an empty mask then means "no targets")
+    boxes: np.ndarray  # (N, 5) float64 rows (class, x0, y0, x1, y1) in pixels; (0, 5) without labels
+
+
+MAX_BOXES = 48  # boxes per crop in a batch (padded with class -1); MSRS pairs carry at most 27
 
 
 def decode(record: PairRecord) -> _Decoded:
@@ -109,8 +113,35 @@ def decode(record: PairRecord) -> _Decoded:
     if ir.shape[:2] != vi.shape[:2]:
         raise ConfigError(f"pair {record.stem!r}: IR {ir.shape[:2]} and visible {vi.shape[:2]} differ; training needs registered pairs")
     if record.labels is None:
-        return _Decoded(ir, vi, np.zeros(ir.shape, dtype=bool), False)
-    return _Decoded(ir, vi, roi_mask_for(record.labels, record.stem, ir.shape), True)
+        return _Decoded(ir, vi, np.zeros(ir.shape, dtype=bool), False, np.zeros((0, 5)))
+    path = box_file(record.labels, record.stem)
+    yolo = read_yolo_boxes(path) if path.is_file() else []
+    boxes = np.concatenate([np.array([[b.cls] for b in yolo], dtype=np.float64).reshape(-1, 1),
+                            to_pixel_boxes(yolo, ir.shape)], axis=1)
+    return _Decoded(ir, vi, roi_mask_for(record.labels, record.stem, ir.shape), True, boxes)
+
+
+def crop_boxes(boxes: np.ndarray, offset: tuple[float, float], size: int, flips: tuple[bool, bool],
+               min_visible: float = 0.4) -> np.ndarray:
+    """(N, 5) image boxes -> (MAX_BOXES, 5) boxes of a ``size`` crop whose top-left corner is ``offset``
+    (x, y) in image pixels, flipped as the crop was; a box keeps its clipped part when at least
+    ``min_visible`` of its area is inside. Padding rows have class −1.
+    """
+    out = np.full((MAX_BOXES, 5), -1.0, dtype=np.float32)
+    if len(boxes) == 0:
+        return out
+    xy = boxes[:, 1:5] - np.array([offset[0], offset[1], offset[0], offset[1]])
+    clipped = np.clip(xy, 0.0, size)
+    area = np.prod(np.clip(xy[:, 2:] - xy[:, :2], 0, None), axis=1)
+    kept_area = np.prod(np.clip(clipped[:, 2:] - clipped[:, :2], 0, None), axis=1)
+    keep = (area > 0) & (kept_area >= min_visible * area)
+    rows = np.concatenate([boxes[keep, :1], clipped[keep]], axis=1)[:MAX_BOXES]
+    if flips[0]:
+        rows[:, [1, 3]] = size - rows[:, [3, 1]]
+    if flips[1]:
+        rows[:, [2, 4]] = size - rows[:, [4, 2]]
+    out[:len(rows)] = rows
+    return out
 
 
 def _pad_to(img: np.ndarray, size: int) -> np.ndarray:
@@ -149,6 +180,7 @@ class PairDataset(Dataset):
         d = self._decoded(index)
         rng = np.random.default_rng(sample_seed)
         size = self.config.crop
+        pad_y, pad_x = max(size - d.ir.shape[0], 0) // 2, max(size - d.ir.shape[1], 0) // 2  # as _pad_to centres
         ir, vi, mask = _pad_to(d.ir, size), _pad_to(d.vi, size), _pad_to(d.mask, size)
         y0 = int(rng.integers(0, ir.shape[0] - size + 1))
         x0 = int(rng.integers(0, ir.shape[1] - size + 1))
@@ -158,13 +190,17 @@ class PairDataset(Dataset):
         low, high = dtype_range(ir.dtype)
         ir_t = (torch.from_numpy(ir.astype(np.float32)) - low) / (high - low)  # (S, S) [0, 1]
         vi_t = torch.from_numpy(vi.astype(np.float32)) / 255.0
-        vi_y = rgb_to_ycbcr(vi_t)[..., 0] if vi_t.ndim == 3 else vi_t  # (S, S) [0, 1]
-        out = torch.stack((ir_t, vi_y, torch.from_numpy(mask.astype(np.float32))))  # (3, S, S)
+        # Visible chroma rides along (neutral for a grey camera) so a loss can rebuild the colour image.
+        vi_ycc = rgb_to_ycbcr(vi_t) if vi_t.ndim == 3 else torch.stack((vi_t, torch.full_like(vi_t, 0.5),
+                                                                         torch.full_like(vi_t, 0.5)), dim=-1)
+        out = torch.cat((torch.stack((ir_t, torch.from_numpy(mask.astype(np.float32)))), vi_ycc.permute(2, 0, 1)))
         if flips[0]:
             out = out.flip(-1)
         if flips[1]:
             out = out.flip(-2)
-        return {"ir": out[0:1].contiguous(), "vi": out[1:2].contiguous(), "mask": out[2:3].contiguous(),
+        boxes = crop_boxes(d.boxes, (x0 - pad_x, y0 - pad_y), size, flips)
+        return {"ir": out[0:1].contiguous(), "vi": out[2:3].contiguous(), "mask": out[1:2].contiguous(),
+                "vi_cbcr": out[3:5].contiguous(), "boxes": torch.from_numpy(boxes),
                 "roi_valid": torch.tensor(float(d.has_boxes)), "index": torch.tensor(index)}
 
 

@@ -27,9 +27,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from fusion_core.colour import ycbcr_to_rgb
 from fusion_core.losses import FusionLossConfig, SegHead, SegNet, classes_in_use, collapse_guard, consistency_loss, fusion_loss
+from fusion_core.losses.detection import detection_loss
 from fusion_core.model import FusionNet, FusionNetConfig
 
 from .config import SSVIFConfig
@@ -51,16 +54,47 @@ class TrainModule(nn.Module):
         self.fusion = FusionNet(model_config)
         self.loss_config = loss_config
         self.ssvif = ssvif
+        if loss_config.detection > 0:
+            from fusion_core.detection.config import DetectorConfig
+            from fusion_core.detection.torch_graph import TorchOnnxGraph
+
+            self.detector = TorchOnnxGraph(DetectorConfig().resolved_model_path)  # frozen, never saved
         if ssvif is not None:
             self.seg_head = SegHead(self.fusion.features_channels, ssvif.classes, ssvif.head_hidden)
             self.seg_net = SegNet(ssvif.classes, ssvif.segnet_width, model_config.scale)
 
+    def detection_terms(self, fused: torch.Tensor, vi_cbcr: torch.Tensor, boxes: torch.Tensor,
+                        roi_valid: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The frozen detector's loss on the labelled samples' fused colour images (visible chroma).
+
+        Unlabelled samples are left out entirely: their objects are real but unannotated, so the
+        "nothing here" term would teach the fusion to hide them.
+        """
+        keep = roi_valid > 0.5
+        if not bool(keep.any()):
+            return {"detection": fused.new_zeros(())}
+        scale = self.loss_config.detection_scale
+        h, w = fused.shape[-2:]
+        ch, cw = (max(32, int(round(n * scale / 32)) * 32) for n in (h, w))
+        ycc = torch.cat((fused[keep], vi_cbcr[keep]), dim=1).permute(0, 2, 3, 1)
+        bgr = ycbcr_to_rgb(ycc).permute(0, 3, 1, 2).flip(1) * 255.0  # the detector's BGR 0-255 input
+        canvas = F.interpolate(bgr, size=(ch, cw), mode="bilinear", align_corners=False)
+        scaled = boxes[keep].clone()
+        factor = scaled.new_tensor([cw / w, ch / h, cw / w, ch / h])
+        scaled[..., 1:5] = torch.where(scaled[..., :1] >= 0, scaled[..., 1:5] * factor, scaled[..., 1:5])
+        terms = detection_loss(self.detector(canvas), scaled, ch, cw)
+        return {"detection": terms["total"], "det_obj": terms["obj"].detach(), "det_cls": terms["cls"].detach(),
+                "det_iou": terms["iou"].detach()}
+
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, mask: torch.Tensor, roi_valid: torch.Tensor,
-                stage: int = 1) -> StepOutput:
+                stage: int = 1, vi_cbcr: torch.Tensor | None = None, boxes: torch.Tensor | None = None) -> StepOutput:
         out = self.fusion(ir, vi)
         with torch.autocast(device_type=ir.device.type, enabled=False):  # losses in float32 even under AMP
             fused = out.fused.float()
             total, terms = fusion_loss(fused, ir, vi, mask, self.loss_config, roi_valid)
+            if self.loss_config.detection > 0 and vi_cbcr is not None and boxes is not None:
+                terms.update(self.detection_terms(fused, vi_cbcr.float(), boxes, roi_valid))
+                total = total + self.loss_config.detection * terms["detection"]
             if self.ssvif is None:
                 return StepOutput(total, terms, fused, out.alpha, None)
             feats = self.fusion.features(ir, vi)[2].float()  # (B, 2C, h, w)

@@ -219,7 +219,8 @@ class _Run:
             batch = {k: v.to(self.device, non_blocking=True) for k, v in next(batches).items()}
             stage = 1 if cfg.mode == "ssvif" and self.step < cfg.ssvif.stage1_steps else 2
             with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
-                out = self.model(batch["ir"], batch["vi"], batch["mask"], batch["roi_valid"], stage)
+                out = self.model(batch["ir"], batch["vi"], batch["mask"], batch["roi_valid"], stage,
+                                 vi_cbcr=batch["vi_cbcr"], boxes=batch["boxes"])
             total, extra = self._loss(out, stage)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(total).backward()

@@ -47,10 +47,17 @@ class FusionLossConfig:
     roi_outside: float = 5.0
     roi_ssim: float = 0.0
     roi_intensity_target: str = "ir"
+    # Detection in the loop (training only, :mod:`fusion_core.losses.detection`): weight of the frozen
+    # shipped detector's loss on the labelled samples, and the scale from crop pixels to its canvas
+    # (0.625: a 640-wide camera frame reaches YOLOX-nano's 416 canvas at 0.65).
+    detection: float = 0.0
+    detection_scale: float = 0.625
 
     def __post_init__(self) -> None:
         if self.roi_intensity_target not in ROI_INTENSITY_TARGETS:
             raise ConfigError(f"loss.roi_intensity_target {self.roi_intensity_target!r} is not one of {', '.join(ROI_INTENSITY_TARGETS)}")
+        if not 0.0 < self.detection_scale <= 4.0:
+            raise ConfigError(f"loss.detection_scale must lie in (0, 4], got {self.detection_scale}")
         for name, value in asdict(self).items():
             if isinstance(value, float) and value < 0:
                 raise ConfigError(f"loss.{name} must be >= 0, got {value}")
@@ -138,6 +145,6 @@ def fusion_loss(
         terms.update(roi_losses(f, ir, vi, mask, roi_valid, cfg.roi_intensity_target))
     if use_roi_ssim:
         terms["roi_ssim"] = roi_ssim_loss(loss_map, mask)
-    weights = asdict(cfg)
+    weights = asdict(cfg)  # the detection term is added by the trainer, which holds the detector
     total = sum((weights[name] * value for name, value in terms.items()), f.new_zeros(()))
     return total, terms

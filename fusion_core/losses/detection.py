@@ -1,0 +1,128 @@
+"""Detection in the loop: a loss that asks the frozen shipped detector to find the labelled targets.
+
+The fusion network is trained so that YOLOX-nano (run by :class:`fusion_core.detection.torch_graph.
+TorchOnnxGraph`, weights fixed) finds the boxes annotated on the training pairs in the fused image,
+and finds nothing confident where there is no box. Only the fused pixels change; the detector never
+learns, so what is rewarded is an image in which the *product's* detector sees the targets.
+
+Assignment (YOLOX's centre prior, without its learned cost): the candidate cells of a box are the
+cells whose centre lies inside the box and within ``centre_radius`` strides of its centre; of those,
+the ``top_k`` whose predicted box overlaps the target most are its positives (at least the one cell
+nearest the centre, so a small box always has one). Terms, each averaged over the positives:
+
+* ``obj``: binary cross-entropy of objectness, 1 on positives and 0 on every cell that is neither a
+  candidate of any box nor overlapping one by IoU ≥ ``ignore_iou`` (YOLOX's normalisation: the
+  negatives' sum is divided by the number of positives, so an empty image still teaches "no target");
+* ``cls``: cross-entropy of the target class probability towards 1 on positives;
+* ``iou``: 1 − IoU of the positives' decoded boxes with their target.
+
+The head output is ``(x, y, log w, log h, objectness, p_0 … p_{C-1})`` per cell, objectness and class
+probabilities already through the sigmoid (the ONNX export's convention, :mod:`fusion_core.detection.decode`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from ..detection.decode import STRIDES
+
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class DetectionLossConfig:
+    centre_radius: float = 2.5
+    top_k: int = 5
+    ignore_iou: float = 0.5
+    weight_obj: float = 1.0
+    weight_cls: float = 1.0
+    weight_iou: float = 5.0
+
+
+@lru_cache(maxsize=16)
+def _grid(height: int, width: int, strides: tuple[int, ...] = STRIDES) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cell centres (A, 2) in canvas pixels and strides (A,), in the head's cell order."""
+    centres, steps = [], []
+    for s in strides:
+        gy, gx = torch.meshgrid(torch.arange(height // s), torch.arange(width // s), indexing="ij")
+        centres.append(torch.stack(((gx.reshape(-1) + 0.5) * s, (gy.reshape(-1) + 0.5) * s), dim=1))
+        steps.append(torch.full((gx.numel(),), float(s)))
+    return torch.cat(centres).float(), torch.cat(steps)
+
+
+def decode_boxes(raw: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(B, A, 5 + C) head output -> (B, A, 4) xyxy boxes in canvas pixels (differentiable)."""
+    centres, strides = _grid(height, width)
+    centres, strides = centres.to(raw.device), strides.to(raw.device)
+    # YOLOX's decode: centre = (offset + grid index) · stride; the grid index is the cell centre − ½.
+    cxy = (raw[..., 0:2] + (centres / strides[:, None] - 0.5)) * strides[:, None]
+    wh = torch.exp(raw[..., 2:4].clamp(max=10.0)) * strides[:, None]
+    return torch.cat((cxy - wh / 2, cxy + wh / 2), dim=-1)
+
+
+def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of (..., 4) xyxy boxes, broadcast."""
+    lt = torch.maximum(a[..., :2], b[..., :2])
+    rb = torch.minimum(a[..., 2:], b[..., 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    area_a = (a[..., 2:] - a[..., :2]).clamp(min=0).prod(-1)
+    area_b = (b[..., 2:] - b[..., :2]).clamp(min=0).prod(-1)
+    return inter / (area_a + area_b - inter + EPS)
+
+
+def _bce_towards_one(p: torch.Tensor) -> torch.Tensor:
+    return -torch.log(p.clamp(EPS, 1.0))
+
+
+def _bce_towards_zero(p: torch.Tensor) -> torch.Tensor:
+    return -torch.log((1.0 - p).clamp(EPS, 1.0))
+
+
+def detection_loss(raw: torch.Tensor, boxes: torch.Tensor, height: int, width: int,
+                   cfg: DetectionLossConfig | None = None) -> dict[str, torch.Tensor]:
+    """Terms ``obj``, ``cls``, ``iou`` (unweighted) and ``total`` (weighted) for a batch.
+
+    ``raw``: (B, A, 5 + C) head output on a ``height`` × ``width`` canvas. ``boxes``: (B, N, 5) rows
+    ``(class, x1, y1, x2, y2)`` in canvas pixels, padded with class −1. Images without any box only
+    contribute the negatives' objectness term.
+    """
+    cfg = cfg or DetectionLossConfig()
+    centres, strides = _grid(height, width)
+    centres, strides = centres.to(raw.device), strides.to(raw.device)
+    pred = decode_boxes(raw, height, width)  # (B, A, 4)
+    obj = raw[..., 4]
+    loss_obj_neg = raw.new_zeros(())
+    loss_obj_pos, loss_cls, loss_iou = raw.new_zeros(()), raw.new_zeros(()), raw.new_zeros(())
+    num_pos = 0
+    for b in range(raw.shape[0]):
+        gt = boxes[b][boxes[b, :, 0] >= 0]  # (n, 5)
+        negative = torch.ones_like(obj[b], dtype=torch.bool)
+        if gt.numel():
+            xyxy = gt[:, 1:5]
+            centre = (xyxy[:, :2] + xyxy[:, 2:]) / 2  # (n, 2)
+            inside = ((centres[None] > xyxy[:, None, :2]) & (centres[None] < xyxy[:, None, 2:])).all(-1)  # (n, A)
+            near = ((centres[None] - centre[:, None]).abs() < cfg.centre_radius * strides[None, :, None]).all(-1)
+            candidate = inside & near
+            with torch.no_grad():
+                ious = box_iou(pred[b][None].detach(), xyxy[:, None])  # (n, A)
+                nearest = ((centres[None] - centre[:, None]) / strides[None, :, None]).norm(dim=-1).argmin(dim=1)
+            negative &= ~candidate.any(0) & ~(ious >= cfg.ignore_iou).any(0)
+            for j in range(gt.shape[0]):
+                cand = torch.nonzero(candidate[j]).flatten()
+                if cand.numel() == 0:
+                    cand = nearest[j:j + 1]
+                k = min(cfg.top_k, cand.numel())
+                pos = cand[ious[j, cand].topk(k).indices]
+                cls = int(gt[j, 0])
+                loss_obj_pos = loss_obj_pos + _bce_towards_one(obj[b, pos]).sum()
+                loss_cls = loss_cls + _bce_towards_one(raw[b, pos, 5 + cls]).sum()
+                loss_iou = loss_iou + (1.0 - box_iou(pred[b, pos], xyxy[j][None])).sum()
+                num_pos += k
+        loss_obj_neg = loss_obj_neg + _bce_towards_zero(obj[b][negative]).sum()
+    n = max(num_pos, 1)
+    terms = {"obj": (loss_obj_pos + loss_obj_neg) / n, "cls": loss_cls / n, "iou": loss_iou / n}
+    terms["total"] = cfg.weight_obj * terms["obj"] + cfg.weight_cls * terms["cls"] + cfg.weight_iou * terms["iou"]
+    return terms

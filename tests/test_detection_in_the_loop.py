@@ -1,0 +1,181 @@
+"""Detection in the loop: the torch copy of the shipped detector, the detection loss, boxes in training crops."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fusion_core.boxes import box_file, read_yolo_boxes, to_pixel_boxes
+from fusion_core.detection.config import DetectorConfig
+from fusion_core.detection.decode import decode_yolox
+from fusion_core.detection.detector import _free_spatial_dims, to_bgr
+from fusion_core.detection.letterbox import letterbox
+from fusion_core.detection.torch_graph import TorchOnnxGraph
+from fusion_core.errors import ModelFileError
+from fusion_core.io import read_visible
+from fusion_core.losses import FusionLossConfig
+from fusion_core.losses.detection import decode_boxes, detection_loss
+from fusion_core.model import FusionNetConfig
+from training.data import MAX_BOXES, DataConfig, DatasetSpec, PairDataset, crop_boxes
+from training.steps import TrainModule
+
+MODEL = DetectorConfig().resolved_model_path
+SHARED_DATA = Path(os.environ.get("IVIF_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="module")
+def graph() -> TorchOnnxGraph:
+    return TorchOnnxGraph(MODEL)
+
+
+def _canvas(stem: str, folder: Path) -> np.ndarray:
+    rgb = read_visible(folder / "vi" / f"{stem}.png")
+    tensor, _ = letterbox(to_bgr(rgb, "rgb"), 416, 32)
+    return tensor
+
+
+def test_torch_copy_matches_onnx_runtime_on_real_images(graph: TorchOnnxGraph, msrs_dir: Path) -> None:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(_free_spatial_dims(MODEL), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    for stem in sorted(p.stem for p in (msrs_dir / "vi").iterdir())[:3]:
+        tensor = _canvas(stem, msrs_dir)  # (1, 3, 320, 416): the rectangular canvas
+        reference = session.run(None, {name: tensor})[0]
+        with torch.no_grad():
+            ours = graph(torch.from_numpy(tensor)).numpy()
+        assert ours.shape == reference.shape == (1, 2730, 85)
+        np.testing.assert_allclose(ours, reference, atol=2e-4, rtol=1e-4)
+        assert reference[0, :, 4].max() > 0.3  # a real scene, not an all-background check
+
+
+def test_torch_copy_is_frozen_and_passes_gradients_to_its_input(graph: TorchOnnxGraph) -> None:
+    assert list(graph.parameters()) == [] and graph.state_dict() == {}  # never trained, never saved
+    x = torch.full((1, 3, 64, 96), 114.0, requires_grad=True)
+    graph(x)[..., 4].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_unsupported_operators_are_refused_when_the_file_is_read(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Relu", ["x"], ["y"])
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(g), str(path))
+    with pytest.raises(ModelFileError, match="Relu"):
+        TorchOnnxGraph(path)
+
+
+def test_decoded_boxes_match_the_inference_decoder(graph: TorchOnnxGraph, msrs_dir: Path) -> None:
+    stem = sorted(p.stem for p in (msrs_dir / "vi").iterdir())[0]
+    tensor = _canvas(stem, msrs_dir)
+    with torch.no_grad():
+        raw = graph(torch.from_numpy(tensor))
+    reference, _, _ = decode_yolox(raw.numpy(), (320, 416))
+    np.testing.assert_allclose(decode_boxes(raw, 320, 416)[0].numpy(), reference, rtol=1e-5, atol=1e-3)
+
+
+def _raw_for(boxes_xyxy: list[tuple[float, float, float, float]], height: int, width: int, confident: bool) -> torch.Tensor:
+    """A head output whose cells all predict the box of the nearest target (or a tiny box), with the given confidence."""
+    from fusion_core.losses.detection import _grid
+
+    centres, strides = _grid(height, width)
+    raw = torch.zeros(1, len(strides), 85)
+    raw[0, :, 2:4] = -3.0  # tiny boxes
+    raw[0, :, 4] = 1e-3
+    raw[0, :, 5:] = 1e-3
+    for x0, y0, x1, y1 in boxes_xyxy:
+        inside = (centres[:, 0] > x0) & (centres[:, 0] < x1) & (centres[:, 1] > y0) & (centres[:, 1] < y1)
+        s = strides[inside]
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        raw[0, inside, 0] = cx / s - (centres[inside, 0] / s - 0.5)
+        raw[0, inside, 1] = cy / s - (centres[inside, 1] / s - 0.5)
+        raw[0, inside, 2] = torch.log((x1 - x0) / s)
+        raw[0, inside, 3] = torch.log((y1 - y0) / s)
+        if confident:
+            raw[0, inside, 4] = 0.99
+            raw[0, inside, 5] = 0.99  # class 0, person
+    return raw
+
+
+def test_loss_rewards_a_confident_exact_detection_and_penalises_a_missed_one() -> None:
+    box = (40.0, 30.0, 88.0, 126.0)
+    target = torch.tensor([[[0.0, *box]] + [[-1.0, 0, 0, 0, 0]] * 3])  # one person, three padding rows
+    found = detection_loss(_raw_for([box], 160, 160, confident=True), target, 160, 160)
+    missed = detection_loss(_raw_for([box], 160, 160, confident=False), target, 160, 160)
+    assert found["iou"] < 1e-3  # positives decode exactly onto the box
+    assert found["cls"] < 0.02 and missed["cls"] > 6.0  # -log(0.99) vs -log(0.001)
+    assert missed["total"] > 10 * found["total"]
+    # The wrong class is not rewarded: the same confident cells labelled "car" (class 2) cost as much as a miss.
+    car = target.clone()
+    car[0, 0, 0] = 2.0
+    assert detection_loss(_raw_for([box], 160, 160, confident=True), car, 160, 160)["cls"] > 6.0
+
+
+def test_an_image_without_targets_only_teaches_no_detection() -> None:
+    empty = torch.full((1, 2, 5), -1.0)
+    quiet = _raw_for([], 160, 160, confident=False)
+    loud = quiet.clone()
+    loud[0, :50, 4] = 0.9  # fifty confident false positives
+    a, b = detection_loss(quiet, empty, 160, 160), detection_loss(loud, empty, 160, 160)
+    assert a["cls"] == 0 and a["iou"] == 0
+    n = quiet.shape[1]
+    assert float(a["obj"]) == pytest.approx(-np.log(1 - 1e-3) * n, rel=1e-4)
+    assert float(b["obj"]) == pytest.approx(-np.log(1 - 1e-3) * (n - 50) - np.log(0.1) * 50, rel=1e-4)
+
+
+def test_crop_boxes_shift_clip_drop_and_flip() -> None:
+    boxes = np.array([[0, 100, 50, 140, 150],    # inside the crop
+                      [2, 10, 10, 60, 40],       # mostly left of the crop: 10 of 50 px wide inside -> dropped
+                      [1, 230, 200, 290, 260]])  # crosses the right edge: 40 of 60 px inside -> kept, clipped
+    out = crop_boxes(boxes, (50.0, 20.0), 220, (False, False))
+    assert out.shape == (MAX_BOXES, 5) and (out[2:, 0] == -1).all()
+    np.testing.assert_allclose(out[0], [0, 50, 30, 90, 130])
+    np.testing.assert_allclose(out[1], [1, 180, 180, 220, 220])  # y1 240 clipped to the crop's 220
+    flipped = crop_boxes(boxes, (50.0, 20.0), 220, (True, True))
+    np.testing.assert_allclose(flipped[0], [0, 220 - 90, 220 - 130, 220 - 50, 220 - 30])
+
+
+def test_training_crops_carry_their_boxes_and_colour() -> None:
+    """A 480 crop of a 640×480 MSRS pair: the crop's boxes are the label file's boxes shifted by the crop's column."""
+    cfg = DataConfig(base_dir=str(SHARED_DATA), datasets=(DatasetSpec("MSRS", "train", labels="labels_det_ir"),),
+                     crop=480, batch_size=1, workers=0, cache=True, hflip=False)
+    ds = PairDataset(cfg)
+    index = next(i for i, r in enumerate(ds.records) if len(read_yolo_boxes(box_file(r.labels, r.stem))) >= 2)
+    record = ds.records[index]
+    item = ds[(index, 777)]
+    full = read_visible(record.vi).astype(np.float32) / 255.0
+    # find the crop's column from the visible luminance, then check chroma and boxes against the files
+    from fusion_core.colour import rgb_to_ycbcr
+
+    ycc = rgb_to_ycbcr(torch.from_numpy(full)).numpy()
+    x0 = next(x for x in range(161) if np.allclose(ycc[:, x:x + 480, 0], item["vi"][0].numpy(), atol=1e-6))
+    np.testing.assert_allclose(item["vi_cbcr"].numpy(), ycc[:, x0:x0 + 480, 1:].transpose(2, 0, 1), atol=1e-6)
+    pixel = to_pixel_boxes(read_yolo_boxes(box_file(record.labels, record.stem)), (480, 640))
+    expected = crop_boxes(np.concatenate([np.array([[b.cls] for b in read_yolo_boxes(box_file(record.labels, record.stem))]),
+                                          pixel], axis=1), (float(x0), 0.0), 480, (False, False))
+    np.testing.assert_allclose(item["boxes"].numpy(), expected, atol=1e-4)
+    assert (item["boxes"][:, 0] >= 0).sum() >= 1
+
+
+def test_training_step_with_detection_reaches_the_fusion_weights_only() -> None:
+    cfg = DataConfig(base_dir=str(SHARED_DATA), datasets=(DatasetSpec("MSRS", "train", labels="labels_det_ir"),),
+                     crop=128, batch_size=2, workers=0, cache=False)
+    ds = PairDataset(cfg)
+    batch = {k: torch.stack([ds[(i, 5)][k] for i in range(4)]) for k in ("ir", "vi", "mask", "roi_valid", "vi_cbcr", "boxes")}
+    module = TrainModule(FusionNetConfig(), FusionLossConfig(detection=0.05), None)
+    out = module(batch["ir"], batch["vi"], batch["mask"], batch["roi_valid"], 1, vi_cbcr=batch["vi_cbcr"], boxes=batch["boxes"])
+    assert torch.isfinite(out.terms["detection"]) and out.terms["detection"] > 0
+    out.fusion_total.backward()
+    assert all(p.grad is not None for p in module.fusion.parameters())
+    assert not any(k.startswith("detector") for k in module.state_dict())
+    # without labels the term is zero: unannotated objects must not be suppressed
+    none = module.detection_terms(out.fused.detach(), batch["vi_cbcr"], batch["boxes"], torch.zeros(4))
+    assert float(none["detection"]) == 0.0
