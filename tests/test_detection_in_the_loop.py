@@ -18,7 +18,7 @@ from fusion_core.detection.torch_graph import TorchOnnxGraph
 from fusion_core.errors import ModelFileError
 from fusion_core.io import read_visible
 from fusion_core.losses import FusionLossConfig
-from fusion_core.losses.detection import decode_boxes, detection_loss
+from fusion_core.losses.detection import DetectionLossConfig, decode_boxes, detection_loss
 from fusion_core.model import FusionNetConfig
 from training.data import MAX_BOXES, DataConfig, DatasetSpec, PairDataset, crop_boxes
 from training.steps import TrainModule
@@ -129,6 +129,10 @@ def test_an_image_without_targets_only_teaches_no_detection() -> None:
     n = quiet.shape[1]
     assert float(a["obj"]) == pytest.approx(-np.log(1 - 1e-3) * n, rel=1e-4)
     assert float(b["obj"]) == pytest.approx(-np.log(1 - 1e-3) * (n - 50) - np.log(0.1) * 50, rel=1e-4)
+    # the "nothing here" term scales with its weight and vanishes at 0
+    tenth = detection_loss(loud, empty, 160, 160, DetectionLossConfig(negatives=0.1))
+    assert float(tenth["obj"]) == pytest.approx(0.1 * float(b["obj"]), rel=1e-5)
+    assert float(detection_loss(loud, empty, 160, 160, DetectionLossConfig(negatives=0.0))["total"]) == 0.0
 
 
 def test_crop_boxes_shift_clip_drop_and_flip() -> None:

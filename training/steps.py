@@ -32,7 +32,7 @@ from torch import nn
 
 from fusion_core.colour import ycbcr_to_rgb
 from fusion_core.losses import FusionLossConfig, SegHead, SegNet, classes_in_use, collapse_guard, consistency_loss, fusion_loss
-from fusion_core.losses.detection import detection_loss
+from fusion_core.losses.detection import DetectionLossConfig, detection_loss
 from fusion_core.model import FusionNet, FusionNetConfig
 
 from .config import SSVIFConfig
@@ -82,7 +82,8 @@ class TrainModule(nn.Module):
         scaled = boxes[keep].clone()
         factor = scaled.new_tensor([cw / w, ch / h, cw / w, ch / h])
         scaled[..., 1:5] = torch.where(scaled[..., :1] >= 0, scaled[..., 1:5] * factor, scaled[..., 1:5])
-        terms = detection_loss(self.detector(canvas), scaled, ch, cw)
+        terms = detection_loss(self.detector(canvas), scaled, ch, cw,
+                               DetectionLossConfig(negatives=self.loss_config.detection_negatives))
         return {"detection": terms["total"], "det_obj": terms["obj"].detach(), "det_cls": terms["cls"].detach(),
                 "det_iou": terms["iou"].detach()}
 

@@ -10,9 +10,10 @@ cells whose centre lies inside the box and within ``centre_radius`` strides of i
 the ``top_k`` whose predicted box overlaps the target most are its positives (at least the one cell
 nearest the centre, so a small box always has one). Terms, each averaged over the positives:
 
-* ``obj``: binary cross-entropy of objectness, 1 on positives and 0 on every cell that is neither a
-  candidate of any box nor overlapping one by IoU ≥ ``ignore_iou`` (YOLOX's normalisation: the
-  negatives' sum is divided by the number of positives, so an empty image still teaches "no target");
+* ``obj``: binary cross-entropy of objectness, 1 on positives and, weighted by ``negatives``, 0 on
+  every cell that is neither a candidate of any box nor overlapping one by IoU ≥ ``ignore_iou``
+  (YOLOX's normalisation: the negatives' sum is divided by the number of positives, so an empty image
+  still teaches "no target"; labels that miss an object teach the fusion to hide it, hence the weight);
 * ``cls``: cross-entropy of the target class probability towards 1 on positives;
 * ``iou``: 1 − IoU of the positives' decoded boxes with their target.
 
@@ -37,6 +38,7 @@ class DetectionLossConfig:
     centre_radius: float = 2.5
     top_k: int = 5
     ignore_iou: float = 0.5
+    negatives: float = 1.0  # weight of the "nothing here" objectness term (0: only the targets are asked for)
     weight_obj: float = 1.0
     weight_cls: float = 1.0
     weight_iou: float = 5.0
@@ -123,6 +125,6 @@ def detection_loss(raw: torch.Tensor, boxes: torch.Tensor, height: int, width: i
                 num_pos += k
         loss_obj_neg = loss_obj_neg + _bce_towards_zero(obj[b][negative]).sum()
     n = max(num_pos, 1)
-    terms = {"obj": (loss_obj_pos + loss_obj_neg) / n, "cls": loss_cls / n, "iou": loss_iou / n}
+    terms = {"obj": (loss_obj_pos + cfg.negatives * loss_obj_neg) / n, "cls": loss_cls / n, "iou": loss_iou / n}
     terms["total"] = cfg.weight_obj * terms["obj"] + cfg.weight_cls * terms["cls"] + cfg.weight_iou * terms["iou"]
     return terms

@@ -52,6 +52,7 @@ class FusionLossConfig:
     # (0.625: a 640-wide camera frame reaches YOLOX-nano's 416 canvas at 0.65).
     detection: float = 0.0
     detection_scale: float = 0.625
+    detection_negatives: float = 1.0  # weight of the detector's "nothing here" term (DetectionLossConfig.negatives)
 
     def __post_init__(self) -> None:
         if self.roi_intensity_target not in ROI_INTENSITY_TARGETS:
