@@ -102,12 +102,16 @@ def test_resolved_config_is_written_and_reads_back_identically(tmp_path: Path) -
     assert load_config(path) == cfg
 
 
-@pytest.mark.parametrize("name", ["target_aware", "ssvif", "ci_smoke"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "config" / "train").glob("*.yaml")))
 def test_committed_configs_load(name: str) -> None:
     cfg = load_config(REPO / "config" / "train" / f"{name}.yaml")
     assert cfg.mode == ("ssvif" if name == "ssvif" else "target_aware")
     if name != "ci_smoke":
         assert cfg.data.crop == 256 and "LLVIP" not in {d.root for d in cfg.data.datasets}
+        # every committed recipe holds the dev split out of training
+        excluded = {d.root: d.exclude for d in cfg.data.datasets if d.split == "trainval"}
+        dev = set(read_split(REPO / "config" / "splits" / "msrs_dev.txt"))
+        assert dev <= set(read_split(REPO / excluded["MSRS"]))
 
 
 # ---------------------------------------------------------------- splits and data
@@ -120,6 +124,9 @@ def test_split_files_hold_the_documented_dev_stems() -> None:
     dev = collect_pairs(DatasetSpec("MSRS", "trainval", include="config/splits/msrs_dev.txt"), DATA)
     assert (len(train), len(dev)) == (195, 66)
     assert not {r.stem for r in train} & {r.stem for r in dev}
+    stems = sorted(p.stem for p in (DATA / "MSRS/trainval" / "ir").iterdir())
+    held = read_split(REPO / "config" / "splits" / "msrs_dev_and_selection.txt")
+    assert held == sorted(s for i, s in enumerate(stems) if i % 4 in (0, 2))
 
 
 def test_split_file_with_a_foreign_stem_is_an_error(tmp_path: Path) -> None:
