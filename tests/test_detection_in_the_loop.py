@@ -119,6 +119,21 @@ def test_loss_rewards_a_confident_exact_detection_and_penalises_a_missed_one() -
     assert detection_loss(_raw_for([box], 160, 160, confident=True), car, 160, 160)["cls"] > 6.0
 
 
+def test_class_balance_gives_a_rare_class_the_weight_of_a_common_one() -> None:
+    """Three people found, one car missed: unbalanced the miss is a quarter of the class term, balanced a half."""
+    people = [(8.0 + 36 * i, 20.0, 40.0 + 36 * i, 100.0) for i in range(3)]
+    car = (20.0, 110.0, 140.0, 150.0)
+    raw = _raw_for(people, 160, 160, confident=True)  # every cell gives class 2 (car) probability 0.001
+    rows = [[0.0, *b] for b in people] + [[2.0, *car]]
+    target = torch.tensor([rows])
+    plain = detection_loss(raw, target, 160, 160)
+    balanced = detection_loss(raw, target, 160, 160, DetectionLossConfig(class_balanced=True))
+    miss = -np.log(1e-3)  # the car's cells: class probability 0.001
+    # plain: mean over the 20 positives (5 per box); balanced: mean over the two classes' means
+    assert float(plain["cls"]) == pytest.approx((15 * -np.log(0.99) + 5 * miss) / 20, rel=1e-3)
+    assert float(balanced["cls"]) == pytest.approx((-np.log(0.99) + miss) / 2, rel=1e-3)
+
+
 def test_an_image_without_targets_only_teaches_no_detection() -> None:
     empty = torch.full((1, 2, 5), -1.0)
     quiet = _raw_for([], 160, 160, confident=False)

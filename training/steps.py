@@ -83,7 +83,8 @@ class TrainModule(nn.Module):
         factor = scaled.new_tensor([cw / w, ch / h, cw / w, ch / h])
         scaled[..., 1:5] = torch.where(scaled[..., :1] >= 0, scaled[..., 1:5] * factor, scaled[..., 1:5])
         terms = detection_loss(self.detector(canvas), scaled, ch, cw,
-                               DetectionLossConfig(negatives=self.loss_config.detection_negatives))
+                               DetectionLossConfig(negatives=self.loss_config.detection_negatives,
+                                                   class_balanced=self.loss_config.detection_class_balanced))
         return {"detection": terms["total"], "det_obj": terms["obj"].detach(), "det_cls": terms["cls"].detach(),
                 "det_iou": terms["iou"].detach()}
 

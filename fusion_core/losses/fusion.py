@@ -53,6 +53,7 @@ class FusionLossConfig:
     detection: float = 0.0
     detection_scale: float = 0.625
     detection_negatives: float = 1.0  # weight of the detector's "nothing here" term (DetectionLossConfig.negatives)
+    detection_class_balanced: bool = False  # every class in a batch weighs the same (DetectionLossConfig)
 
     def __post_init__(self) -> None:
         if self.roi_intensity_target not in ROI_INTENSITY_TARGETS:
