@@ -198,3 +198,21 @@ def test_training_step_with_detection_reaches_the_fusion_weights_only() -> None:
     # without labels the term is zero: unannotated objects must not be suppressed
     none = module.detection_terms(out.fused.detach(), batch["vi_cbcr"], batch["boxes"], torch.zeros(4))
     assert float(none["detection"]) == 0.0
+
+
+def test_a_label_file_with_more_boxes_than_a_batch_holds_is_refused(tmp_path: Path) -> None:
+    import cv2
+
+    from fusion_core.errors import ConfigError
+    from training.data import PairRecord, decode
+
+    for sub in ("ir", "vi", "labels"):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / "ir" / "a.png"), np.zeros((64, 64), np.uint8))
+    cv2.imwrite(str(tmp_path / "vi" / "a.png"), np.zeros((64, 64, 3), np.uint8))
+    record = PairRecord("a", tmp_path / "ir" / "a.png", tmp_path / "vi" / "a.png", tmp_path / "labels", 0)
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n" * MAX_BOXES)
+    assert (decode(record).boxes[:, 0] == 0).sum() == MAX_BOXES  # a full batch row is fine
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n" * (MAX_BOXES + 1))
+    with pytest.raises(ConfigError, match=f"{MAX_BOXES + 1} boxes"):
+        decode(record)

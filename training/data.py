@@ -105,7 +105,7 @@ class _Decoded:
     boxes: np.ndarray  # (N, 5) float64 rows (class, x0, y0, x1, y1) in pixels; (0, 5) without labels
 
 
-MAX_BOXES = 48  # boxes per crop in a batch (padded with class -1); MSRS pairs carry at most 27
+MAX_BOXES = 48  # boxes per crop in a batch (padded with class -1); MSRS label files hold at most 14
 
 
 def decode(record: PairRecord) -> _Decoded:
@@ -116,6 +116,8 @@ def decode(record: PairRecord) -> _Decoded:
         return _Decoded(ir, vi, np.zeros(ir.shape, dtype=bool), False, np.zeros((0, 5)))
     path = box_file(record.labels, record.stem)
     yolo = read_yolo_boxes(path) if path.is_file() else []
+    if len(yolo) > MAX_BOXES:  # a batch holds MAX_BOXES per crop; refuse rather than drop targets unseen
+        raise ConfigError(f"{path} has {len(yolo)} boxes; training batches hold at most {MAX_BOXES} per image")
     boxes = np.concatenate([np.array([[b.cls] for b in yolo], dtype=np.float64).reshape(-1, 1),
                             to_pixel_boxes(yolo, ir.shape)], axis=1)
     return _Decoded(ir, vi, roi_mask_for(record.labels, record.stem, ir.shape), True, boxes)
