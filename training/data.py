@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from fusion_core.boxes import box_file, read_yolo_boxes, roi_mask_for, to_pixel_boxes
+from fusion_core.boxes import box_file, boxes_to_mask, read_yolo_boxes, to_pixel_boxes
 from fusion_core.colour import rgb_to_ycbcr
 from fusion_core.errors import ConfigError
 from fusion_core.io import pair_folders, read_thermal, read_visible
@@ -115,12 +115,12 @@ def decode(record: PairRecord) -> _Decoded:
     if record.labels is None:
         return _Decoded(ir, vi, np.zeros(ir.shape, dtype=bool), False, np.zeros((0, 5)))
     path = box_file(record.labels, record.stem)
-    yolo = read_yolo_boxes(path) if path.is_file() else []
+    yolo = read_yolo_boxes(path)  # [] when the image has no label file
     if len(yolo) > MAX_BOXES:  # a batch holds MAX_BOXES per crop; refuse rather than drop targets unseen
         raise ConfigError(f"{path} has {len(yolo)} boxes; training batches hold at most {MAX_BOXES} per image")
     boxes = np.concatenate([np.array([[b.cls] for b in yolo], dtype=np.float64).reshape(-1, 1),
                             to_pixel_boxes(yolo, ir.shape)], axis=1)
-    return _Decoded(ir, vi, roi_mask_for(record.labels, record.stem, ir.shape), True, boxes)
+    return _Decoded(ir, vi, boxes_to_mask(yolo, ir.shape), True, boxes)  # the file read once for both
 
 
 def crop_boxes(boxes: np.ndarray, offset: tuple[float, float], size: int, flips: tuple[bool, bool],

@@ -79,9 +79,8 @@ class TrainModule(nn.Module):
         ycc = torch.cat((fused[keep], vi_cbcr[keep]), dim=1).permute(0, 2, 3, 1)
         bgr = ycbcr_to_rgb(ycc).permute(0, 3, 1, 2).flip(1) * 255.0  # the detector's BGR 0-255 input
         canvas = F.interpolate(bgr, size=(ch, cw), mode="bilinear", align_corners=False)
-        scaled = boxes[keep].clone()
-        factor = scaled.new_tensor([cw / w, ch / h, cw / w, ch / h])
-        scaled[..., 1:5] = torch.where(scaled[..., :1] >= 0, scaled[..., 1:5] * factor, scaled[..., 1:5])
+        scaled = boxes[keep].clone()  # padding rows are scaled too; their class −1 keeps them out of the loss
+        scaled[..., 1:5] *= scaled.new_tensor([cw / w, ch / h, cw / w, ch / h])
         terms = detection_loss(self.detector(canvas), scaled, ch, cw,
                                DetectionLossConfig(negatives=self.loss_config.detection_negatives,
                                                    class_balanced=self.loss_config.detection_class_balanced))

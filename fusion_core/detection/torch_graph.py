@@ -66,7 +66,15 @@ class TorchOnnxGraph(nn.Module):
             key = f"w{i}"
             self.register_buffer(key, torch.from_numpy(numpy_helper.to_array(init).copy()), persistent=False)
             self._names[init.name] = key
-        self._nodes = [(n.op_type, list(n.input), list(n.output), _attributes(n), n.name) for n in graph.node]
+        self._nodes = []
+        for n in graph.node:
+            attrs = _attributes(n)
+            if n.op_type == "Constant":  # decoded once here, not at every forward
+                key = f"c{len(self._names)}"
+                self.register_buffer(key, torch.from_numpy(numpy_helper.to_array(attrs["value"]).copy()), persistent=False)
+                self._names[n.output[0]] = key
+            else:
+                self._nodes.append((n.op_type, list(n.input), list(n.output), attrs, n.name))
         self._input = graph.input[0].name
         self._output = graph.output[0].name
         self.requires_grad_(False)
@@ -135,12 +143,6 @@ def _reshape(args: list, attrs: dict, name: str) -> torch.Tensor:
     return args[0].reshape(shape)
 
 
-def _constant(args: list, attrs: dict, name: str) -> torch.Tensor:
-    from onnx import numpy_helper
-
-    return torch.from_numpy(numpy_helper.to_array(attrs["value"]).copy())
-
-
 _OPS: dict[str, Callable[[list, dict, str], Any]] = {
     "Conv": _conv,
     "Sigmoid": lambda a, _at, _n: torch.sigmoid(a[0]),
@@ -153,5 +155,4 @@ _OPS: dict[str, Callable[[list, dict, str], Any]] = {
     "Reshape": _reshape,
     "Shape": lambda a, _at, _n: torch.tensor(a[0].shape, dtype=torch.int64),
     "Transpose": lambda a, at, _n: a[0].permute(*[int(p) for p in at["perm"]]),
-    "Constant": _constant,
 }

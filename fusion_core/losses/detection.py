@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import torch
 
-from ..detection.decode import STRIDES
+from ..detection.decode import grid_and_strides
 
 EPS = 1e-6
 
@@ -48,23 +48,24 @@ class DetectionLossConfig:
 
 
 @lru_cache(maxsize=16)
-def _grid(height: int, width: int, strides: tuple[int, ...] = STRIDES) -> tuple[torch.Tensor, torch.Tensor]:
+def _cells(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inference decoder's grid as float32 tensors: cell indices (A, 2) as (x, y) and strides (A, 1)."""
+    cells, strides = grid_and_strides((height, width))
+    return torch.tensor(cells, dtype=torch.float32), torch.tensor(strides, dtype=torch.float32)
+
+
+def _grid(height: int, width: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Cell centres (A, 2) in canvas pixels and strides (A,), in the head's cell order."""
-    centres, steps = [], []
-    for s in strides:
-        gy, gx = torch.meshgrid(torch.arange(height // s), torch.arange(width // s), indexing="ij")
-        centres.append(torch.stack(((gx.reshape(-1) + 0.5) * s, (gy.reshape(-1) + 0.5) * s), dim=1))
-        steps.append(torch.full((gx.numel(),), float(s)))
-    return torch.cat(centres).float(), torch.cat(steps)
+    cells, strides = _cells(height, width)
+    return ((cells + 0.5) * strides).to(device), strides[:, 0].to(device)
 
 
 def decode_boxes(raw: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """(B, A, 5 + C) head output -> (B, A, 4) xyxy boxes in canvas pixels (differentiable)."""
-    centres, strides = _grid(height, width)
-    centres, strides = centres.to(raw.device), strides.to(raw.device)
-    # YOLOX's decode: centre = (offset + grid index) · stride; the grid index is the cell centre − ½.
-    cxy = (raw[..., 0:2] + (centres / strides[:, None] - 0.5)) * strides[:, None]
-    wh = torch.exp(raw[..., 2:4].clamp(max=10.0)) * strides[:, None]
+    """(B, A, 5 + C) head output -> (B, A, 4) xyxy boxes in canvas pixels (differentiable); the formula of
+    :func:`fusion_core.detection.decode.decode_yolox`, in torch."""
+    cells, strides = (t.to(raw.device) for t in _cells(height, width))
+    cxy = (raw[..., 0:2] + cells) * strides
+    wh = torch.exp(raw[..., 2:4].clamp(max=10.0)) * strides
     return torch.cat((cxy - wh / 2, cxy + wh / 2), dim=-1)
 
 
@@ -95,8 +96,7 @@ def detection_loss(raw: torch.Tensor, boxes: torch.Tensor, height: int, width: i
     contribute the negatives' objectness term.
     """
     cfg = cfg or DetectionLossConfig()
-    centres, strides = _grid(height, width)
-    centres, strides = centres.to(raw.device), strides.to(raw.device)
+    centres, strides = _grid(height, width, raw.device)
     pred = decode_boxes(raw, height, width)  # (B, A, 4)
     obj = raw[..., 4]
     loss_obj_neg = raw.new_zeros(())
