@@ -43,7 +43,7 @@ def test_account_detections_counts_duplicate_stamps() -> None:
 def test_e2e_accounts_for_every_pair_and_detection(tmp_path, detector: str) -> None:
     out = tmp_path / "e2e.json"
     proc = subprocess.run([sys.executable, "-m", "ivif_fusion.e2e", "--rate", "5", "--seconds", "6", "--size", "320x240",
-                           "--bin", "3", "--detector", detector, "--logs", str(tmp_path), "--json", str(out)],
+                           "--bin", "3", "--detector", detector, "--logs", str(tmp_path / "logs" / detector), "--json", str(out)],
                           env=ros_env(), capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     r = json.loads(out.read_text())

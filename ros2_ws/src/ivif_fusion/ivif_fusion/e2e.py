@@ -39,8 +39,8 @@ from pathlib import Path
 from .detection_msgs import load_vision_msgs
 from .image_conversion import stamp_ns
 from .node_watcher import stop_process
-from .soak import (Sink, account, add_run_arguments, monitor, node_command, percentiles, print_table, run_environment, start,
-                   start_camera, wait_up, write_json)
+from .soak import (Sink, account, add_run_arguments, log_tag, monitor, node_command, percentiles, print_table, run_environment,
+                   start, start_camera, wait_up, write_json)
 
 DETECTORS = ("inprocess", "node", "none")
 
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     env, changes = run_environment(args)
     namespace = f"e2e{os.getpid()}"
-    tag = args.logs / f"ivif_e2e_{os.getpid()}"
+    tag = log_tag(args.logs, "e2e")
     counts_path = Path(f"{tag}_counts.json")
     fusion_params = [f"backend:={args.backend}", "device:=cpu"] + args.node_param
     if args.detector == "inprocess":

@@ -148,6 +148,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="write the results here")
 
 
+def log_tag(folder: Path, kind: str) -> Path:
+    """The path prefix of this run's process logs and counts files in ``folder``, which is created when
+    missing (a fresh folder per run keeps runs apart, and a typo must not end the run after its set-up)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"ivif_{kind}_{os.getpid()}"
+
+
 def run_environment(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str | None]]:
     """The environment of every process of the run (transport, private domain, this package importable),
     also applied to this process (its participant is created after). Returns (env, transport changes)."""
@@ -235,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
 
     env, changes = run_environment(args)
     namespace = f"soak{os.getpid()}"
-    tag = args.logs / f"ivif_soak_{os.getpid()}"
+    tag = log_tag(args.logs, "soak")
     counts_path = Path(f"{tag}_counts.json")
     sink = Sink(namespace)
     node = start(node_command("fusion_node", namespace, [f"backend:={args.backend}", "device:=cpu"] + args.node_param),
