@@ -15,9 +15,9 @@ network's; gain 1 is the engine's output itself.
 
     python scripts/chroma_check.py [--pairs selection|dev] [--gains 0,0.75,1.25,1.5,2] [--ratio-caps 2,4] [--out runs/chroma]
 
-``selection`` (the default) = sorted MSRS/trainval stems with index % 4 == 2, held out of the
-detection-in-the-loop selection runs (config/splits/msrs_dev_and_selection.txt), where variants are
-compared before anything is scored on the dev split (index % 4 == 0). About a minute on 2 cores.
+``selection`` (the default) = the MSRS/trainval pairs held out of the detection-in-the-loop selection runs
+besides the dev split (config/splits/msrs_dev_and_selection.txt less config/splits/msrs_dev.txt), where
+variants are compared before anything is scored on the dev split. About a minute on 2 cores.
 """
 
 from __future__ import annotations
@@ -34,20 +34,31 @@ import torch
 from fusion_core import EngineConfig, create_engine
 from fusion_core.colour import rgb_to_ycbcr, ycbcr_to_rgb
 from fusion_core.io import read_thermal, read_visible
+from training.data import read_split
 
 REPO = Path(__file__).resolve().parents[1]
 MSRS = REPO.parent / "shared" / "data" / "MSRS" / "trainval"
-SPLIT_INDEX = {"selection": 2, "dev": 0}  # sorted-stem index % 4
-
-
+DEV_SPLIT = "config/splits/msrs_dev.txt"
+DEV_AND_SELECTION_SPLIT = "config/splits/msrs_dev_and_selection.txt"
 RATIO_EPS = 0.02  # keeps the luminance ratio finite in black pixels
 
 
-def scaled_chroma(fused_rgb: np.ndarray, visible_rgb: np.ndarray, gain: float, ratio_cap: float | None = None) -> np.ndarray:
-    """uint8 RGB with the fused luminance and the visible chroma scaled around grey by ``gain``, or with
-    ``ratio_cap`` by the per-pixel luminance ratio fused / visible limited to [1, ratio_cap]."""
-    fused = rgb_to_ycbcr(torch.from_numpy(fused_rgb).float() / 255.0)
-    visible = rgb_to_ycbcr(torch.from_numpy(visible_rgb).float() / 255.0)
+def pair_stems(pairs: str) -> list[str]:
+    """The stems of ``pairs`` ('dev' or 'selection') from the committed split files."""
+    dev = read_split(DEV_SPLIT)
+    held = set(dev)
+    return dev if pairs == "dev" else [s for s in read_split(DEV_AND_SELECTION_SPLIT) if s not in held]
+
+
+def to_ycbcr(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB -> (H, W, 3) float YCbCr in [0, 1]."""
+    return rgb_to_ycbcr(torch.from_numpy(rgb).float() / 255.0)
+
+
+def scaled_chroma(fused: torch.Tensor, visible: torch.Tensor, gain: float, ratio_cap: float | None = None) -> np.ndarray:
+    """uint8 RGB with the fused luminance and the visible chroma (both YCbCr, :func:`to_ycbcr`) scaled around
+    grey by ``gain``, or with ``ratio_cap`` by the per-pixel luminance ratio fused / visible limited to
+    [1, ratio_cap]."""
     if ratio_cap is not None:
         gain = ((fused[..., :1] + RATIO_EPS) / (visible[..., :1] + RATIO_EPS)).clamp(1.0, ratio_cap)
     ycc = torch.cat((fused[..., :1], (0.5 + (visible[..., 1:] - 0.5) * gain).clamp(0.0, 1.0)), dim=-1)
@@ -56,13 +67,13 @@ def scaled_chroma(fused_rgb: np.ndarray, visible_rgb: np.ndarray, gain: float, r
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", choices=sorted(SPLIT_INDEX), default="selection")
+    parser.add_argument("--pairs", choices=("dev", "selection"), default="selection")
     parser.add_argument("--gains", default="0,0.75,1.25,1.5,2", help="comma-separated chroma gains besides 1")
     parser.add_argument("--ratio-caps", default="2,4", help="comma-separated caps of the luminance-ratio variant ('' = none)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "chroma")
     args = parser.parse_args()
     gains = [float(g) for g in args.gains.split(",")]
-    stems = [s for i, s in enumerate(sorted(p.stem for p in (MSRS / "ir").glob("*.png"))) if i % 4 == SPLIT_INDEX[args.pairs]]
+    stems = pair_stems(args.pairs)
     caps = [float(c) for c in args.ratio_caps.split(",") if c]
     variants = {"gain1": (1.0, None)} | {f"gain{g:g}": (g, None) for g in gains if g != 1.0} | {f"ratio{c:g}": (1.0, c) for c in caps}
     folders = {name: args.out / args.pairs / name for name in variants}
@@ -73,8 +84,9 @@ def main() -> int:
         visible = read_visible(MSRS / "vi" / f"{stem}.png")  # RGB
         engine.reset()  # unrelated pairs: no AGC memory between them
         fused = engine.fuse(read_thermal(MSRS / "ir" / f"{stem}.png"), visible, "rgb").fused
+        fused_ycc, visible_ycc = to_ycbcr(fused), to_ycbcr(visible)
         for name, (gain, cap) in variants.items():
-            image = fused if name == "gain1" else scaled_chroma(fused, visible, gain, cap)
+            image = fused if name == "gain1" else scaled_chroma(fused_ycc, visible_ycc, gain, cap)
             cv2.imwrite(str(folders[name] / f"{stem}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     print(f"{len(stems)} {args.pairs} pairs fused by {engine.backend} on {engine.device}; detecting", flush=True)
     others = [str(f) for name, f in folders.items() if name != "gain1"]

@@ -160,8 +160,8 @@ class Detector:
 
     def warm_up(self, image_size: tuple[int, int] | None = None) -> float:
         """Detect ``WARM_UP_CALLS`` times on a blank image of ``image_size`` (width, height; None = the square
-        input size) so the first real frame does not pay the session's first-run costs for its canvas (about 34 + 23 ms for the first two calls against 15 ms after, one CPU
-        thread); returns ms in all."""
+        input size) so the first real frame does not pay the session's first-run costs for its canvas (about
+        34 + 23 ms for the first two calls against 15 ms after, one CPU thread); returns ms in all."""
         width, height = image_size or (self.config.input_size, self.config.input_size)
         blank = np.zeros((height, width, 3), np.uint8)
         start = time.perf_counter()
