@@ -21,6 +21,7 @@ from fusion_core.losses import (
     intensity_loss,
     roi_losses,
     roi_ssim_loss,
+    scd_loss,
     sobel,
     ssim,
     ssim_loss,
@@ -141,6 +142,29 @@ def test_outside_term_skips_unlabelled_samples() -> None:
     assert both.item() != pytest.approx(first.item())
 
 
+def test_scd_loss_is_two_minus_the_scd_metric_on_a_real_pair(msrs_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    from fusion_core.metrics import scd
+
+    thermal, visible = msrs_pair
+    ir = thermal.astype(np.float64)
+    vi = visible.astype(np.float64).mean(-1)
+    as_batch = lambda a: torch.from_numpy(a / 255.0)[None, None]  # noqa: E731
+    for fused in (0.5 * (ir + vi), np.maximum(ir, vi), 0.7 * ir + 0.3 * vi):
+        loss = scd_loss(as_batch(fused), as_batch(ir), as_batch(vi))
+        assert loss.item() == pytest.approx(2.0 - scd(fused, ir, vi), abs=1e-6)
+    # the plain average of this night pair carries little of each source beyond the other: a large loss
+    assert scd_loss(as_batch(0.5 * (ir + vi)), as_batch(ir), as_batch(vi)).item() > 0.5
+
+
+def test_scd_loss_is_zero_for_additive_fusion_and_finite_for_constant_images() -> None:
+    ir, vi = _pair()  # F = IR + VI up to an offset adds to each source exactly the other: the minimum
+    assert scd_loss(ir + vi - 0.5, ir, vi).item() == pytest.approx(0.0, abs=1e-5)
+    flat = torch.full_like(ir, 0.3, requires_grad=True)
+    loss = scd_loss(flat, flat.detach(), flat.detach())
+    loss.backward()
+    assert loss.item() == pytest.approx(2.0) and torch.isfinite(flat.grad).all()
+
+
 # ---------------------------------------------------------------- total and config
 
 def test_fusion_loss_is_the_weighted_sum_and_drops_roi_terms_without_a_mask() -> None:
@@ -158,6 +182,8 @@ def test_fusion_loss_is_the_weighted_sum_and_drops_roi_terms_without_a_mask() ->
     assert set(terms) == {"roi_ssim"}
     assert total.item() == pytest.approx(2 * roi_ssim_loss(ssim_loss_map(f, ir, vi), _box_mask()).item(), rel=1e-6)
     assert set(fusion_loss(f, ir, vi, None, with_roi_ssim)[1]) == set()
+    total, terms = fusion_loss(f, ir, vi, None, FusionLossConfig(intensity=0.0, gradient=0.0, ssim=0.0, scd=1.5))
+    assert set(terms) == {"scd"} and total.item() == pytest.approx(1.5 * scd_loss(f, ir, vi).item(), rel=1e-6)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -179,7 +205,7 @@ def _ssvif_terms(net: FusionNet, ir: torch.Tensor, vi: torch.Tensor) -> dict[str
     return {"consistency": consistency_loss(a, b), "guard": collapse_guard(a, 0.5) + collapse_guard(b, 0.5)}
 
 
-@pytest.mark.parametrize("term", ["intensity", "gradient", "ssim", "roi_intensity", "roi_gradient", "roi_outside", "roi_ssim", "consistency", "guard"])
+@pytest.mark.parametrize("term", ["intensity", "gradient", "ssim", "roi_intensity", "roi_gradient", "roi_outside", "roi_ssim", "scd", "consistency", "guard"])
 def test_every_loss_reaches_every_fusionnet_parameter(term: str) -> None:
     torch.manual_seed(0)
     net = FusionNet(FusionNetConfig(channels=8))
@@ -187,7 +213,8 @@ def test_every_loss_reaches_every_fusionnet_parameter(term: str) -> None:
     if term in ("consistency", "guard"):
         loss = _ssvif_terms(net, ir, vi)[term]
     else:
-        _, terms = fusion_loss(net(ir, vi), ir, vi, _box_mask(64), FusionLossConfig(roi_ssim=1.0), roi_valid=torch.ones(2))
+        _, terms = fusion_loss(net(ir, vi), ir, vi, _box_mask(64), FusionLossConfig(roi_ssim=1.0, scd=1.0),
+                                  roi_valid=torch.ones(2))
         loss = terms[term]
     loss.backward()
     dead = [n for n, p in net.named_parameters() if p.grad is None or p.grad.abs().max() == 0]

@@ -12,6 +12,7 @@ from .fusion import (
     masked_mean,
     roi_losses,
     roi_ssim_loss,
+    scd_loss,
     ssim_loss,
     ssim_loss_map,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "masked_mean",
     "roi_losses",
     "roi_ssim_loss",
+    "scd_loss",
     "sobel",
     "ssim",
     "ssim_loss",

@@ -19,6 +19,12 @@ Target-aware rule (the ROI term, each part averaged over its own region, 0 for a
   ``L1(∇F, ∇VI)``. Signed, not magnitude, because background should look like the visible scene:
   an IR edge of opposite polarity, or an IR edge where the visible image is flat, is penalised,
   while the global gradient term still rewards strong texture wherever it comes from.
+
+Optional correlation term (``scd``): 2 − [corr(F − VI, IR) + corr(F − IR, VI)] per sample, the SCD
+metric (Aslantas & Bendes, 2015) turned into a loss. The pixel terms pull F towards one source per
+pixel (max intensity, max gradient), which a per-pixel blend satisfies; SCD asks instead that what F
+adds to each source be the *other* source, over the whole image, and is the structure metric the
+blend-style candidates lose most clearly against SeAFusion on both dev sets (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class FusionLossConfig:
     roi_outside: float = 5.0
     roi_ssim: float = 0.0
     roi_intensity_target: str = "ir"
+    scd: float = 0.0  # correlation-of-differences term (module docstring); 0 = off, as every model before v3
     # Detection in the loop (training only, :mod:`fusion_core.losses.detection`): weight of the frozen
     # shipped detector's loss on the labelled samples, and the scale from crop pixels to its canvas
     # (0.625: a 640-wide camera frame reaches YOLOX-nano's 416 canvas at 0.65).
@@ -96,6 +103,19 @@ def ssim_loss(f: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor, loss_map: tor
     return (ssim_loss_map(f, ir, vi) if loss_map is None else loss_map).mean()
 
 
+def _correlation(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Pearson correlation of each sample's pixels, (B, ...) x (B, ...) -> (B,); 0 for a constant image."""
+    da = a.flatten(1) - a.flatten(1).mean(dim=1, keepdim=True)
+    db = b.flatten(1) - b.flatten(1).mean(dim=1, keepdim=True)
+    return (da * db).sum(dim=1) / torch.sqrt((da * da).sum(dim=1) * (db * db).sum(dim=1) + eps)
+
+
+def scd_loss(f: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
+    """2 − [corr(F − VI, IR) + corr(F − IR, VI)], batch mean: 0 when F adds exactly the other source to
+    each (F = IR + VI up to gain and offset), about 0.75 for the plain average on MSRS (SCD 1.24)."""
+    return (2.0 - _correlation(f - vi, ir) - _correlation(f - ir, vi)).mean()
+
+
 def roi_ssim_loss(loss_map: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of an :func:`ssim_loss_map` over the window positions whose centre pixel is in ``mask``."""
     r = WINDOW // 2
@@ -143,6 +163,8 @@ def fusion_loss(
     loss_map = ssim_loss_map(f, ir, vi) if (cfg.ssim or use_roi_ssim) else None
     if cfg.ssim:
         terms["ssim"] = ssim_loss(f, ir, vi, loss_map)
+    if cfg.scd:
+        terms["scd"] = scd_loss(f, ir, vi)
     if mask is not None and (cfg.roi_intensity or cfg.roi_gradient or cfg.roi_outside):
         terms.update(roi_losses(f, ir, vi, mask, roi_valid, cfg.roi_intensity_target))
     if use_roi_ssim:
