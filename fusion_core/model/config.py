@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import ConfigError
 
 UPSAMPLERS = ("guided", "bilinear")
+MAX_PYRAMID_LEVELS = 6  # a 640-wide frame is 10 pixels wide at the sixth band
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class FusionNetConfig:
     detail_residual: bool = True
     detail_kernel: int = 5
     max_detail_gain: float = 1.0
+    # Laplacian detail transfer after the blend (:mod:`fusion_core.model.pyramid`), one gain per band, finest
+    # first; () = off (every model before it). Fixed numbers, not weights: set per checkpoint.
+    pyramid_gains: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.channels < 4:
@@ -45,10 +49,13 @@ class FusionNetConfig:
             raise ConfigError(f"detail_kernel must be an odd number >= 3, got {self.detail_kernel}")
         if self.max_detail_gain < 0:
             raise ConfigError(f"max_detail_gain must be >= 0, got {self.max_detail_gain}")
+        if len(self.pyramid_gains) > MAX_PYRAMID_LEVELS or any(not 0.0 <= g <= 2.0 for g in self.pyramid_gains):
+            raise ConfigError(f"pyramid_gains must be at most {MAX_PYRAMID_LEVELS} gains in [0, 2], got {self.pyramid_gains}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["dilations"] = list(self.dilations)
+        d["pyramid_gains"] = list(self.pyramid_gains)
         return d
 
     @classmethod
@@ -61,4 +68,6 @@ class FusionNetConfig:
         data = dict(data)
         if "dilations" in data:
             data["dilations"] = tuple(int(d) for d in data["dilations"])
+        if "pyramid_gains" in data:
+            data["pyramid_gains"] = tuple(float(g) for g in data["pyramid_gains"])
         return cls(**data)

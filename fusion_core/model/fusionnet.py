@@ -12,6 +12,8 @@ Pipeline for one pair of luminance images in [0, 1], shapes (B, 1, H, W), any H 
 6. ``fused = α·IR + (1−α)·VI + g_ir·HP(IR) + g_vi·HP(VI)``, clamped to [0, 1], where HP is a box
    high-pass at full resolution and the gains lie in ``[0, max_detail_gain]``: a bounded detail
    residual that can sharpen but never invent structure absent from both sources.
+7. Optionally (``pyramid_gains``), each Laplacian band of the result moved towards the stronger source's
+   band (:mod:`.pyramid`), clamped again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from torch import nn
 from .attention import ModalityAttention
 from .config import FusionNetConfig
 from .guided import box_filter, downsample, fast_guided_upsample, upsample_to
+from .pyramid import detail_transfer
 
 
 class FusionOutput(NamedTuple):
@@ -96,7 +99,10 @@ class FusionNet(nn.Module):
             r = cfg.detail_kernel // 2
             gains_high = upsample_to(gains, ir) if cfg.scale > 1 else gains
             fused = fused + gains_high[:, 0:1] * (ir - box_filter(ir, r)) + gains_high[:, 1:2] * (vi - box_filter(vi, r))
-        return FusionOutput(fused.clamp(0.0, 1.0), alpha, spatial, gains)
+        fused = fused.clamp(0.0, 1.0)
+        if cfg.pyramid_gains:
+            fused = detail_transfer(fused, ir, vi, cfg.pyramid_gains).clamp(0.0, 1.0)
+        return FusionOutput(fused, alpha, spatial, gains)
 
 
 def count_parameters(model: nn.Module) -> int:
