@@ -207,3 +207,30 @@ def test_fit_scaling_recovers_a_line_and_skips_single_sizes():
     (fit,) = fit_scaling(rows)
     assert (fit["kind"], fit["sizes"]) == ("fusion", 3)
     assert fit["fixed_ms"] == pytest.approx(4.0) and fit["ms_per_mp"] == pytest.approx(100.0)
+
+
+def test_several_models_are_timed_side_by_side_in_one_run(env, capsys):
+    """Two checkpoints in one run: rows per model, labelled NAME/backend, ratios across both models."""
+    import dataclasses
+
+    from fusion_core import FusionNet, load_model
+    from fusion_core.checkpoint import save_checkpoint
+
+    plain = load_model()
+    heavier = FusionNet(dataclasses.replace(plain.config, pyramid_gains=(0.75, 0.5, 0.25)))
+    heavier.load_state_dict(plain.state_dict())
+    path = save_checkpoint(env / "pyr.pt", heavier)
+    out = env / "bench.json"
+    argv = ["bench", "--quick", "--iters", "3", "--backend", "torch", "--size", "160x120", "--threads", "1",
+            "--model", "default", "--model", f"pyr={path}", "--json", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    rows = json.loads(out.read_text())["results"]
+    assert [(r["model"], r["label"], r["status"]) for r in rows] == [("default", "default/torch", "ok"),
+                                                                     ("pyr", "pyr/torch", "ok")]
+    assert min(r["ratio_to_fastest"] for r in rows) == 1.0  # one shared ratio scale across the two models
+    assert "default/torch" in text and "pyr/torch" in text
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "--model"])
+    assert main(["bench", "--quick", "--model", f"a={path}", "--model", f"a={path}"]) != 0
+    assert "--model names must differ" in capsys.readouterr().err

@@ -28,8 +28,14 @@ _TITLES = {
 }
 
 
+def label(r: dict[str, Any]) -> str:
+    """The row's name in the tables: its backend, or model/backend when several models were timed."""
+    return r.get("label", r["backend"])
+
+
 def print_tables(results: list[dict[str, Any]], network: list[dict[str, Any]]) -> None:
-    head = (f"{'backend':<12} {'prec':<5} {'size':<10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'pairs/s':>8} "
+    width = max([12] + [len(label(r)) for r in results + network])
+    head = (f"{'backend':<{width}} {'prec':<5} {'size':<10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'pairs/s':>8} "
             f"{'pre':>6} {'net':>7} {'post':>6} {'peak MiB':>9} {'x fastest':>9}")
     for kind, title in _TITLES.items():
         rows = [r for r in results if r.get("kind", "fusion") == kind]
@@ -39,16 +45,16 @@ def print_tables(results: list[dict[str, Any]], network: list[dict[str, Any]]) -
         print(head)
         print("-" * len(head))
         for r in rows:
-            label = f"{r['backend']:<12} {r['precision']:<5} {_fmt_size(r['size']):<10}"
+            name = f"{label(r):<{width}} {r['precision']:<5} {_fmt_size(r['size']):<10}"
             if r["status"] != "ok":
-                print(f"{label} {r['status']}: {r['reason']}")
+                print(f"{name} {r['status']}: {r['reason']}")
                 continue
             lat, st = r["latency_ms"], r["stages_ms"]
-            print(f"{label} {lat['p50']:8.2f} {lat['p90']:8.2f} {lat['p99']:8.2f} {r['throughput_pairs_per_s']:8.1f} "
+            print(f"{name} {lat['p50']:8.2f} {lat['p90']:8.2f} {lat['p99']:8.2f} {r['throughput_pairs_per_s']:8.1f} "
                   f"{st['pre']:6.2f} {st['network']:7.2f} {st['post']:6.2f} {r['peak_memory']['mib']:9.1f} "
                   f"{r['ratio_to_fastest']:9.2f}")
     if network:
         print("\nnetwork forward only (median of timed calls after warm-up; ../shared/TARGETS.md protocol: 10 after 3)")
-        print(f"{'backend':<12} {'prec':<5} {'size':<10} {'median ms':>10} {'x fastest':>9}")
+        print(f"{'backend':<{width}} {'prec':<5} {'size':<10} {'median ms':>10} {'x fastest':>9}")
         for r in network:
-            print(f"{r['backend']:<12} {r['precision']:<5} {_fmt_size(r['size']):<10} {r['median_ms']:10.2f} {r['ratio_to_fastest']:9.2f}")
+            print(f"{label(r):<{width}} {r['precision']:<5} {_fmt_size(r['size']):<10} {r['median_ms']:10.2f} {r['ratio_to_fastest']:9.2f}")

@@ -63,19 +63,19 @@ def add_per_megapixel(rows: list[dict[str, Any]]) -> None:
 
 
 def fit_scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (kind, backend, precision) with ≥ 2 ok sizes: p50 ≈ fixed_ms + ms_per_mp · MP (least squares)."""
+    """Per (kind, backend or model/backend, precision) with ≥ 2 ok sizes: p50 ≈ fixed_ms + ms_per_mp · MP (least squares)."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if r.get("status") == "ok":
-            groups.setdefault((r.get("kind", "fusion"), r["backend"], r["precision"]), []).append(r)
+            groups.setdefault((r.get("kind", "fusion"), r.get("label", r["backend"]), r["precision"]), []).append(r)
     fits = []
-    for (kind, backend, precision), members in groups.items():
+    for (kind, name, precision), members in groups.items():
         mps = np.array([megapixels(r["size"]) for r in members])
         if len(set(mps.tolist())) < 2:
             continue
         p50 = np.array([r["latency_ms"]["p50"] for r in members])
         slope, intercept = np.polyfit(mps, p50, 1)
-        fits.append({"kind": kind, "backend": backend, "precision": precision, "sizes": len(members),
+        fits.append({"kind": kind, "backend": members[0]["backend"], "label": name, "precision": precision, "sizes": len(members),
                      "fixed_ms": float(intercept), "ms_per_mp": float(slope)})
     return fits
 
@@ -89,19 +89,20 @@ def print_per_megapixel(rows: list[dict[str, Any]], fits: list[dict[str, Any]]) 
     ok = [r for r in rows if r.get("status") == "ok"]
     if not ok:
         return
-    head = (f"{'kind':<17} {'backend':<12} {'prec':<5} {'size':<10} {'MP':>6} {'p50 ms':>8} {'ms/MP':>8} "
+    width = max([12] + [len(r.get("label", r["backend"])) for r in ok])
+    head = (f"{'kind':<17} {'backend':<{width}} {'prec':<5} {'size':<10} {'MP':>6} {'p50 ms':>8} {'ms/MP':>8} "
             f"{'pre/MP':>8} {'net/MP':>8} {'post/MP':>8} {'pre%':>5} {'net%':>5} {'post%':>5}")
     print("\ncost per megapixel (p50 and stage medians / input megapixels; share = stage / sum of stages)")
     print(head)
     print("-" * len(head))
-    for r in sorted(ok, key=lambda r: (KINDS.index(r.get("kind", "fusion")), r["backend"], r["precision"])):
+    for r in sorted(ok, key=lambda r: (KINDS.index(r.get("kind", "fusion")), r.get("label", r["backend"]), r["precision"])):
         m, s = r["ms_per_mp"], r["stage_share"]
-        print(f"{r.get('kind', 'fusion'):<17} {r['backend']:<12} {r['precision']:<5} {_fmt_size(r['size']):<10} "
+        print(f"{r.get('kind', 'fusion'):<17} {r.get('label', r['backend']):<{width}} {r['precision']:<5} {_fmt_size(r['size']):<10} "
               f"{r['megapixels']:6.3f} {r['latency_ms']['p50']:8.2f} {m['p50']:8.1f} {m['pre']:8.1f} {m['network']:8.1f} "
               f"{m['post']:8.1f} {100 * s['pre']:5.0f} {100 * s['network']:5.0f} {100 * s['post']:5.0f}")
     if fits:
         print("\nlinear fit over sizes: p50 ms ≈ fixed + slope · MP")
-        print(f"{'kind':<17} {'backend':<12} {'prec':<5} {'sizes':>5} {'fixed ms':>9} {'ms/MP':>8}")
+        print(f"{'kind':<17} {'backend':<{width}} {'prec':<5} {'sizes':>5} {'fixed ms':>9} {'ms/MP':>8}")
         for f in fits:
-            print(f"{f['kind']:<17} {f['backend']:<12} {f['precision']:<5} {f['sizes']:5d} {f['fixed_ms']:9.1f} "
+            print(f"{f['kind']:<17} {f['label']:<{width}} {f['precision']:<5} {f['sizes']:5d} {f['fixed_ms']:9.1f} "
                   f"{f['ms_per_mp']:8.1f}")

@@ -12,11 +12,15 @@ the same size and precision. ``--network-only`` adds the network forward alone, 
 runs 320x256 to 1280x1024 (:mod:`._bench_scaling`). ``--detector`` adds YOLOX-nano on each fused image
 (:mod:`._bench_detect`): a ``detection`` and a ``fusion+detection`` row per backend and size. Every row
 also gets its cost per megapixel (ms/MP) and stage shares, and the JSON a linear fit per backend.
+``--model`` repeated (``NAME=PATH``) times several checkpoints in the same run, one after another on the
+same pair, so a candidate's speed ratio to the shipped model comes from one run (rows are labelled
+``NAME/backend`` and the ratios span every model).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import time
@@ -56,7 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", type=_csv(PRECISIONS), default=["fp32"], help="comma-separated fp32,fp16 (fp16 needs cuda)")
     p.add_argument("--warmup", type=int, default=None, help=f"untimed calls first (default 5; --quick {QUICK_WARMUP})")
     p.add_argument("--iters", type=int, default=None, help=f"timed calls (default 50; --quick {QUICK_ITERS})")
-    p.add_argument("--model", default=None, help="checkpoint (.pt; ONNX/TensorRT backends export it); default: shipped model")
+    p.add_argument("--model", action="append", default=None, metavar="[NAME=]PATH",
+                   help="checkpoint (.pt; ONNX/TensorRT backends export it); default: shipped model. Repeat to time "
+                        "several models side by side in one run ('default' = the shipped one); ratios span them all")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads for torch and onnxruntime (default: theirs)")
     p.add_argument("--pair", nargs=2, type=Path, metavar=("IR", "VI"), default=None, help="image pair to use")
     p.add_argument("--network-only", action="store_true", help="also time the network forward alone (TARGETS.md protocol)")
@@ -208,6 +214,24 @@ def _detection_rows(engine: Any, detector: Any, pair: Any, size: tuple[int, int]
     return [dict(base, kind=k, **row) for k, row in zip(DETECT_KINDS, rows)]
 
 
+def _models(specs: list[str] | None) -> list[tuple[str, str | None]]:
+    """``--model`` values as (name, path or None for the shipped model); a bare path is named by its file stem."""
+    if not specs:
+        return [("default", None)]
+    models = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = Path(spec).stem, spec
+        models.append((name, None if path == "default" else path))
+    names = [n for n, _ in models]
+    if len(set(names)) != len(names):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--model names must differ, got {names}; name them NAME=PATH")
+    return models
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -222,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
     if warmup < 0 or iters < 1:
         raise IvifError("--warmup must be >= 0 and --iters >= 1")
     sizes = _sizes(args)
+    models = _models(args.model)
     pair = find_bench_pair(*(args.pair or (None, None)))
     print(f"input: {pair.source}, resized to each size; device {args.device}; warm-up {warmup}, timed {iters}")
     if args.threads is not None:
@@ -232,36 +257,37 @@ def run(args: argparse.Namespace) -> int:
 
     results: list[dict[str, Any]] = []
     network: list[dict[str, Any]] = []
-    for backend in args.backend:
-        for precision in args.precision:
-            base = {"kind": "fusion", "backend": backend, "precision": precision, "device": args.device}
-            try:
-                t0 = time.perf_counter()
-                engine = create_engine(EngineConfig(backend=backend, model_path=args.model, device=args.device,
-                                                    precision=precision, threads=args.threads))
-                setup_s = time.perf_counter() - t0
-            except (IvifError, ImportError) as exc:
-                for w, h in sizes:
-                    results.append(dict(base, size=[w, h], status="skipped", reason=str(exc)))
-                    if args.detector:
-                        results += [dict(base, kind=k, size=[w, h], status="skipped", reason=str(exc)) for k in DETECT_KINDS]
-                continue
-            extra = {"provider": getattr(engine.runner, "provider", None), "setup_s": round(setup_s, 3)}
+    for (model_name, model_path), backend, precision in itertools.product(models, args.backend, args.precision):
+        label = backend if len(models) == 1 else f"{model_name}/{backend}"
+        base = {"kind": "fusion", "model": model_name, "label": label, "backend": backend, "precision": precision,
+                "device": args.device}
+        try:
+            t0 = time.perf_counter()
+            engine = create_engine(EngineConfig(backend=backend, model_path=model_path, device=args.device,
+                                                precision=precision, threads=args.threads))
+            setup_s = time.perf_counter() - t0
+        except (IvifError, ImportError) as exc:
             for w, h in sizes:
-                try:
-                    row = _bench_one(engine, pair, (w, h), warmup, iters)
-                except IvifError as exc:
-                    row = {"status": "failed", "reason": str(exc)}
-                results.append(dict(base, size=[w, h], **extra, **row))
+                results.append(dict(base, size=[w, h], status="skipped", reason=str(exc)))
                 if args.detector:
-                    results += _detection_rows(engine, detector, pair, (w, h), warmup, iters, dict(base, size=[w, h], **extra))
-                if args.network_only and row["status"] == "ok":
-                    nw, nit = (1, 3) if args.quick else (3, 10)
-                    ms = _time_network(engine, *pair.resized(w, h), nw, nit)
-                    network.append(dict(base, size=[w, h], median_ms=ms, warmup=nw, iters=nit))
-            del engine
-            if args.device == "cuda":
-                torch.cuda.empty_cache()
+                    results += [dict(base, kind=k, size=[w, h], status="skipped", reason=str(exc)) for k in DETECT_KINDS]
+            continue
+        extra = {"provider": getattr(engine.runner, "provider", None), "setup_s": round(setup_s, 3)}
+        for w, h in sizes:
+            try:
+                row = _bench_one(engine, pair, (w, h), warmup, iters)
+            except IvifError as exc:
+                row = {"status": "failed", "reason": str(exc)}
+            results.append(dict(base, size=[w, h], **extra, **row))
+            if args.detector:
+                results += _detection_rows(engine, detector, pair, (w, h), warmup, iters, dict(base, size=[w, h], **extra))
+            if args.network_only and row["status"] == "ok":
+                nw, nit = (1, 3) if args.quick else (3, 10)
+                ms = _time_network(engine, *pair.resized(w, h), nw, nit)
+                network.append(dict(base, size=[w, h], median_ms=ms, warmup=nw, iters=nit))
+        del engine
+        if args.device == "cuda":
+            torch.cuda.empty_cache()
     for kind in KINDS:
         add_ratios([r for r in results if r["kind"] == kind], "latency_ms", "p50")
     add_ratios(network, None, "median_ms")
