@@ -42,22 +42,33 @@ def reduce(x: torch.Tensor, channels: int) -> torch.Tensor:
 
 def laplacian_bands(x: torch.Tensor, levels: int) -> tuple[list[torch.Tensor], torch.Tensor]:
     """(bands finest first, each ``g_l − expand(g_{l+1})``; the coarsest Gaussian level)."""
-    bands, current, channels = [], x, int(x.shape[1])
+    gaussians = gaussian_levels(x, levels)
+    return [g - upsample_to(smaller, g) for g, smaller in zip(gaussians, gaussians[1:])], gaussians[-1]
+
+
+def gaussian_levels(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """``levels + 1`` Gaussian levels, ``x`` first."""
+    out, channels = [x], int(x.shape[1])
     for _ in range(levels):
-        smaller = reduce(current, channels)
-        bands.append(current - upsample_to(smaller, current))
-        current = smaller
-    return bands, current
+        out.append(reduce(out[-1], channels))
+    return out
 
 
 def detail_transfer(fused: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor, gains: tuple[float, ...]) -> torch.Tensor:
-    """``fused`` + Σ_l gains[l] · (choose-max band of IR/VI − fused's band), all (B, 1, H, W), not clamped."""
-    if not gains:
+    """``fused`` + Σ_l gains[l] · (choose-max band of IR/VI − fused's band), all (B, 1, H, W), not clamped.
+
+    A band whose gain is 0 is never formed (leading zeros keep the stage off the full-resolution bands)."""
+    if not any(gains):
         return fused
-    bands, _ = laplacian_bands(torch.cat((fused, ir, vi), dim=1), len(gains))
+    gaussians = gaussian_levels(torch.cat((fused, ir, vi), dim=1), len(gains))
     correction = None
     for level in reversed(range(len(gains))):  # coarsest first, expanding the running sum level by level
-        band = bands[level]
+        g = gaussians[level]
+        if gains[level] == 0:
+            if correction is not None:
+                correction = upsample_to(correction, g)
+            continue
+        band = g - upsample_to(gaussians[level + 1], g)
         f_band, ir_band, vi_band = band[:, 0:1], band[:, 1:2], band[:, 2:3]
         stronger = torch.where(ir_band.abs() > vi_band.abs(), ir_band, vi_band)
         step = gains[level] * (stronger - f_band)
