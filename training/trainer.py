@@ -20,7 +20,7 @@ import math
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,8 @@ class _Run:
         path = None if source == "default" else Path(source)
         payload = load_checkpoint(path)
         stored = model_config_from(payload, source)
-        if stored != self.cfg.model:
+        # pyramid_gains are fixed numbers, not weights: a run may start from a file made with other gains
+        if replace(stored, pyramid_gains=self.cfg.model.pyramid_gains) != self.cfg.model:
             raise ConfigError(f"run.init {source}: its model config {stored} differs from this run's model {self.cfg.model}; "
                               "set model.* to match the file")
         load_weights(self.module.fusion, payload["model"], source)
