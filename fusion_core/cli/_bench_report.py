@@ -16,7 +16,7 @@ def add_ratios(rows: list[dict[str, Any]], group: str | None, key: str) -> None:
         r["ratio_to_fastest"] = round(value(r) / min(peers), 3)
 
 
-def _fmt_size(size: list[int]) -> str:
+def fmt_size(size: list[int]) -> str:
     return f"{size[0]}x{size[1]}"
 
 
@@ -45,7 +45,7 @@ def print_tables(results: list[dict[str, Any]], network: list[dict[str, Any]]) -
         print(head)
         print("-" * len(head))
         for r in rows:
-            name = f"{label(r):<{width}} {r['precision']:<5} {_fmt_size(r['size']):<10}"
+            name = f"{label(r):<{width}} {r['precision']:<5} {fmt_size(r['size']):<10}"
             if r["status"] != "ok":
                 print(f"{name} {r['status']}: {r['reason']}")
                 continue
@@ -57,4 +57,4 @@ def print_tables(results: list[dict[str, Any]], network: list[dict[str, Any]]) -
         print("\nnetwork forward only (median of timed calls after warm-up; ../shared/TARGETS.md protocol: 10 after 3)")
         print(f"{'backend':<{width}} {'prec':<5} {'size':<10} {'median ms':>10} {'x fastest':>9}")
         for r in network:
-            print(f"{label(r):<{width}} {r['precision']:<5} {_fmt_size(r['size']):<10} {r['median_ms']:10.2f} {r['ratio_to_fastest']:9.2f}")
+            print(f"{label(r):<{width}} {r['precision']:<5} {fmt_size(r['size']):<10} {r['median_ms']:10.2f} {r['ratio_to_fastest']:9.2f}")

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ._bench_report import fmt_size, label
+
 # WIDTHxHEIGHT: QVGA-class thermal cores, VGA (MSRS), 640x512 (common LWIR), HD, SXGA.
 SIZE_SETS: dict[str, tuple[tuple[int, int], ...]] = {
     "scaling": ((320, 256), (640, 480), (640, 512), (1280, 720), (1280, 1024)),
@@ -67,7 +69,7 @@ def fit_scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if r.get("status") == "ok":
-            groups.setdefault((r.get("kind", "fusion"), r.get("label", r["backend"]), r["precision"]), []).append(r)
+            groups.setdefault((r.get("kind", "fusion"), label(r), r["precision"]), []).append(r)
     fits = []
     for (kind, name, precision), members in groups.items():
         mps = np.array([megapixels(r["size"]) for r in members])
@@ -80,24 +82,20 @@ def fit_scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return fits
 
 
-def _fmt_size(size: list[int]) -> str:
-    return f"{size[0]}x{size[1]}"
-
-
 def print_per_megapixel(rows: list[dict[str, Any]], fits: list[dict[str, Any]]) -> None:
     """The cost-per-megapixel table (p50 and stage medians in ms/MP, stage shares in %) and the fits."""
     ok = [r for r in rows if r.get("status") == "ok"]
     if not ok:
         return
-    width = max([12] + [len(r.get("label", r["backend"])) for r in ok])
+    width = max([12] + [len(label(r)) for r in ok])
     head = (f"{'kind':<17} {'backend':<{width}} {'prec':<5} {'size':<10} {'MP':>6} {'p50 ms':>8} {'ms/MP':>8} "
             f"{'pre/MP':>8} {'net/MP':>8} {'post/MP':>8} {'pre%':>5} {'net%':>5} {'post%':>5}")
     print("\ncost per megapixel (p50 and stage medians / input megapixels; share = stage / sum of stages)")
     print(head)
     print("-" * len(head))
-    for r in sorted(ok, key=lambda r: (KINDS.index(r.get("kind", "fusion")), r.get("label", r["backend"]), r["precision"])):
+    for r in sorted(ok, key=lambda r: (KINDS.index(r.get("kind", "fusion")), label(r), r["precision"])):
         m, s = r["ms_per_mp"], r["stage_share"]
-        print(f"{r.get('kind', 'fusion'):<17} {r.get('label', r['backend']):<{width}} {r['precision']:<5} {_fmt_size(r['size']):<10} "
+        print(f"{r.get('kind', 'fusion'):<17} {label(r):<{width}} {r['precision']:<5} {fmt_size(r['size']):<10} "
               f"{r['megapixels']:6.3f} {r['latency_ms']['p50']:8.2f} {m['p50']:8.1f} {m['pre']:8.1f} {m['network']:8.1f} "
               f"{m['post']:8.1f} {100 * s['pre']:5.0f} {100 * s['network']:5.0f} {100 * s['post']:5.0f}")
     if fits:

@@ -42,10 +42,15 @@ def reduce(x: torch.Tensor, channels: int) -> torch.Tensor:
     return F.conv2d(padded, _gaussian_kernel(channels, x), stride=2, groups=channels)
 
 
+def band(level: torch.Tensor, smaller: torch.Tensor) -> torch.Tensor:
+    """One Laplacian band: a Gaussian level less the next, coarser one expanded to its size."""
+    return level - upsample_to(smaller, level)
+
+
 def laplacian_bands(x: torch.Tensor, levels: int) -> tuple[list[torch.Tensor], torch.Tensor]:
     """(bands finest first, each ``g_l − expand(g_{l+1})``; the coarsest Gaussian level)."""
     gaussians = gaussian_levels(x, levels)
-    return [g - upsample_to(smaller, g) for g, smaller in zip(gaussians, gaussians[1:])], gaussians[-1]
+    return [band(g, smaller) for g, smaller in zip(gaussians, gaussians[1:])], gaussians[-1]
 
 
 def gaussian_levels(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
@@ -59,21 +64,22 @@ def gaussian_levels(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
 def detail_transfer(fused: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor, gains: tuple[float, ...]) -> torch.Tensor:
     """``fused`` + Σ_l gains[l] · (choose-max band of IR/VI − fused's band), all (B, 1, H, W), not clamped.
 
-    A band whose gain is 0 is never formed (leading zeros keep the stage off the full-resolution bands)."""
-    if not any(gains):
+    A band whose gain is 0 is never formed (leading zeros keep the stage off the full-resolution bands), and
+    the pyramid stops at the coarsest band with a gain."""
+    used = [level for level, gain in enumerate(gains) if gain]
+    if not used:
         return fused
-    gaussians = gaussian_levels(torch.cat((fused, ir, vi), dim=1), len(gains))
+    gaussians = gaussian_levels(torch.cat((fused, ir, vi), dim=1), used[-1] + 1)
     correction = None
-    for level in reversed(range(len(gains))):  # coarsest first, expanding the running sum level by level
+    for level in reversed(range(used[-1] + 1)):  # coarsest first, expanding the running sum level by level
         g = gaussians[level]
+        if correction is not None:
+            correction = upsample_to(correction, g)
         if gains[level] == 0:
-            if correction is not None:
-                correction = upsample_to(correction, g)
             continue
-        band = g - upsample_to(gaussians[level + 1], g)
-        f_band, ir_band, vi_band = band[:, 0:1], band[:, 1:2], band[:, 2:3]
+        f_band, ir_band, vi_band = band(g, gaussians[level + 1]).split(1, dim=1)
         stronger = torch.where(ir_band.abs() > vi_band.abs(), ir_band, vi_band)
         step = gains[level] * (stronger - f_band)
-        correction = step if correction is None else upsample_to(correction, step) + step
+        correction = step if correction is None else correction + step
     assert correction is not None
     return fused + correction
