@@ -31,9 +31,13 @@ forward half keeps the classic behaviour near balance, where it spreads flat bra
 Measured in tests/test_losses.py over several seeds and thread counts: consistency alone drives two
 informative branches to I ≈ 0; with the guard they keep several classes (I > 0.5 nats) and still
 learn to agree; and from a saturated one-class state the guard alone brings classes back.
-Because the flat state is a saddle of the entropy term, the trainer first spreads both branches with
-the guard alone (stage 1) before the consistency term is switched on. The batch mean is taken per
-process (under DDP each rank guards its own batch).
+The flat state is a saddle of the entropy term: branches that start near it (a fresh network) leave it
+slowly. In the trainer the branches train on guard + ``branch_consistency`` × consistency from the first
+step, and the consistency reaches FusionNet only in stage 2, ramped in; the test spreads the branches with
+the guard alone first. What no loss on a branch's output can undo is a branch whose features no longer
+depend on its input: at 60× the trainer's learning rate one step once left SegNet's first layer almost
+entirely negative and the branch flat for good (tests/test_losses.py, ``_train_branches``). The batch mean
+is taken per process (under DDP each rank guards its own batch).
 """
 
 from __future__ import annotations
