@@ -1,9 +1,9 @@
 """ONNX files for backends that were given a checkpoint: export once, reuse from the user cache.
 
 A ``.pt`` (or ``None`` = the shipped default) becomes
-``<cache>/onnx/<stem>-<checkpoint sha256[:16]>-<precision>-opset<N>-v<ivif version>.onnx``; the name
-carries everything the graph depends on, so a retrained checkpoint, another precision or a new
-ivif_fusion version gets its own file. A cached file whose metadata does not name the same
+``<cache>/onnx/<stem>-<checkpoint sha256[:16]>-<precision>-opset<N>-v<ivif version>-g<graph revision>.onnx``;
+the name carries everything the graph depends on, so a retrained checkpoint, another precision, a new
+ivif_fusion version or a rewritten graph (:data:`~fusion_core.export.onnx_export.GRAPH_REVISION`) gets its own file. A cached file whose metadata does not name the same
 checkpoint hash (corrupt, hand-edited) is exported again. ``$IVIF_ONNX_EXPORTER`` (auto | dynamo |
 legacy, default auto) picks the torch exporter for these on-the-fly exports (legacy is ~10x faster).
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import ConfigError, ModelFileError
 from ._common import cache_dir, sha256_file
 from .metadata import OnnxMetadata, read_onnx_metadata
-from .onnx_export import DEFAULT_OPSET, export_onnx
+from .onnx_export import DEFAULT_OPSET, GRAPH_REVISION, export_onnx
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def resolve_onnx(model_path: str | Path | None, precision: str = "fp32") -> tupl
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
     digest = sha256_file(path)
-    target = cache_dir("onnx") / f"{path.stem}-{digest[:16]}-{precision}-opset{DEFAULT_OPSET}-v{__version__}.onnx"
+    target = cache_dir("onnx") / f"{path.stem}-{digest[:16]}-{precision}-opset{DEFAULT_OPSET}-v{__version__}-g{GRAPH_REVISION}.onnx"
     if target.is_file():
         try:
             meta = read_onnx_metadata(target)

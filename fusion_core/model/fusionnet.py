@@ -88,17 +88,23 @@ class FusionNet(nn.Module):
         if cfg.scale == 1:
             alpha = alpha_low
         elif cfg.upsample == "guided":
-            guide_high = 0.5 * (ir + vi)
+            # The guide is (IR + VI) / 2; its 1/2 is applied at low resolution (high_scale), one full-res pass less.
             guide_low = 0.5 * (ir_low + vi_low)
-            alpha = fast_guided_upsample(alpha_low, guide_low, guide_high, cfg.guided_radius, cfg.guided_eps).clamp(0.0, 1.0)
+            alpha = fast_guided_upsample(alpha_low, guide_low, ir + vi, cfg.guided_radius, cfg.guided_eps,
+                                         high_scale=0.5).clamp(0.0, 1.0)
         else:
             alpha = upsample_to(alpha_low, ir)
 
-        fused = alpha * ir + (1.0 - alpha) * vi
+        # The full-resolution tail is memory-bound (each pass reads and writes whole frames), so it is written
+        # with as few passes as the arithmetic allows: α·IR + (1 − α)·VI as VI + α·(IR − VI), and each gain
+        # upsampled from its own low-resolution channel rather than sliced out of a full-resolution pair.
+        fused = vi + alpha * (ir - vi)
         if cfg.detail_residual:
             r = cfg.detail_kernel // 2
-            gains_high = upsample_to(gains, ir) if cfg.scale > 1 else gains
-            fused = fused + gains_high[:, 0:1] * (ir - box_filter(ir, r)) + gains_high[:, 1:2] * (vi - box_filter(vi, r))
+            gain_ir, gain_vi = gains[:, 0:1], gains[:, 1:2]
+            if cfg.scale > 1:
+                gain_ir, gain_vi = upsample_to(gain_ir, ir), upsample_to(gain_vi, ir)
+            fused = fused + gain_ir * (ir - box_filter(ir, r)) + gain_vi * (vi - box_filter(vi, r))
         fused = fused.clamp(0.0, 1.0)
         if cfg.pyramid_gains:
             fused = detail_transfer(fused, ir, vi, cfg.pyramid_gains).clamp(0.0, 1.0)

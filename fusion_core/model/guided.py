@@ -32,8 +32,13 @@ def upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def fast_guided_upsample(p_low: torch.Tensor, guide_low: torch.Tensor, guide_high: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
-    """Upsample ``p_low`` (B, 1, h, w) to the size of ``guide_high`` (B, 1, H, W), edge-aware."""
+def fast_guided_upsample(p_low: torch.Tensor, guide_low: torch.Tensor, guide_high: torch.Tensor, radius: int, eps: float,
+                         high_scale: float = 1.0) -> torch.Tensor:
+    """Upsample ``p_low`` (B, 1, h, w) to the size of ``guide_high`` (B, 1, H, W), edge-aware.
+
+    ``high_scale``: ``guide_high`` is the full-resolution guide times ``1 / high_scale`` (FusionNet passes
+    IR + VI for the guide (IR + VI) / 2); the factor goes on the low-resolution slope instead of a
+    full-resolution pass. For a power of two the result is the same to the bit."""
     mean_i = box_filter(guide_low, radius)
     mean_p = box_filter(p_low, radius)
     cov_ip = box_filter(guide_low * p_low, radius) - mean_i * mean_p
@@ -41,5 +46,7 @@ def fast_guided_upsample(p_low: torch.Tensor, guide_low: torch.Tensor, guide_hig
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
     a = box_filter(a, radius)
+    if high_scale != 1.0:
+        a = a * high_scale
     b = box_filter(b, radius)
     return upsample_to(a, guide_high) * guide_high + upsample_to(b, guide_high)
