@@ -19,6 +19,7 @@ A few pairs are fused with the recovered homography and with the registered ther
 fusion metrics.
 
     nice -n 19 python scripts/calibration_benchmark.py --multi 6 --fusion 5 --images docs/images
+    python scripts/calibration_benchmark.py --multi-scene --multi 12 --multi-pairs 3 --out docs/eval/calibration_multi_scene.json
 """
 
 from __future__ import annotations
@@ -238,6 +239,54 @@ def run_dataset(name: str, args: argparse.Namespace, rig: SyntheticRig, config: 
     return {"summary": summary, "pairs": rows}
 
 
+def run_multi_scene(name: str, args: argparse.Namespace, rig: SyntheticRig, config: CalibrationConfig,
+                    single: dict | None) -> dict:
+    """The first ``--multi`` rigs recovered from ``--multi-pairs`` pairs of *different scenes*, as ``ivif calibrate
+    --max-pairs N`` picks them from a folder (spread evenly over it, :func:`fusion_core.calibration.sources.spread`,
+    starting at the rig's own pair). Each rig is the one the main benchmark draws for that pair (same seed), so
+    the error compares rig by rig with its single-pair row (``single``: the committed benchmark's rows of this
+    dataset) and, when that file has the mutual-information sweep, with the truth corrected by it."""
+    pairs = dataset_pairs(name, args.limit)
+    n = args.multi_pairs
+    vc = ((rig.visible_size[0] - 1) / 2, (rig.visible_size[1] - 1) / 2)
+    mi = single.get("mi_sweep") if single else None
+    s_mi = similarity(mi["scale"]["best"], mi["rotation_deg"]["best"], vc, vc) if mi else None
+    old_rows = {r["stem"]: r for r in single["pairs"]} if single else {}
+    rows, errors, errors_mi, refused, seconds = [], [], [], 0, []
+    for i in range(min(args.multi, len(pairs))):
+        rng = np.random.default_rng([args.seed, ["msrs", "roadscene", "llvip"].index(name), i])
+        h_true = rig.draw(rng)
+        group = [pairs[(i + k * len(pairs) // n) % len(pairs)] for k in range(n)]
+        rendered = [rig.render(read_thermal(g[1]), read_visible(g[2]), h_true, rng) for g in group]
+        row: dict = {"stem": pairs[i][0], "group": [g[0] for g in group], "h_true": h_true.ravel().tolist()}
+        old = old_rows.get(pairs[i][0], {})
+        row["single_pair_px"] = old.get("ours_px")  # None: the single pair was refused
+        try:
+            est = estimate_homography(rendered, config)
+            row.update(px=corner_error(h_true, est.homography, rig.thermal_size), score=est.score, margin=est.margin,
+                       seconds=est.seconds, h_est=est.homography.ravel().tolist())
+            errors.append(row["px"])
+            seconds.append(est.seconds)
+            if s_mi is not None:
+                row["vs_mi_px"] = corner_error(s_mi @ h_true, est.homography, rig.thermal_size)
+                errors_mi.append(row["vs_mi_px"])
+        except InputError as exc:
+            refused += 1
+            row["refused"] = str(exc)
+        rows.append(row)
+        print(f"{name} {n} scenes {i + 1}/{args.multi} {row['group']}: {row.get('px', 'refused')} "
+              f"(one pair: {row['single_pair_px']})", flush=True)
+    summary = {"ours": summarise(errors, refused, seconds)}
+    if s_mi is not None:
+        summary["ours_vs_mi"] = summarise(errors_mi, refused, [])
+    both = [(r["px"], r["single_pair_px"]) for r in rows if "px" in r and r["single_pair_px"] is not None]
+    summary["rigs_accepted_both_ways"] = len(both)
+    if both:
+        summary["median_px_same_rigs"] = float(np.median([a for a, _ in both]))
+        summary["median_px_same_rigs_single_pair"] = float(np.median([b for _, b in both]))
+    return {"pairs_per_calibration": n, "summary": summary, "rigs": rows}
+
+
 def fusion_check(args: argparse.Namespace, rig: SyntheticRig, config: CalibrationConfig, n: int) -> list[dict]:
     """Metrics of fusing the rig's thermal with the recovered H, with the true H and with a resize, and of
     fusing the registered thermal (warped straight into the visible grid), inside the thermal footprint,
@@ -293,6 +342,11 @@ def main() -> int:
     p.add_argument("--datasets", nargs="+", default=["msrs", "roadscene", "llvip"], choices=["msrs", "roadscene", "llvip"])
     p.add_argument("--limit", type=int, default=None, help="pairs per dataset (default: all dev pairs; LLVIP 30)")
     p.add_argument("--multi", type=int, default=10, help="rigs per dataset also recovered from 3 pairs (default 10)")
+    p.add_argument("--multi-pairs", type=int, default=3, help="pairs per calibration in --multi-scene (default 3)")
+    p.add_argument("--multi-scene", action="store_true",
+                   help="only the first --multi rigs, each from --multi-pairs pairs of different scenes spread over the "
+                        "dataset (as ivif calibrate --max-pairs picks them), compared rig by rig with the committed "
+                        "single-pair benchmark; writes --out")
     p.add_argument("--fusion", type=int, default=5, help="MSRS pairs for the fusion-metric check (default 5)")
     p.add_argument("--no-floor", action="store_true",
                    help="skip the identity-rig floor (the estimator's optimum on each un-warped registered pair) and the "
@@ -310,6 +364,15 @@ def main() -> int:
     config = CalibrationConfig(nominal_scale=nominal_scale_from_fov(rig.thermal_size[0], rig.visible_size[0], 50.0, 70.0))
     report: dict = {"rig": {k: getattr(rig, k) for k in rig.__dataclass_fields__}, "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
                     "failure_px": FAIL_PX, "seed": args.seed, "datasets": {}}
+    if args.multi_scene:
+        committed_path = REPO / "docs" / "eval" / "calibration_benchmark.json"
+        committed = json.loads(committed_path.read_text())["datasets"] if committed_path.is_file() else {}
+        report["multi_scene"] = {name: run_multi_scene(name, args, rig, config, committed.get(name)) for name in args.datasets}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=1, default=float))
+        for name, res in report["multi_scene"].items():
+            print(f"{name:10s} {res['pairs_per_calibration']} scenes {res['summary']}")
+        return 0
     for name in args.datasets:
         if args.mi_only:
             report["datasets"][name] = {"mi_sweep": mi_sweep(name)}

@@ -123,6 +123,25 @@ def test_refuses_a_structureless_thermal(rig_pair):
         estimate_homography([(flat, visible)], CONFIG)
 
 
+def test_leaves_out_a_structureless_pair_and_calibrates_from_the_rest(rig_pair, rig_estimate):
+    """A blank thermal frame among the pairs (a lens cap, a dark frame in a folder) is named and left out; the
+    calibration is then exactly the one the good pair gives alone."""
+    thermal, visible, _ = rig_pair
+    flat = np.full((TH, TW), 120, np.uint8)
+    est = estimate_homography([(flat, visible), (thermal, visible)], CONFIG)
+    assert (est.pairs, est.used) == (1, (1,))
+    assert len(est.skipped) == 1 and est.skipped[0].startswith("pair 0: the thermal image has too little structure")
+    np.testing.assert_array_equal(est.homography, rig_estimate.homography)
+    assert est.score == rig_estimate.score
+
+
+def test_refuses_when_no_pair_has_structure(rig_pair):
+    _, visible, _ = rig_pair
+    flat = np.full((TH, TW), 120, np.uint8)
+    with pytest.raises(InputError, match=r"pair 0: the thermal .*; pair 1: the visible image has too little structure"):
+        estimate_homography([(flat, visible), (visible[..., 0].copy()[:TH, :TW], np.full_like(visible, 60))], CONFIG)
+
+
 def test_refuses_a_low_contrast_night_pair(msrs_dir):
     """MSRS 01230N (a faint night thermal image) was once calibrated 441 px off in the benchmark."""
     thermal, visible, _ = render(msrs_dir, "01230N", seed=3)
@@ -232,6 +251,22 @@ def test_cli_refusal_writes_nothing(tmp_path, rig_pair, capsys):
     assert main(["calibrate", "--ir", str(tmp_path / "t.png"), "--vi", str(tmp_path / "v.png"), "--out", str(out)]) == 2
     assert "too little structure" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_cli_leaves_out_a_blank_pair_of_a_folder(rig_files, rig_estimate, capsys):
+    """A folder with a blank frame beside a good pair: the blank one is reported, the file is the good pair's
+    calibration, and the overlay shows the pair that was used."""
+    cv2.imwrite(str(rig_files / "ir" / "00000_blank.png"), np.full((TH, TW), 90, np.uint8))  # sorts first
+    cv2.imwrite(str(rig_files / "vi" / "00000_blank.png"), np.full((VH, VW, 3), 60, np.uint8))
+    out, overlay = rig_files / "calib.yaml", rig_files / "overlay.png"
+    argv = ["calibrate", "--ir", str(rig_files / "ir"), "--vi", str(rig_files / "vi"), "--out", str(out),
+            "--overlay", str(overlay), "--hfov", str(HFOV[0]), str(HFOV[1])]
+    assert main(argv) == 0
+    assert "left out pair 0: the thermal image has too little structure" in capsys.readouterr().out
+    calib = load_calibration(out)
+    np.testing.assert_allclose(calib.matrix, rig_estimate.homography, rtol=1e-6, atol=1e-6)
+    assert "1 pair(s) (1 of 2 left out: too little structure)" in calib.method
+    assert cv2.imread(str(overlay)).std() > 10  # the used pair's images (std 50), not the blank pair's (7)
 
 
 def test_cli_manual_points(rig_files, rig_pair, capsys):

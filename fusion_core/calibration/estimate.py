@@ -1,6 +1,8 @@
 """The automatic calibration: thermal -> visible homography from image pairs of one rig, or a refusal.
 
-Stages (see :mod:`.coarse`, :mod:`.refine`): check that each image has structure; global search over
+Stages (see :mod:`.coarse`, :mod:`.refine`): check that each image has structure (with several pairs, a pair
+without it is left out and named in :attr:`Estimate.skipped`: one dark or blank frame in a folder should
+not block a calibration the other pairs can make); global search over
 similarities at low resolution; refine the best few candidates to a full homography; accept the best
 only if its score, overlap and margin over the runner-up pass :class:`CalibrationConfig`'s thresholds.
 Never returns a mapping it does not trust: every refusal is an :class:`~fusion_core.errors.InputError`
@@ -9,6 +11,7 @@ that says which check failed, by how much, and what to try.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -21,6 +24,8 @@ from .features import resize_to_width, structure_fraction, to_grey
 from .geometry import Size, apply, corner_error
 from .refine import refine, score_at
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -30,6 +35,8 @@ class Estimate:
     (normalised at each alignment) of the best candidate minus that of the best one that converged to a
     clearly different alignment (more than
     2 % of the visible width apart at a thermal corner; the best's score when there is none);
+    ``pairs``: how many pairs were used, ``used`` their indices in the given list; ``skipped``: why each other
+    pair was left out (too little structure);
     ``seconds``: wall time."""
 
     homography: np.ndarray  # (3, 3) float64, thermal px -> visible px, h[2, 2] = 1
@@ -40,6 +47,8 @@ class Estimate:
     margin: float
     pairs: int
     seconds: float
+    skipped: tuple[str, ...] = ()
+    used: tuple[int, ...] = ()
 
 
 def estimate_homography(pairs: list[tuple[np.ndarray, np.ndarray]], config: CalibrationConfig | None = None) -> Estimate:
@@ -55,7 +64,8 @@ def estimate_homography(pairs: list[tuple[np.ndarray, np.ndarray]], config: Cali
         if t.shape != t_shape or v.shape != v_shape:
             raise InputError(f"pair {i}: thermal {t.shape[::-1]} / visible {v.shape[::-1]} differ from pair 0's "
                              f"{t_shape[::-1]} / {v_shape[::-1]}; all pairs must come from one rig")
-    _check_structure(grey, config)
+    used, skipped = _pairs_with_structure(grey, config)
+    grey = [grey[i] for i in used]
     t_size: Size = (t_shape[1], t_shape[0])
     v_size: Size = (v_shape[1], v_shape[0])
     nominal = config.nominal_scale or v_size[0] / t_size[0]
@@ -82,7 +92,7 @@ def estimate_homography(pairs: list[tuple[np.ndarray, np.ndarray]], config: Cali
     if margin < config.min_margin:
         raise InputError(f"ambiguous: two clearly different alignments score within {margin:.3f} (min_margin "
                          f"{config.min_margin}); use several pairs of one rig, or --points")
-    return Estimate(h / h[2, 2], t_size, v_size, score, overlap, margin, len(pairs), time.perf_counter() - start)
+    return Estimate(h / h[2, 2], t_size, v_size, score, overlap, margin, len(grey), time.perf_counter() - start, skipped, used)
 
 
 def overlap_fraction(h: np.ndarray, thermal_size: Size, visible_size: Size, samples: int = 32) -> float:
@@ -94,12 +104,25 @@ def overlap_fraction(h: np.ndarray, thermal_size: Size, visible_size: Size, samp
     return float(inside.mean())
 
 
-def _check_structure(grey: list[tuple[np.ndarray, np.ndarray]], config: CalibrationConfig) -> None:
+def _pairs_with_structure(grey: list[tuple[np.ndarray, np.ndarray]], config: CalibrationConfig) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The indices of the pairs whose two images both have ``min_structure`` and, for every other pair, why it
+    was left out (logged). Raises InputError, with every reason, when no pair is left."""
+    kept, skipped = [], []
     for i, pair in enumerate(grey):
+        reason = None
         for name, image in zip(("thermal", "visible"), pair):
             small = image if image.shape[1] <= 2 * config.coarse_width else resize_to_width(image, 2 * config.coarse_width)[0]
             frac = structure_fraction(small, config.sigma)
             if frac < config.min_structure:
-                raise InputError(f"pair {i}: the {name} image has too little structure to calibrate on ({frac:.1%} of its "
-                                 f"pixels on edges, min_structure {config.min_structure:.0%}); use a scene with edges")
-
+                reason = (f"pair {i}: the {name} image has too little structure to calibrate on ({frac:.1%} of its pixels "
+                          f"on edges, min_structure {config.min_structure:.0%})")
+                break
+        if reason is None:
+            kept.append(i)
+        else:
+            skipped.append(reason)
+    if not kept:
+        raise InputError("; ".join(skipped) + "; use a scene with edges" + (" in both cameras" if len(grey) > 1 else ""))
+    for reason in skipped:
+        log.warning("%s; left out, calibrating from the other %d pair(s)", reason, len(kept))
+    return tuple(kept), tuple(skipped)

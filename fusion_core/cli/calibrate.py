@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--bag", type=Path, default=None, help="rosbag2 directory or .mcap/.db3 file")
     src.add_argument("--thermal-topic", default="/thermal/image_raw", help="thermal image topic in --bag (default: /thermal/image_raw)")
     src.add_argument("--visible-topic", default="/visible/image_raw", help="visible image topic in --bag (default: /visible/image_raw)")
-    src.add_argument("--max-pairs", type=int, default=3, metavar="N", help="pairs used, spread over the input (default: 3)")
+    src.add_argument("--max-pairs", type=int, default=5, metavar="N",
+                     help="pairs used, spread over the input; pairs without enough structure are left out (default: 5)")
     p.add_argument("--out", required=True, type=Path, help="calibration file to write (YAML, ROS 2 parameters)")
     p.add_argument("--overlay", type=Path, default=None, metavar="PNG", help="save a before/after edge overlay of the first pair")
     p.add_argument("--points", type=Path, default=None, metavar="CSV",
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         inputs = f"--ir {args.ir} --vi {args.vi}, {len(pairs)} pair(s)"
     else:
         raise ConfigError("give --ir and --vi (files or folders) or --bag with --thermal-topic/--visible-topic")
-    thermal, visible = pairs[0]
+    thermal, visible = shown = pairs[0]
     t_size, v_size = (thermal.shape[1], thermal.shape[0]), (visible.shape[1], visible.shape[0])
     if args.points is not None:
         from ..calibration import homography_from_points, read_points
@@ -63,8 +64,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         nominal = nominal_scale_from_fov(t_size[0], v_size[0], *args.hfov) if args.hfov else None
         est = estimate_homography(pairs, CalibrationConfig(nominal_scale=nominal))
-        h, score = est.homography, est.score
+        h, score, shown = est.homography, est.score, pairs[est.used[0]]  # the overlay shows a pair that was used
         method = f"auto: orientation-field search + L-BFGS homography, {est.pairs} pair(s)"
+        for reason in est.skipped:
+            print(f"left out {reason}")
+        if est.skipped:
+            method += f" ({len(est.skipped)} of {len(pairs)} left out: too little structure)"
         quality = (f"alignment score {est.score:.3f} (0-1; unrelated images score < 0.1), margin {est.margin:.3f}, "
                    f"{est.overlap:.0%} of the thermal frame inside the visible one, {est.seconds:.1f} s")
     moved = corner_error(naive_resize(t_size, v_size), h, t_size)
@@ -78,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         from ..calibration.overlay import before_after
         from ..io import write_image
 
-        write_image(args.overlay, before_after(thermal, visible, h))
+        write_image(args.overlay, before_after(*shown, h))
         print(f"overlay -> {args.overlay}")
     print(f"calibration -> {args.out}")
     return 0
