@@ -234,3 +234,32 @@ def test_several_models_are_timed_side_by_side_in_one_run(env, capsys):
         build_parser().parse_args(["bench", "--model"])
     assert main(["bench", "--quick", "--model", f"a={path}", "--model", f"a={path}"]) != 0
     assert "--model names must differ" in capsys.readouterr().err
+
+
+def test_bench_times_a_calibrated_rig_at_its_own_sizes(env, capsys):
+    """--calibration: the thermal frame at the file's thermal size, warped into its visible size. Shifted by (16, 24)
+    px, a 320x256 thermal frame covers a 320x256 block of a 640x360 visible frame: 35.6 % of it."""
+    from fusion_core.calibration import Calibration, save_calibration
+
+    calib = save_calibration(env / "calib.yaml", Calibration((1.0, 0.0, 16.0, 0.0, 1.0, 24.0, 0.0, 0.0, 1.0), (320, 256), (640, 360),
+                                                             1.0, "test"))
+    out = env / "bench.json"
+    argv = ["bench", "--quick", "--iters", "2", "--backend", "onnxruntime", "--threads", "1", "--calibration", str(calib),
+            "--detector", "--json", str(out)]
+    assert main(argv) == 0
+    assert "thermal resized to 320x256, visible to 640x360" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["meta"]["calibration"] == {"file": str(calib), "thermal_size": [320, 256], "visible_size": [640, 360]}
+    fusion = [r for r in data["results"] if r["kind"] == "fusion"]
+    assert [(r["status"], r["size"], r["thermal_size"]) for r in fusion] == [("ok", [640, 360], [320, 256])]
+    assert fusion[0]["thermal_coverage"] == pytest.approx(320 * 256 / (640 * 360), abs=0.005)
+    assert {r["kind"]: r["status"] for r in data["results"]} == {"fusion": "ok", "detection": "ok", "fusion+detection": "ok"}
+
+
+def test_bench_calibration_fixes_the_sizes(env, capsys):
+    from fusion_core.calibration import Calibration, save_calibration
+
+    calib = save_calibration(env / "calib.yaml", Calibration((1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0), (320, 256), (640, 360),
+                                                             1.0, "test"))
+    assert main(["bench", "--quick", "--calibration", str(calib), "--size", "640x480"]) == 2
+    assert "leave out --size/--scaling" in capsys.readouterr().err

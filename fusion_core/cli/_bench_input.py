@@ -32,6 +32,11 @@ class BenchPair:
         return (cv2.resize(self.thermal, (width, height), interpolation=interp),
                 cv2.resize(self.visible, (width, height), interpolation=interp))
 
+    def rig(self, thermal_size: tuple[int, int], visible_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The thermal image at ``thermal_size`` and the visible one at ``visible_size`` ((width, height) each):
+        the frames of a calibrated rig, whose cameras differ in size."""
+        return self.resized(*thermal_size)[0], self.resized(*visible_size)[1]
+
 
 def _first_pair(folder: Path) -> tuple[Path, Path] | None:
     ir_dir, vi_dir = folder / "ir", folder / "vi"

@@ -22,7 +22,8 @@ def fmt_size(size: list[int]) -> str:
 
 _TITLES = {
     "fusion": "full fusion per pair (FusionEngine.fuse; stage medians in ms)",
-    "detection": "detection per fused image (YOLOX-nano on onnxruntime, 416x416 letterbox; backend = the fusion backend "
+    "detection": "detection per fused image (YOLOX-nano on onnxruntime, 416 px letterbox rounded to the image's aspect, "
+                 "416x416 with --square-detector; backend = the fusion backend "
                  "that made the image; pre = letterbox, net = ONNX session, post = decode + NMS; ms)",
     "fusion+detection": "fusion + detection per pair (fuse then detect; stages = sums of both; ms)",
 }

@@ -65,6 +65,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "several models side by side in one run ('default' = the shipped one); ratios span them all")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads for torch and onnxruntime (default: theirs)")
     p.add_argument("--pair", nargs=2, type=Path, metavar=("IR", "VI"), default=None, help="image pair to use")
+    p.add_argument("--calibration", type=Path, default=None, metavar="FILE",
+                   help="time a calibrated rig: the thermal image at the file's thermal size warped into its visible size "
+                        "(a file from 'ivif calibrate'; the sizes come from it, so not with --size/--scaling)")
     p.add_argument("--network-only", action="store_true", help="also time the network forward alone (TARGETS.md protocol)")
     p.add_argument("--quick", action="store_true", help="CI mode: few iterations")
     p.add_argument("--json", type=Path, default=None, help="write all results to this JSON file")
@@ -153,14 +156,14 @@ def _time_network(engine: Any, thermal: Any, visible: Any, warmup: int, iters: i
     return statistics.median(times)
 
 
-def _bench_one(engine: Any, pair: Any, size: tuple[int, int], warmup: int, iters: int) -> dict[str, Any]:
+def _bench_one(engine: Any, thermal: Any, visible: Any, warmup: int, iters: int) -> dict[str, Any]:
     import statistics
 
-    thermal, visible = pair.resized(*size)
     for _ in range(warmup):
         engine.fuse(thermal, visible, "rgb")
     walls: list[float] = []
     stages: dict[str, list[float]] = {"pre": [], "network": [], "post": []}
+    result = None
     with _PeakMemory(engine.device) as mem:
         for _ in range(iters):
             t0 = time.perf_counter()
@@ -171,7 +174,8 @@ def _bench_one(engine: Any, pair: Any, size: tuple[int, int], warmup: int, iters
     lat = _percentiles(walls)
     return {"status": "ok", "latency_ms": lat, "throughput_pairs_per_s": 1000.0 / lat["mean"],
             "stages_ms": {k: statistics.median(v) for k, v in stages.items()},
-            "peak_memory": {"kind": mem.kind, "mib": round(mem.mib, 2)}}
+            "peak_memory": {"kind": mem.kind, "mib": round(mem.mib, 2)},
+            "thermal_coverage": round(result.thermal_coverage, 4)}
 
 
 DETECT_KINDS = ("detection", "fusion+detection")
@@ -198,7 +202,7 @@ def _detector(threads: int | None, square: bool) -> Any:
         return exc
 
 
-def _detection_rows(engine: Any, detector: Any, pair: Any, size: tuple[int, int], warmup: int, iters: int,
+def _detection_rows(engine: Any, detector: Any, frames: tuple[Any, Any], warmup: int, iters: int,
                     base: dict[str, Any]) -> list[dict[str, Any]]:
     """The detection and fusion+detection rows of one backend and size (skipped/failed with the reason)."""
     from ..errors import IvifError
@@ -207,11 +211,23 @@ def _detection_rows(engine: Any, detector: Any, pair: Any, size: tuple[int, int]
     if isinstance(detector, Exception):
         return [dict(base, kind=k, status="skipped", reason=f"detector: {detector}") for k in DETECT_KINDS]
     try:
-        rows = bench_fuse_and_detect(engine, detector, *pair.resized(*size), warmup, iters,
+        rows = bench_fuse_and_detect(engine, detector, *frames, warmup, iters,
                                      lambda: _PeakMemory(engine.device), _percentiles)
     except IvifError as exc:
         return [dict(base, kind=k, status="failed", reason=str(exc)) for k in DETECT_KINDS]
     return [dict(base, kind=k, **row) for k, row in zip(DETECT_KINDS, rows)]
+
+
+def _calibration(args: argparse.Namespace) -> Any:
+    """``--calibration``'s Calibration, or None; it fixes the sizes, so --size/--scaling cannot come with it."""
+    if args.calibration is None:
+        return None
+    from ..calibration import load_calibration
+    from ..errors import ConfigError
+
+    if args.size or args.scaling:
+        raise ConfigError("--calibration times the rig at the sizes it was calibrated for; leave out --size/--scaling")
+    return load_calibration(args.calibration)
 
 
 def _models(specs: list[str] | None) -> list[tuple[str, str | None]]:
@@ -237,6 +253,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..engine import EngineConfig, create_engine
     from ..errors import IvifError
+    from ..registration import RegistrationConfig
     from ._bench_input import find_bench_pair
     from ._bench_report import add_ratios, print_tables
     from ._bench_scaling import KINDS, add_per_megapixel, fit_scaling, print_per_megapixel
@@ -245,10 +262,20 @@ def run(args: argparse.Namespace) -> int:
     iters = args.iters if args.iters is not None else (QUICK_ITERS if args.quick else 50)
     if warmup < 0 or iters < 1:
         raise IvifError("--warmup must be >= 0 and --iters >= 1")
-    sizes = _sizes(args)
     models = _models(args.model)
     pair = find_bench_pair(*(args.pair or (None, None)))
-    print(f"input: {pair.source}, resized to each size; device {args.device}; warm-up {warmup}, timed {iters}")
+    calibration = _calibration(args)
+    if calibration is None:
+        sizes = _sizes(args)
+        frames_for = lambda size: pair.resized(*size)  # noqa: E731
+        print(f"input: {pair.source}, resized to each size; device {args.device}; warm-up {warmup}, timed {iters}")
+    else:  # the rig's two sizes; a row's size is the visible one (the output's)
+        sizes = [calibration.visible_size]
+        frames_for = lambda size: pair.rig(calibration.thermal_size, calibration.visible_size)  # noqa: E731
+        (tw, th), (vw, vh) = calibration.thermal_size, calibration.visible_size
+        print(f"input: {pair.source}, thermal resized to {tw}x{th}, visible to {vw}x{vh}, warped by {args.calibration}; "
+              f"device {args.device}; warm-up {warmup}, timed {iters}")
+    registration = calibration.registration() if calibration is not None else RegistrationConfig()
     if args.threads is not None:
         # torch too, whatever the backend: with onnxruntime it still does the pre/post-processing, and
         # ROS fusion_node runs it on one thread there (fusion_core.engine.auto.prepost_torch_threads)
@@ -264,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             t0 = time.perf_counter()
             engine = create_engine(EngineConfig(backend=backend, model_path=model_path, device=args.device,
-                                                precision=precision, threads=args.threads))
+                                                precision=precision, threads=args.threads, registration=registration))
             setup_s = time.perf_counter() - t0
         except (IvifError, ImportError) as exc:
             for w, h in sizes:
@@ -273,17 +300,20 @@ def run(args: argparse.Namespace) -> int:
                     results += [dict(base, kind=k, size=[w, h], status="skipped", reason=str(exc)) for k in DETECT_KINDS]
             continue
         extra = {"provider": getattr(engine.runner, "provider", None), "setup_s": round(setup_s, 3)}
+        if calibration is not None:
+            extra["thermal_size"] = list(calibration.thermal_size)
         for w, h in sizes:
+            frames = frames_for((w, h))
             try:
-                row = _bench_one(engine, pair, (w, h), warmup, iters)
+                row = _bench_one(engine, *frames, warmup, iters)
             except IvifError as exc:
                 row = {"status": "failed", "reason": str(exc)}
             results.append(dict(base, size=[w, h], **extra, **row))
             if args.detector:
-                results += _detection_rows(engine, detector, pair, (w, h), warmup, iters, dict(base, size=[w, h], **extra))
+                results += _detection_rows(engine, detector, frames, warmup, iters, dict(base, size=[w, h], **extra))
             if args.network_only and row["status"] == "ok":
                 nw, nit = (1, 3) if args.quick else (3, 10)
-                ms = _time_network(engine, *pair.resized(w, h), nw, nit)
+                ms = _time_network(engine, *frames, nw, nit)
                 network.append(dict(base, size=[w, h], median_ms=ms, warmup=nw, iters=nit))
         del engine
         if args.device == "cuda":
@@ -302,6 +332,9 @@ def run(args: argparse.Namespace) -> int:
                 "cpu_count": __import__("os").cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "gpu": torch.cuda.get_device_name() if args.device == "cuda" and torch.cuda.is_available() else None,
                 "size_convention": "WIDTHxHEIGHT", "sizes": [list(x) for x in sizes],
+                "calibration": None if calibration is None else {"file": str(args.calibration),
+                                                                 "thermal_size": list(calibration.thermal_size),
+                                                                 "visible_size": list(calibration.visible_size)},
                 "detector": None if detector is None else (f"unavailable: {detector}" if isinstance(detector, Exception)
                                                            else detector.describe())}
         try:
