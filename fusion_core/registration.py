@@ -70,7 +70,11 @@ class RegistrationConfig:
 
     @property
     def is_identity(self) -> bool:
-        return self.homography is None or tuple(self.homography) == (1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0)
+        """Nothing to warp: no homography, or the identity given without calibrated sizes (the node's default
+        parameter). A calibration's identity is a mapping between the sizes it records (thermal pixel (x, y) ->
+        visible pixel (x, y), e.g. a small thermal frame in a corner of a larger visible one), warped and
+        size-checked like any other homography."""
+        return self.homography is None or (self.calibrated_sizes is None and tuple(self.homography) == (1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0))
 
 
 @dataclass(frozen=True)

@@ -71,3 +71,21 @@ def test_calibrated_sizes_accept_their_resolution_and_refuse_others():
             checked(torch.rand(*thermal_hw), visible_hw)
         with pytest.raises(InputError, match="recalibrate"):
             checked.footprint(thermal_hw, visible_hw)
+
+
+def test_a_calibrations_identity_maps_pixels_one_to_one_between_its_sizes():
+    """The identity from a calibration file is not "no homography": a 32x24 thermal frame lands 1:1 in the top-left
+    corner of a 64x48 visible frame (a quarter of it), other sizes are refused; without calibrated sizes the identity
+    still means pre-registered (a resize)."""
+    identity = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    calibrated = Registrar(RegistrationConfig(homography=identity, calibrated_sizes=((32, 24), (64, 48))))
+    x = torch.rand(24, 32)
+    out = calibrated(x, (48, 64))
+    assert out.shape == (48, 64)
+    # grid_sample's float32 normalised coordinates put each sample a few 1e-6 px off the pixel centre
+    assert torch.allclose(out[:24, :32], x, atol=1e-5) and float(out[24:].abs().max()) == 0.0
+    assert calibrated.coverage((24, 32), (48, 64)) == pytest.approx(0.25, abs=0.02)
+    with pytest.raises(InputError, match="calibrated for thermal 32x24"):
+        calibrated(torch.rand(48, 64), (48, 64))
+    resized = Registrar(RegistrationConfig(homography=identity))(x, (48, 64))
+    assert abs(float(resized.mean()) - float(x.mean())) < 0.01 and float(resized[30:].abs().max()) > 0

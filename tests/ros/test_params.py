@@ -157,6 +157,26 @@ def test_parse_homography(value, expected) -> None:
     assert parse_homography(value) == expected
 
 
+def test_a_calibration_files_identity_is_kept_with_its_sizes(graph) -> None:
+    """homography = identity with calibration sizes (a calibration file) is a real mapping, warped and size-checked
+    by the engine; before, the node turned it into "no homography" and then refused its own sizes at start-up."""
+    from rclpy.node import Node
+
+    from ivif_fusion.params import declare
+
+    node = Node("fusion_node", namespace="calib_identity", context=graph.context,
+                cli_args=["--ros-args", "-p", "calibration.thermal_size:=[32, 24]", "-p", "calibration.visible_size:=[64, 48]"])
+    try:
+        values = declare(node, FUSION_PARAMS + FUSION_DETECTOR_PARAMS)
+        params = FusionParams.from_values(values, cuda_available=False)
+        registration = params.engine_config().registration
+        assert params.homography == IDENTITY and registration.calibrated_sizes == ((32, 24), (64, 48))
+        assert not registration.is_identity
+    finally:
+        node.destroy_node()
+    assert parse_homography(list(IDENTITY), keep_identity=True) == IDENTITY
+
+
 @pytest.mark.parametrize("value", ["123456789", [1.0] * 8, [float("nan")] + [1.0] * 8, ["a"] * 9])
 def test_parse_homography_rejects(value) -> None:
     with pytest.raises(ConfigError, match="parameter 'homography' must be"):

@@ -221,6 +221,7 @@ class FusionParams:
     @classmethod
     def from_values(cls, v: dict[str, Any], cuda_available: bool) -> FusionParams:
         low, high = float(v["thermal_low"]), float(v["thermal_high"])
+        calibrated_sizes = parse_calibrated_sizes(v["calibration.thermal_size"], v["calibration.visible_size"])
         params = cls(
             slop=float(v["slop"]), queue_size=int(v["queue_size"]),
             inter_message_lower_bound=tuple(None if float(v[f"inter_message_lower_bound_{name}"]) < 0
@@ -231,8 +232,9 @@ class FusionParams:
             threads=int(v["threads"]) or None, thermal_policy=v["thermal_policy"],
             thermal_low=None if low == high else low, thermal_high=None if low == high else high,
             thermal_p_low=float(v["thermal_p_low"]), thermal_p_high=float(v["thermal_p_high"]),
-            thermal_smoothing=float(v["thermal_smoothing"]), homography=parse_homography(v["homography"]),
-            calibrated_sizes=parse_calibrated_sizes(v["calibration.thermal_size"], v["calibration.visible_size"]),
+            thermal_smoothing=float(v["thermal_smoothing"]),
+            homography=parse_homography(v["homography"], keep_identity=calibrated_sizes is not None),
+            calibrated_sizes=calibrated_sizes,
             allow_resize=bool(v["allow_resize"]), max_aspect_change=float(v["max_aspect_change"]),
             alpha_smoothing=float(v["alpha_smoothing"]), alpha_motion_threshold=float(v["alpha_motion_threshold"]),
             publish_alpha=bool(v["publish_alpha"]), worker_queue_size=int(v["worker_queue_size"]),
@@ -350,8 +352,9 @@ def resolve_device(device: str, cuda_available: bool, what: str = "CUDA (torch.c
     return device
 
 
-def parse_homography(value: Any) -> tuple[float, ...] | None:
-    """9 numbers -> tuple (identity -> None); empty or unset -> None; anything else is a ConfigError."""
+def parse_homography(value: Any, keep_identity: bool = False) -> tuple[float, ...] | None:
+    """9 numbers -> tuple (identity -> None, "no homography", unless ``keep_identity``: a calibration file's
+    identity maps between the sizes it records); empty or unset -> None; anything else is a ConfigError."""
     if value is None or (not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and len(value) == 0):
         return None
     try:
@@ -362,7 +365,7 @@ def parse_homography(value: Any) -> tuple[float, ...] | None:
         raise ConfigError(f"parameter 'homography' must be 9 numbers (row-major 3x3) or empty, got {value!r}") from None
     if len(numbers) != 9 or not all(math.isfinite(x) for x in numbers):
         raise ConfigError(f"parameter 'homography' must be 9 finite numbers (row-major 3x3) or empty, got {len(numbers)} value(s)")
-    return None if numbers == IDENTITY else numbers
+    return None if numbers == IDENTITY and not keep_identity else numbers
 
 
 def parse_calibrated_sizes(thermal: Any, visible: Any) -> tuple[tuple[int, int], tuple[int, int]] | None:
