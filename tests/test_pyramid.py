@@ -14,7 +14,7 @@ from fusion_core.checkpoint import load_checkpoint, model_from_payload, save_che
 from fusion_core.colour import luminance
 from fusion_core.export import PARITY_TOLERANCE, export_onnx, onnx_parity
 from fusion_core.model.guided import upsample_to
-from fusion_core.model.pyramid import detail_transfer, laplacian_bands, reduce
+from fusion_core.model.pyramid import choose_stronger, detail_transfer, laplacian_bands, reduce
 
 
 def _real(msrs_pair: tuple[np.ndarray, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,6 +44,17 @@ def test_reduce_keeps_a_constant_and_blurs_an_impulse_with_the_binomial_taps() -
     out = reduce(impulse, 1)[0, 0]  # output pixel (2, 2) sits on input (4, 4): the kernel's centre, 36/256
     assert out[2, 2].item() == pytest.approx(36 / 256) and out[1, 2].item() == pytest.approx(6 / 256)
     assert out.sum().item() == pytest.approx(1.0 / 4.0, rel=1e-5)  # every second pixel of a kernel summing to 1
+
+
+def test_choose_stronger_is_where_to_the_bit(msrs_pair) -> None:
+    """The Where-free choose-max gives torch.where's values exactly, ties (equal magnitudes) going to the second."""
+    ir, vi = _real(msrs_pair)
+    (a,), _ = laplacian_bands(ir, 1)
+    (b,), _ = laplacian_bands(vi, 1)
+    b[..., :4, :] = -a[..., :4, :]  # equal magnitudes, opposite signs
+    picked = choose_stronger(a, b)
+    assert torch.equal(picked, torch.where(a.abs() > b.abs(), a, b))
+    assert torch.equal(picked[..., :4, :], b[..., :4, :]) and (picked != b).any()
 
 
 def _rebuild_with_bands_moved(fused, ir, vi, gains):

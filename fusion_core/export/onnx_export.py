@@ -36,8 +36,9 @@ EXPORTERS = ("auto", "dynamo", "legacy")
 DEFAULT_OPSET = 18
 # Bumped whenever the same checkpoint exports to a different graph, so cached exports of older code are not
 # reused. 2: FusionNet's pass-saving rewrite (sigmoid for the two-way softmax, fewer full-resolution passes,
-# no output Casts at fp32), the same values to float rounding and 0.7-1 ms faster at 640x480.
-GRAPH_REVISION = 2
+# no output Casts at fp32), the same values to float rounding and 0.7-1 ms faster at 640x480. 3: the pyramid
+# detail transfer's choose-max without a Where (models with pyramid_gains only; the same values to the bit).
+GRAPH_REVISION = 3
 PARITY_TOLERANCE = 1.0 / 255.0  # max |ONNX - PyTorch fp32| for fused and alpha, on the [0, 1] scale
 _EXAMPLE_SHAPE = (2, 1, 67, 91)  # odd, distinct, > 1: nothing gets specialised while tracing
 _AXES = {0: "batch", 2: "height", 3: "width"}
