@@ -11,7 +11,7 @@ import sys
 import pytest
 from ros_harness import ros_env
 
-from ivif_fusion.e2e import account_detections
+from ivif_fusion.e2e import account_detections, latency_tail, latency_trace
 
 RECEIVED = [(100, 10), (101, 11)]  # (receive ns, stamp ns) of detection messages
 
@@ -38,6 +38,21 @@ def test_account_detections_counts_duplicate_stamps() -> None:
     assert (r["stamps_duplicated"], r["stamps_unmatched"], r["unaccounted"], r["not_received_here"]) == (1, 0, 0, 0)
 
 
+def test_latency_trace_and_tail_locate_the_slowest_detections() -> None:
+    """200 detections at 30 Hz, 40 ms each but for 80 ms at 0.33 s, 90 ms at 2.0 s and 120 ms at 2.5 s: the trace is
+    in stamp order whatever the arrival order; the tail (above the p99, 80.1 ms) is the two slowest, in one 1 s
+    window, both within the first 5 s."""
+    stamps = [round(i * 1e9 / 30) for i in range(200)]
+    lag_ms = {60: 90.0, 75: 120.0, 10: 80.0}  # frame index -> latency
+    received = [(s + round(lag_ms.get(i, 40.0) * 1e6), s) for i, s in enumerate(stamps)][::-1]  # arrival order reversed
+    trace = latency_trace(received)
+    assert trace[0] == [0.0, 40.0] and trace[10] == [0.333, 80.0] and trace[75] == [2.5, 120.0] and len(trace) == 200
+    tail = latency_tail(received)
+    assert (tail["frames"], tail["times_s"], tail["windows"], tail["in_first_5_s"]) == (2, [2.0, 2.5], 1, 2)
+    assert tail["threshold_ms"] == pytest.approx(80.0, abs=1.0)  # the p99 of 197 x 40 ms and 80, 90, 120 ms
+    assert latency_trace([]) == [] and latency_tail([]) == {}
+
+
 @pytest.mark.ros
 @pytest.mark.parametrize("detector", ["inprocess", "node"])
 def test_e2e_accounts_for_every_pair_and_detection(tmp_path, detector: str) -> None:
@@ -60,6 +75,7 @@ def test_e2e_accounts_for_every_pair_and_detection(tmp_path, detector: str) -> N
     assert d["stamps_unmatched"] == 0 and d["stamps_duplicated"] == 0
     assert 0 < r["latency_p50_ms"] <= r["latency_p99_ms"] < 10_000
     assert 0 <= r["after_fused_p50_ms"] <= r["after_fused_p99_ms"] < r["latency_p99_ms"]  # detections follow their fused image
+    assert len(r["latency_trace"]) == d["received_here"] and r["latency_tail"]["frames"] >= 1
     assert r["detections_topic"] in ("detections", "detections/json")
     names = ["camera", "fusion_node"] + (["detector_node"] if detector == "node" else []) + ["bench"]
     assert list(r["cpu_percent"]) == names and r["cpu_percent"]["fusion_node"] > 0

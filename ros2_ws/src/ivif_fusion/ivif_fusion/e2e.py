@@ -104,6 +104,30 @@ def account_detections(mode: str, fusion: dict[str, str], detector: dict[str, st
             "stamps_duplicated": len(stamps) - len(set(stamps))}
 
 
+def latency_trace(received: list[tuple[int, int]]) -> list[list[float]]:
+    """[seconds since the first detection's stamp, camera → detection ms] per detection received, in stamp order."""
+    if not received:
+        return []
+    ordered = sorted((stamp, now - stamp) for now, stamp in received)
+    first = ordered[0][0]
+    return [[round((stamp - first) / 1e9, 3), round(lag / 1e6, 2)] for stamp, lag in ordered]
+
+
+def latency_tail(received: list[tuple[int, int]], window_s: float = 1.0) -> dict[str, object]:
+    """Where in the run the slowest 1 % of detections (above the p99) came from: their times (s since the first
+    stamp), how many distinct ``window_s`` windows hold them and how many fall in the first 5 s. A tail in a few
+    windows is a burst (the host, a stall); one spread over many windows is steady jitter; one at the start is the
+    graph settling."""
+    trace = latency_trace(received)
+    if not trace:
+        return {}
+    p99 = percentiles([lag for _, lag in trace])[1]
+    times = [t for t, lag in trace if lag > p99]
+    return {"threshold_ms": p99, "frames": len(times), "times_s": times,
+            "windows": len({int(t // window_s) for t in times}), "window_s": window_s,
+            "in_first_5_s": sum(t < 5.0 for t in times)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ivif_ros_e2e", description=__doc__.split("\n\n")[0])
     add_run_arguments(parser)
@@ -164,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             result["detections"] = account_detections(args.detector, fusion_diag, detector_diag, received, fused_received)
             result.update({"detections_rate_hz": len(received) / duration, "detections_topic": detections_topic,
                            "latency_p50_ms": percentiles(latencies)[0], "latency_p99_ms": percentiles(latencies)[1],
-                           "after_fused_p50_ms": percentiles(after_fused)[0], "after_fused_p99_ms": percentiles(after_fused)[1]})
+                           "after_fused_p50_ms": percentiles(after_fused)[0], "after_fused_p99_ms": percentiles(after_fused)[1],
+                           "latency_tail": latency_tail(received), "latency_trace": latency_trace(received)})
     finally:
         if camera is not None:
             stop_process(camera)
@@ -193,6 +218,10 @@ def print_detections(result: dict[str, object]) -> None:
         print(f"  camera -> detections received: {result['detections_rate_hz']:.1f} Hz, p50 {result['latency_p50_ms']:.1f} ms "
               f"p99 {result['latency_p99_ms']:.1f} ms; after its fused image p50 {result['after_fused_p50_ms']:.1f} ms "
               f"p99 {result['after_fused_p99_ms']:.1f} ms")
+        tail = result.get("latency_tail") or {}
+        if tail:
+            print(f"  slowest 1 % (> {tail['threshold_ms']:.1f} ms): {tail['frames']} detections in {tail['windows']} "
+                  f"{tail['window_s']:g} s window(s), {tail['in_first_5_s']} in the first 5 s")
     unaccounted = [c["unaccounted"] for c in result["cameras"].values()] + [result["pairs"]["pairs_unaccounted"]]
     unaccounted += [d["unaccounted"], d["not_received_here"]] if d is not None else []
     print(f"  unaccounted anywhere: {sum(abs(u) for u in unaccounted)}; CPU % of one core: "
