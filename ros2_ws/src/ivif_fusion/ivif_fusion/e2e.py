@@ -20,8 +20,9 @@ Latency: camera publish (the input stamp) → detections received here, p50/p99 
 host clock), beside the fused image's, and detections received − its fused image received (what the
 detector adds; the separate node's extra hop shows here). detector_node runs with
 ``publish_image:=false``, like the in-process default, so both set-ups publish the same. Every detection's stamp must be the stamp of a fused image
-received here (``stamps_unmatched``). CPU per process while the camera publishes (% of one core, from
-/proc/<pid>/stat), RSS every 10 s. Prints a table, ``--json OUT``.
+received here (``stamps_unmatched``). Every detection's latency goes into the JSON (``latency_trace``), with
+where the slowest 1 % fell (``latency_tail``: one burst, steady jitter, or start-up). CPU per process while the
+camera publishes (% of one core, from /proc/<pid>/stat), RSS every 10 s. Prints a table, ``--json OUT``.
 
     python -m ivif_fusion.e2e --rate 30 --seconds 120 --detector inprocess --json e2e_inprocess_30.json
     python -m ivif_fusion.e2e --rate 30 --seconds 120 --detector node --json e2e_node_30.json
