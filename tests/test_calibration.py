@@ -236,6 +236,7 @@ def test_cli_writes_the_estimate(rig_files, rig_estimate, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert f"alignment score {rig_estimate.score:.3f}" in printed
+    assert "calibrated from one pair: pairs of several scenes" in printed
     calib = load_calibration(out)
     np.testing.assert_allclose(calib.matrix, rig_estimate.homography, rtol=1e-6, atol=1e-6)
     assert (calib.thermal_size, calib.visible_size) == ((TW, TH), (VW, VH))
@@ -262,7 +263,9 @@ def test_cli_leaves_out_a_blank_pair_of_a_folder(rig_files, rig_estimate, capsys
     argv = ["calibrate", "--ir", str(rig_files / "ir"), "--vi", str(rig_files / "vi"), "--out", str(out),
             "--overlay", str(overlay), "--hfov", str(HFOV[0]), str(HFOV[1])]
     assert main(argv) == 0
-    assert "left out pair 0: the thermal image has too little structure" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "left out pair 0: the thermal image has too little structure" in printed
+    assert "calibrated from one pair" in printed  # the blank one left out, one pair is what calibrated
     calib = load_calibration(out)
     np.testing.assert_allclose(calib.matrix, rig_estimate.homography, rtol=1e-6, atol=1e-6)
     assert "1 pair(s) (1 of 2 left out: too little structure)" in calib.method

@@ -72,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
             method += f" ({len(est.skipped)} of {len(pairs)} left out: too little structure)"
         quality = (f"alignment score {est.score:.3f} (0-1; unrelated images score < 0.1), margin {est.margin:.3f}, "
                    f"{est.overlap:.0%} of the thermal frame inside the visible one, {est.seconds:.1f} s")
+        if est.pairs == 1:
+            print("calibrated from one pair: pairs of several scenes of the rig (a folder or a bag, --max-pairs 5) were "
+                  "measured closer and refused less often (docs/calibration.md, 'Several scenes')")
     moved = corner_error(naive_resize(t_size, v_size), h, t_size)
     calib = Calibration(tuple(float(v) for v in h.ravel()), t_size, v_size, score, method)
     save_calibration(args.out, calib, [f"inputs: {inputs}", f"thermal {t_size[0]}x{t_size[1]} -> visible {v_size[0]}x{v_size[1]}",
