@@ -45,6 +45,7 @@ from fusion_core.errors import InputError  # noqa: E402
 from fusion_core.io import read_thermal, read_visible  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
+DATASETS = ("msrs", "roadscene", "llvip")  # order fixes each dataset's rig seeds
 FAIL_PX = 10.0
 
 
@@ -138,14 +139,25 @@ def mi_sweep(name: str) -> dict:
                                   "best": float(sweeps[kind][int(np.argmax(totals[kind]))])} for kind in sweeps}}
 
 
+def mi_correction(sweep: dict, rig: SyntheticRig) -> np.ndarray:
+    """The dataset-wide misregistration :func:`mi_sweep` found, as a visible-frame similarity: its best scale
+    and best rotation about the visible centre (which the centred crop maps the registered centre to)."""
+    vc = ((rig.visible_size[0] - 1) / 2, (rig.visible_size[1] - 1) / 2)
+    return similarity(sweep["scale"]["best"], sweep["rotation_deg"]["best"], vc, vc)
+
+
+def spread_from(i: int, count: int, n: int) -> list[int]:
+    """``n`` indices evenly apart over ``range(count)``, starting at ``i`` (wrapping): the rig's own pair first,
+    then other scenes, as ``ivif calibrate --max-pairs`` spreads its pairs over a folder."""
+    return [(i + k * count // n) % count for k in range(n)]
+
+
 def correct_by_mi(result: dict, rig: SyntheticRig) -> None:
     """Add the error against the truth corrected by the dataset-wide misregistration that :func:`mi_sweep`
     found (its best scale and best rotation, about the visible centre, which the centred crop maps the
     registered centre to): ``vs_mi_px`` per accepted pair, ``mi_floor_px`` (that correction's own size at the
     rig's thermal corners) per pair, and the "ours_vs_mi" summary. Independent of the estimator."""
-    sweep = result["mi_sweep"]
-    vc = ((rig.visible_size[0] - 1) / 2, (rig.visible_size[1] - 1) / 2)
-    s = similarity(sweep["scale"]["best"], sweep["rotation_deg"]["best"], vc, vc)
+    s = mi_correction(result["mi_sweep"], rig)
     errors, refused = [], 0
     for row in result["pairs"]:
         h_true = np.asarray(row["h_true"]).reshape(3, 3)
@@ -177,7 +189,7 @@ def run_dataset(name: str, args: argparse.Namespace, rig: SyntheticRig, config: 
     methods: dict[str, dict[str, list]] = {m: {"err": [], "refused": [], "sec": []} for m in ("resize", "ecc", "ours", "ours_vs_floor", "ours_3pairs")}
     rows = []
     for i, (stem, ir_path, vi_path) in enumerate(pairs):
-        rng = np.random.default_rng([args.seed, ["msrs", "roadscene", "llvip"].index(name), i])
+        rng = np.random.default_rng([args.seed, DATASETS.index(name), i])
         h_true = rig.draw(rng)
         ir, vi = read_thermal(ir_path), read_visible(vi_path)
         thermal, visible = rig.render(ir, vi, h_true, rng)
@@ -248,15 +260,14 @@ def run_multi_scene(name: str, args: argparse.Namespace, rig: SyntheticRig, conf
     dataset) and, when that file has the mutual-information sweep, with the truth corrected by it."""
     pairs = dataset_pairs(name, args.limit)
     n = args.multi_pairs
-    vc = ((rig.visible_size[0] - 1) / 2, (rig.visible_size[1] - 1) / 2)
     mi = single.get("mi_sweep") if single else None
-    s_mi = similarity(mi["scale"]["best"], mi["rotation_deg"]["best"], vc, vc) if mi else None
+    s_mi = mi_correction(mi, rig) if mi else None
     old_rows = {r["stem"]: r for r in single["pairs"]} if single else {}
     rows, errors, errors_mi, refused, seconds = [], [], [], 0, []
     for i in range(min(args.multi, len(pairs))):
-        rng = np.random.default_rng([args.seed, ["msrs", "roadscene", "llvip"].index(name), i])
+        rng = np.random.default_rng([args.seed, DATASETS.index(name), i])
         h_true = rig.draw(rng)
-        group = [pairs[(i + k * len(pairs) // n) % len(pairs)] for k in range(n)]
+        group = [pairs[j] for j in spread_from(i, len(pairs), n)]
         rendered = [rig.render(read_thermal(g[1]), read_visible(g[2]), h_true, rng) for g in group]
         row: dict = {"stem": pairs[i][0], "group": [g[0] for g in group], "h_true": h_true.ravel().tolist()}
         old = old_rows.get(pairs[i][0], {})
@@ -310,7 +321,7 @@ def fusion_check(args: argparse.Namespace, rig: SyntheticRig, config: Calibratio
         # --fusion-scenes N: the rig also seen in N - 1 other scenes (spread as --max-pairs spreads them, rendered
         # with their own generator so the fused pair is the single-pair check's to the pixel)
         extra_rng = np.random.default_rng([args.seed, 0, i, 1])
-        others = [pairs[(i + k * len(pairs) // scenes) % len(pairs)] for k in range(1, scenes)]
+        others = [pairs[j] for j in spread_from(i, len(pairs), scenes)[1:]]
         calib_pairs = [(thermal, visible)] + [rig.render(read_thermal(o[1]), read_visible(o[2]), h_true, extra_rng) for o in others]
         try:
             h_est = estimate_homography(calib_pairs, config).homography
@@ -346,7 +357,7 @@ def _inner_box(mask: np.ndarray) -> tuple[slice, slice]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", nargs="+", default=["msrs", "roadscene", "llvip"], choices=["msrs", "roadscene", "llvip"])
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--limit", type=int, default=None, help="pairs per dataset (default: all dev pairs; LLVIP 30)")
     p.add_argument("--multi", type=int, default=10, help="rigs per dataset also recovered from 3 pairs (default 10)")
     p.add_argument("--multi-pairs", type=int, default=3, help="pairs per calibration in --multi-scene (default 3)")

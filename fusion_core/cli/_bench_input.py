@@ -35,7 +35,16 @@ class BenchPair:
     def rig(self, thermal_size: tuple[int, int], visible_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """The thermal image at ``thermal_size`` and the visible one at ``visible_size`` ((width, height) each):
         the frames of a calibrated rig, whose cameras differ in size."""
-        return self.resized(*thermal_size)[0], self.resized(*visible_size)[1]
+        return _scaled(self.thermal, *thermal_size), _scaled(self.visible, *visible_size)
+
+
+def _scaled(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` at width x height (area averaging to shrink, bilinear to enlarge, as :meth:`BenchPair.resized`);
+    the image itself when it already has that size."""
+    if image.shape[:2] == (height, width):
+        return image
+    interp = cv2.INTER_AREA if width * height < image.shape[0] * image.shape[1] else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interp)
 
 
 def _first_pair(folder: Path) -> tuple[Path, Path] | None:

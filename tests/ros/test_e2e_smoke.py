@@ -47,7 +47,7 @@ def test_latency_trace_and_tail_locate_the_slowest_detections() -> None:
     received = [(s + round(lag_ms.get(i, 40.0) * 1e6), s) for i, s in enumerate(stamps)][::-1]  # arrival order reversed
     trace = latency_trace(received)
     assert trace[0] == [0.0, 40.0] and trace[10] == [0.333, 80.0] and trace[75] == [2.5, 120.0] and len(trace) == 200
-    tail = latency_tail(received)
+    tail = latency_tail(trace)
     assert (tail["frames"], tail["times_s"], tail["windows"], tail["in_first_5_s"]) == (2, [2.0, 2.5], 1, 2)
     assert tail["threshold_ms"] == pytest.approx(80.0, abs=1.0)  # the p99 of 197 x 40 ms and 80, 90, 120 ms
     assert latency_trace([]) == [] and latency_tail([]) == {}

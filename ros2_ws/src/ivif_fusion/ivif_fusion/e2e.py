@@ -114,12 +114,11 @@ def latency_trace(received: list[tuple[int, int]]) -> list[list[float]]:
     return [[round((stamp - first) / 1e9, 3), round(lag / 1e6, 2)] for stamp, lag in ordered]
 
 
-def latency_tail(received: list[tuple[int, int]], window_s: float = 1.0) -> dict[str, object]:
-    """Where in the run the slowest 1 % of detections (above the p99) came from: their times (s since the first
-    stamp), how many distinct ``window_s`` windows hold them and how many fall in the first 5 s. A tail in a few
-    windows is a burst (the host, a stall); one spread over many windows is steady jitter; one at the start is the
-    graph settling."""
-    trace = latency_trace(received)
+def latency_tail(trace: list[list[float]], window_s: float = 1.0) -> dict[str, object]:
+    """Where in the run (a :func:`latency_trace`) the slowest 1 % of detections (above the p99) came from: their
+    times (s since the first stamp), how many distinct ``window_s`` windows hold them and how many fall in the first
+    5 s. A tail in a few windows is a burst (the host, a stall); one spread over many windows is steady jitter; one
+    at the start is the graph settling."""
     if not trace:
         return {}
     p99 = percentiles([lag for _, lag in trace])[1]
@@ -187,10 +186,11 @@ def main(argv: list[str] | None = None) -> int:
             "load_end": os.getloadavg()})
         if args.detector != "none":
             result["detections"] = account_detections(args.detector, fusion_diag, detector_diag, received, fused_received)
+            trace = latency_trace(received)
             result.update({"detections_rate_hz": len(received) / duration, "detections_topic": detections_topic,
                            "latency_p50_ms": percentiles(latencies)[0], "latency_p99_ms": percentiles(latencies)[1],
                            "after_fused_p50_ms": percentiles(after_fused)[0], "after_fused_p99_ms": percentiles(after_fused)[1],
-                           "latency_tail": latency_tail(received), "latency_trace": latency_trace(received)})
+                           "latency_tail": latency_tail(trace), "latency_trace": trace})
     finally:
         if camera is not None:
             stop_process(camera)
