@@ -351,3 +351,19 @@ def test_pairs_from_bag_pairs_by_stamp_and_spreads(tmp_path):
         assert np.array_equal(v, visible[i])  # bgr8 turned into RGB
     with pytest.raises(InputError, match="has no topic '/nope'"):
         pairs_from_bag(bag, "/nope", "/visible/image_raw", max_pairs=3)
+
+
+def test_ambiguous_refusal_says_how_far_apart_the_rival_alignments_are():
+    """Stripes of period 40 px: shifting the thermal frame by a period aligns it as well, so the search finds
+    rival alignments a period or more apart, and the refusal names that distance for the user to judge."""
+    stripes = np.where(np.sin(2 * np.pi * np.arange(VW) / 40.0) > 0, 200, 50).astype(np.uint8)
+    visible = np.repeat(np.broadcast_to(stripes, (VH, VW))[..., None], 3, axis=2).copy()
+    h = np.array([[NOMINAL, 0.0, 20.0], [0.0, NOMINAL, 10.0], [0.0, 0.0, 1.0]])
+    thermal = 255 - cv2.warpPerspective(visible[..., 0], np.linalg.inv(h), (TW, TH))  # hot = dark, as often
+    with pytest.raises(InputError, match=r"ambiguous: two clearly different alignments") as refusal:
+        estimate_homography([(thermal, visible)], CONFIG)
+    found = re.search(r"(\d+) px apart at the thermal corners \((\d+\.\d)% of the visible width\)", str(refusal.value))
+    assert found, str(refusal.value)
+    px, percent = int(found.group(1)), float(found.group(2))
+    assert px > 0.02 * VW  # only clearly different alignments are rivals
+    assert percent == pytest.approx(100.0 * px / VW, abs=0.2)

@@ -77,8 +77,10 @@ def estimate_homography(pairs: list[tuple[np.ndarray, np.ndarray]], config: Cali
     first = [refine(grey, c.homography, config, slice(0, 1))[0] for c in candidates[: config.candidates]]
     scores = [score_at(grey, h, config.refine_widths[0], config) for h in first]
     best = int(np.argmax(scores))
-    rivals = [s for j, (hj, s) in enumerate(zip(first, scores)) if j != best and corner_error(hj, first[best], t_size) > 0.02 * v_size[0]]
-    margin = scores[best] - max(rivals, default=0.0)
+    apart = [corner_error(hj, first[best], t_size) for hj in first]
+    rivals = [j for j in range(len(first)) if j != best and apart[j] > 0.02 * v_size[0]]
+    rival = max(rivals, key=lambda j: scores[j], default=None)
+    margin = scores[best] - (scores[rival] if rival is not None else 0.0)
     h = refine(grey, first[best], config, slice(1, None))[0] if len(config.refine_widths) > 1 else first[best]
     score = score_at(grey, h, config.refine_widths[-1], config)
     overlap = overlap_fraction(h, t_size, v_size)
@@ -90,8 +92,11 @@ def estimate_homography(pairs: list[tuple[np.ndarray, np.ndarray]], config: Cali
         raise InputError(f"the best alignment puts only {overlap:.0%} of the thermal frame inside the visible one "
                          f"(min_overlap {config.min_overlap:.0%}); the cameras barely overlap or the match is wrong")
     if margin < config.min_margin:
-        raise InputError(f"ambiguous: two clearly different alignments score within {margin:.3f} (min_margin "
-                         f"{config.min_margin}); use several pairs of one rig, or --points")
+        what = ("the best alignment scores only" if rival is None else
+                f"two clearly different alignments, {apart[rival]:.0f} px apart at the thermal corners "
+                f"({apart[rival] / v_size[0]:.1%} of the visible width), score within")
+        raise InputError(f"ambiguous: {what} {margin:.3f} (min_margin {config.min_margin}); use several pairs of one rig, "
+                         "or --points")
     return Estimate(h / h[2, 2], t_size, v_size, score, overlap, margin, len(grey), time.perf_counter() - start, skipped, used)
 
 
