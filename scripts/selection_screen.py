@@ -10,8 +10,8 @@ mean. It forecasts which bars a variant could meet; it is not a result.
 Selection pairs (the same as docs/evaluation.md's screens): MSRS/trainval stems in
 config/splits/msrs_dev_and_selection.txt and not in config/splits/msrs_dev.txt (65, IR-side boxes for
 ROI-SSIM), and the first 40 of every third sorted RoadScene/trainval stem outside
-config/splits/roadscene_dev.txt. The v2 model trained on those RoadScene pairs, so there only differences
-between models are read.
+config/splits/roadscene_dev.txt. The shipped v2 trained on all of them (only the v3 selection runs hold them
+out), which is why only differences to v2 are read, never v2's own values.
 
     python scripts/selection_screen.py pairs runs/screen
     ivif fuse --ir runs/screen/msrs/ir --vi runs/screen/msrs/vi --out runs/screen/msrs/v2     # and roadscene,
@@ -82,12 +82,16 @@ def base_shift(fused: np.ndarray, ir: np.ndarray, vi: np.ndarray, sigma: float, 
 
 def write_shifts(out: Path, reference: str, shifts: list[str]) -> None:
     """OUT/<set>/<reference>_base<σ>_<w>/fused/<stem>.png: grey luminance with the base moved (see base_shift)."""
-    for name in SETS:
+    sources = [name for name in SETS if (out / name / reference / "fused").is_dir()]
+    if not sources:
+        raise SystemExit(f"no {reference}/fused folder under {out}/<set>: fuse the selection pairs first")
+    for name in sources:
         source = out / name / reference / "fused"
-        if not source.is_dir():
-            continue
         for spec in shifts:
-            sigma, weight = (float(x) for x in spec.split(":"))
+            try:
+                sigma, weight = (float(x) for x in spec.split(":"))
+            except ValueError:
+                raise SystemExit(f"--shift {spec!r}: expected SIGMA:W, e.g. 2:0.3") from None
             target = out / name / f"{reference}_base{spec.replace(':', '_')}" / "fused"
             target.mkdir(parents=True, exist_ok=True)
             for path in sorted(source.iterdir()):
