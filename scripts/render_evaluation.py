@@ -21,7 +21,8 @@ paired bootstrap of per-image differences, 2000 resamples, seed 0) with the win 
 ``--scoreboard`` files of one set (named ``*_<set>.json``) are merged method by method, so a model scored later
 on the same pairs joins the table. ``--detection`` takes two ``ivif detect --json`` files whose first folder is SeAFusion's colour output and the visible
 images, with our models' folders compared in ``--ours`` order. ``--json-dir`` writes
-``scoreboard_<set>.json`` and ``scoreboard_detection.json`` there.
+``scoreboard_<set>.json`` and ``scoreboard_detection.json`` there. ``--bars JSON_DIR`` prints, from those files,
+each of issue 12's bars per model (``scripts/scoreboard.sh`` appends it to its output).
 """
 
 from __future__ import annotations
@@ -193,6 +194,40 @@ def scoreboard_detection(vs_first: str, vs_visible: str, ours: list[str], candid
     return "\n".join(lines) + "\n", record
 
 
+# Issue 12's bars for a default v3: wins against the best published method per set, and YOLOX-nano mAP@0.5 above
+# SeAFusion's colour output by at least DETECTION_BAR with the paired interval clear of 0. (Its fourth bar, fusion
+# time within 2x v2's, comes from one `ivif bench` run, not from these files.)
+WIN_BARS = {"msrs": 8, "roadscene": 7}
+DETECTION_BAR = 0.02
+
+
+def bars_table(json_dir: Path) -> str:
+    """Markdown: per model of ours, each bar of issue 12 from ``scoreboard_{msrs,roadscene,detection}.json``."""
+    try:
+        sets = {name: json.loads((json_dir / f"scoreboard_{name}.json").read_text()) for name in WIN_BARS}
+        detection = json.loads((json_dir / "scoreboard_detection.json").read_text())
+    except FileNotFoundError as exc:
+        raise SystemExit(f"--bars {json_dir}: {exc.filename} is missing; run scripts/scoreboard.sh first") from None
+    lines = ["Issue 12's bars per model (the fourth, fusion time ≤ 2× v2's, comes from `ivif bench`):", "",
+             f"| model | MSRS wins (≥ {WIN_BARS['msrs']}) | RoadScene wins (≥ {WIN_BARS['roadscene']}) "
+             f"| mAP@0.5 − SeAFusion colour (≥ +{DETECTION_BAR}, interval above 0) | bars met |", "|---|---|---|---|---|"]
+    for model in sets["msrs"]["ours"]:
+        cells, met = [], 0
+        for name, bar in WIN_BARS.items():
+            board = sets[name]["scoreboards"].get(model)
+            if board is None:
+                raise SystemExit(f"--bars: {model!r} is in scoreboard_msrs.json but not in scoreboard_{name}.json")
+            cells.append(f"{board['wins']}/{board['counted']}" + (" **met**" if board["wins"] >= bar else ""))
+            met += board["wins"] >= bar
+        diff = detection["differences"][model]["vs_seafusion_colour"]
+        low, high = diff["ci95"]
+        detected = diff["observed"] >= DETECTION_BAR and low > 0
+        cells.append(f"{diff['observed']:+.3f} [{low:+.3f}, {high:+.3f}]" + (" **met**" if detected else ""))
+        label = model + (" (candidate)" if model in sets["msrs"]["candidates"] else "")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {met + detected} of 3 |")
+    return "\n".join(lines) + "\n"
+
+
 def scoreboard_main(args: argparse.Namespace) -> None:
     ours = [m for m in args.ours.split(",") if m]
     published = [m for m in args.published.split(",") if m]
@@ -232,7 +267,12 @@ def main() -> None:
     ap.add_argument("--json-dir", default=None, help="write scoreboard_<set>.json / scoreboard_detection.json here")
     ap.add_argument("--reps", type=int, default=2000, help="bootstrap resamples of the scoreboard (default 2000)")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed of the scoreboard (default 0)")
+    ap.add_argument("--bars", type=Path, default=None, metavar="JSON_DIR",
+                    help="print issue 12's bars per model from the scoreboard_*.json in JSON_DIR")
     args = ap.parse_args()
+    if args.bars is not None:
+        print(bars_table(args.bars))
+        return
     if args.scoreboard:
         scoreboard_main(args)
         return

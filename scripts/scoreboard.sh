@@ -59,3 +59,4 @@ python scripts/render_evaluation.py --scoreboard "$OUT/eval_msrs.json" "$OUT/eva
     --ours "$ours_csv" --candidates "$candidates_csv" --published "$published_csv" \
     --detection "$OUT/detect_vs_seafusion.json" "$OUT/detect_vs_vi.json" \
     --json-dir docs/eval | tee "$OUT/scoreboard.md"
+python scripts/render_evaluation.py --bars docs/eval | tee -a "$OUT/scoreboard.md"

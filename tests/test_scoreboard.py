@@ -187,3 +187,33 @@ def test_render_merges_runs_of_one_set(tmp_path: Path) -> None:
     other = _eval_json(tmp_path / "other_msrs.json", {"ours": TABLE["ours"]}, pairs=4)
     done = _render("--scoreboard", str(first), str(other), "--ours", "ours", "--published", "A,B")
     assert done.returncode != 0 and "scored 4 pairs (2 with boxes)" in done.stderr and "not the same pairs" in done.stderr
+
+
+def _bars_files(folder: Path, roadscene_models: tuple[str, ...] = ("v2", "cand")) -> Path:
+    """scoreboard_{msrs,roadscene,detection}.json as scripts/scoreboard.sh writes them, reduced to what --bars reads."""
+    wins = {"msrs": {"v2": 8, "cand": 7}, "roadscene": {"v2": 3, "cand": 7}}
+    counted = {"msrs": 10, "roadscene": 9}
+    for name in ("msrs", "roadscene"):
+        models = ("v2", "cand") if name == "msrs" else roadscene_models
+        (folder / f"scoreboard_{name}.json").write_text(json.dumps(
+            {"ours": list(models), "candidates": ["cand"],
+             "scoreboards": {m: {"wins": wins[name][m], "counted": counted[name]} for m in models}}))
+    (folder / "scoreboard_detection.json").write_text(json.dumps({"differences": {
+        "v2": {"vs_seafusion_colour": {"observed": 0.025, "ci95": [0.001, 0.05]}},
+        "cand": {"vs_seafusion_colour": {"observed": 0.03, "ci95": [-0.01, 0.06]}}}}))
+    return folder
+
+
+def test_bars_table_checks_every_bar_of_issue_12(tmp_path: Path) -> None:
+    """A bar is met at the threshold itself (8 of 10, 7 of 9); detection needs the margin and an interval above 0."""
+    done = _render("--bars", str(_bars_files(tmp_path)))
+    assert done.returncode == 0, done.stderr
+    assert "| v2 | 8/10 **met** | 3/9 | +0.025 [+0.001, +0.050] **met** | 2 of 3 |" in done.stdout
+    assert "| cand (candidate) | 7/10 | 7/9 **met** | +0.030 [-0.010, +0.060] | 1 of 3 |" in done.stdout
+
+
+def test_bars_table_refuses_a_model_missing_from_a_set(tmp_path: Path) -> None:
+    done = _render("--bars", str(_bars_files(tmp_path, roadscene_models=("v2",))))
+    assert done.returncode != 0 and "'cand' is in scoreboard_msrs.json but not in scoreboard_roadscene.json" in done.stderr
+    done = _render("--bars", str(tmp_path / "nowhere"))
+    assert done.returncode != 0 and "is missing; run scripts/scoreboard.sh first" in done.stderr
