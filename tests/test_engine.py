@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from fusion_core import ConfigError, EngineConfig, FusionNet, FusionNetConfig, InputError, create_engine
+from fusion_core import ConfigError, EngineConfig, FusionNet, InputError, create_engine
 from fusion_core.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from fusion_core.io import to_luminance
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,18 @@ def test_grey_visible_gives_grey_output(engine, msrs_pair):
     grey = visible[..., 1]
     res = engine.fuse(thermal, grey, "mono")
     assert res.fused.shape == grey.shape
+
+
+def test_grey_camera_fuses_like_the_colour_cameras_luminance(engine, msrs_pair):
+    """A grey camera that sees the colour camera's luma gets the colour output's luminance back, to rounding: the
+    fusion runs on luminance either way (only where the colour output clips to the RGB gamut may it differ more)."""
+    thermal, visible = msrs_pair
+    luma = np.clip(np.rint(to_luminance(visible)), 0, 255).astype(np.uint8)
+    grey = engine.fuse(thermal, luma, "mono").fused.astype(float)
+    colour = to_luminance(engine.fuse(thermal, visible, "rgb").fused)
+    diff = np.abs(grey - colour)
+    assert np.percentile(diff, 99) <= 1.0 and (diff <= 2.0).mean() >= 0.999
+    assert np.percentile(np.abs(grey - luma), 99) > 20.0  # and a fusion: the night pair's hot targets brighten it
 
 
 def test_uint16_thermal_equals_uint8_when_scaled(engine, msrs_pair):
