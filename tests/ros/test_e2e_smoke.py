@@ -11,7 +11,7 @@ import sys
 import pytest
 from ros_harness import ros_env
 
-from ivif_fusion.e2e import account_detections, latency_tail, latency_trace
+from ivif_fusion.e2e import account_detections, latency_tail, latency_trace, latency_windows
 
 RECEIVED = [(100, 10), (101, 11)]  # (receive ns, stamp ns) of detection messages
 
@@ -51,6 +51,11 @@ def test_latency_trace_and_tail_locate_the_slowest_detections() -> None:
     assert (tail["frames"], tail["times_s"], tail["windows"], tail["in_first_5_s"]) == (2, [2.0, 2.5], 1, 2)
     assert tail["threshold_ms"] == pytest.approx(80.0, abs=1.0)  # the p99 of 197 x 40 ms and 80, 90, 120 ms
     assert latency_trace([]) == [] and latency_tail([]) == {}
+    windows = latency_windows(trace, 2.0)  # frames 0-59 (0-1.97 s): one 80 ms; 60-119: 90 and 120 ms; 120-199: none
+    assert [(w["start_s"], w["detections"]) for w in windows] == [(0.0, 60), (2.0, 60), (4.0, 60), (6.0, 20)]
+    assert [w["p50_ms"] for w in windows] == [40.0] * 4
+    assert windows[0]["p99_ms"] == pytest.approx(40.0 + 0.41 * 40.0) and windows[2]["p99_ms"] == 40.0
+    assert latency_windows([], 60.0) == []
 
 
 @pytest.mark.ros
@@ -76,6 +81,7 @@ def test_e2e_accounts_for_every_pair_and_detection(tmp_path, detector: str) -> N
     assert 0 < r["latency_p50_ms"] <= r["latency_p99_ms"] < 10_000
     assert 0 <= r["after_fused_p50_ms"] <= r["after_fused_p99_ms"] < r["latency_p99_ms"]  # detections follow their fused image
     assert len(r["latency_trace"]) == d["received_here"] and r["latency_tail"]["frames"] >= 1
+    assert sum(w["detections"] for w in r["latency_windows"]) == d["received_here"]
     assert r["detections_topic"] in ("detections", "detections/json")
     names = ["camera", "fusion_node"] + (["detector_node"] if detector == "node" else []) + ["bench"]
     assert list(r["cpu_percent"]) == names and r["cpu_percent"]["fusion_node"] > 0

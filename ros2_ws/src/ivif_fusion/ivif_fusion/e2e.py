@@ -21,7 +21,8 @@ host clock), beside the fused image's, and detections received − its fused ima
 detector adds; the separate node's extra hop shows here). detector_node runs with
 ``publish_image:=false``, like the in-process default, so both set-ups publish the same. Every detection's stamp must be the stamp of a fused image
 received here (``stamps_unmatched``). Every detection's latency goes into the JSON (``latency_trace``), with
-where the slowest 1 % fell (``latency_tail``: one burst, steady jitter, or start-up). CPU per process while the
+where the slowest 1 % fell (``latency_tail``: one burst, steady jitter, or start-up) and the p50/p99 of every
+``--bin`` window (``latency_windows``, printed as a p99 per window). CPU per process while the
 camera publishes (% of one core, from /proc/<pid>/stat), RSS every 10 s. Prints a table, ``--json OUT``.
 
     python -m ivif_fusion.e2e --rate 30 --seconds 120 --detector inprocess --json e2e_inprocess_30.json
@@ -114,6 +115,16 @@ def latency_trace(received: list[tuple[int, int]]) -> list[list[float]]:
     return [[round((stamp - first) / 1e9, 3), round(lag / 1e6, 2)] for stamp, lag in ordered]
 
 
+def latency_windows(trace: list[list[float]], window_s: float) -> list[dict[str, float]]:
+    """Camera → detection p50/p99 per ``window_s`` of a :func:`latency_trace` (the rows' ``--bin``), so a long run
+    shows whether its p99 is every window's or a few windows' (empty windows are left out)."""
+    windows: dict[int, list[float]] = {}
+    for t, lag in trace:
+        windows.setdefault(int(t // window_s), []).append(lag)
+    return [{"start_s": k * window_s, "detections": len(lags), "p50_ms": percentiles(lags)[0], "p99_ms": percentiles(lags)[1]}
+            for k, lags in sorted(windows.items())]
+
+
 def latency_tail(trace: list[list[float]], window_s: float = 1.0) -> dict[str, object]:
     """Where in the run (a :func:`latency_trace`) the slowest 1 % of detections (above the p99) came from: their
     times (s since the first stamp), how many distinct ``window_s`` windows hold them and how many fall in the first
@@ -190,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             result.update({"detections_rate_hz": len(received) / duration, "detections_topic": detections_topic,
                            "latency_p50_ms": percentiles(latencies)[0], "latency_p99_ms": percentiles(latencies)[1],
                            "after_fused_p50_ms": percentiles(after_fused)[0], "after_fused_p99_ms": percentiles(after_fused)[1],
-                           "latency_tail": latency_tail(trace), "latency_trace": trace})
+                           "latency_tail": latency_tail(trace), "latency_windows": latency_windows(trace, args.bin),
+                           "latency_trace": trace})
     finally:
         if camera is not None:
             stop_process(camera)
@@ -223,6 +235,9 @@ def print_detections(result: dict[str, object]) -> None:
         if tail:
             print(f"  slowest 1 % (> {tail['threshold_ms']:.1f} ms): {tail['frames']} detections in {tail['windows']} "
                   f"{tail['window_s']:g} s window(s), {tail['in_first_5_s']} in the first 5 s")
+        windows = result.get("latency_windows") or []
+        if len(windows) > 1:
+            print(f"  p99 per {s['bin']:g} s: " + ", ".join(f"{w['p99_ms']:.1f}" for w in windows) + " ms")
     unaccounted = [c["unaccounted"] for c in result["cameras"].values()] + [result["pairs"]["pairs_unaccounted"]]
     unaccounted += [d["unaccounted"], d["not_received_here"]] if d is not None else []
     print(f"  unaccounted anywhere: {sum(abs(u) for u in unaccounted)}; CPU % of one core: "
