@@ -26,11 +26,8 @@ class BenchPair:
     source: str  # what it is, for the report
 
     def resized(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.thermal.shape == (height, width):
-            return self.thermal, self.visible
-        interp = cv2.INTER_AREA if width * height < self.thermal.size else cv2.INTER_LINEAR
-        return (cv2.resize(self.thermal, (width, height), interpolation=interp),
-                cv2.resize(self.visible, (width, height), interpolation=interp))
+        """Both images at width x height (each resized on its own, see :func:`_scaled`)."""
+        return self.rig((width, height), (width, height))
 
     def rig(self, thermal_size: tuple[int, int], visible_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """The thermal image at ``thermal_size`` and the visible one at ``visible_size`` ((width, height) each):
@@ -39,8 +36,8 @@ class BenchPair:
 
 
 def _scaled(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``image`` at width x height (area averaging to shrink, bilinear to enlarge, as :meth:`BenchPair.resized`);
-    the image itself when it already has that size."""
+    """``image`` at width x height (area averaging to shrink, bilinear to enlarge); the image itself when it
+    already has that size."""
     if image.shape[:2] == (height, width):
         return image
     interp = cv2.INTER_AREA if width * height < image.shape[0] * image.shape[1] else cv2.INTER_LINEAR
