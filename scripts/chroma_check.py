@@ -34,7 +34,7 @@ import torch
 from fusion_core import EngineConfig, create_engine
 from fusion_core.colour import rgb_to_ycbcr, ycbcr_to_rgb
 from fusion_core.io import read_thermal, read_visible
-from training.data import read_split
+from training.data import read_split, read_split_excluding
 
 REPO = Path(__file__).resolve().parents[1]
 MSRS = REPO.parent / "shared" / "data" / "MSRS" / "trainval"
@@ -45,9 +45,7 @@ RATIO_EPS = 0.02  # keeps the luminance ratio finite in black pixels
 
 def pair_stems(pairs: str) -> list[str]:
     """The stems of ``pairs`` ('dev' or 'selection') from the committed split files."""
-    dev = read_split(DEV_SPLIT)
-    held = set(dev)
-    return dev if pairs == "dev" else [s for s in read_split(DEV_AND_SELECTION_SPLIT) if s not in held]
+    return read_split(DEV_SPLIT) if pairs == "dev" else read_split_excluding(DEV_AND_SELECTION_SPLIT, DEV_SPLIT)
 
 
 def to_ycbcr(rgb: np.ndarray) -> torch.Tensor:

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from fusion_core.io import read_thermal, read_visible, to_luminance
-from training.data import read_split
+from training.data import read_split, read_split_excluding
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -47,8 +47,7 @@ ROADSCENE_PAIRS = 40
 def selection_stems(name: str) -> list[str]:
     """The selection stems of ``name`` ('msrs' or 'roadscene'), sorted, from the committed split files."""
     if name == "msrs":
-        dev = set(read_split(REPO / "config/splits/msrs_dev.txt"))
-        return sorted(s for s in read_split(REPO / "config/splits/msrs_dev_and_selection.txt") if s not in dev)
+        return sorted(read_split_excluding(REPO / "config/splits/msrs_dev_and_selection.txt", REPO / "config/splits/msrs_dev.txt"))
     dev = set(read_split(REPO / "config/splits/roadscene_dev.txt"))
     rest = sorted(p.stem for p in (DATA / "RoadScene" / "trainval" / "ir").iterdir() if p.stem not in dev)
     return rest[::3][:ROADSCENE_PAIRS]
@@ -58,11 +57,12 @@ def link_pairs(out: Path) -> None:
     """OUT/<set>/{ir,vi}[/labels_det_ir] as symlinks to the selection pairs in ../shared/data."""
     for name, folder in SETS.items():
         root = DATA / folder / "trainval"
+        stems = selection_stems(name)
         subdirs = ["ir", "vi"] + (["labels_det_ir"] if name == "msrs" else [])
         for sub in subdirs:
             target = out / name / sub
             target.mkdir(parents=True, exist_ok=True)
-            for stem in selection_stems(name):
+            for stem in stems:
                 found = sorted((root / sub).glob(stem + ".*"))
                 if not found:
                     if sub == "labels_det_ir":
@@ -71,7 +71,7 @@ def link_pairs(out: Path) -> None:
                 link = target / found[0].name
                 if not link.exists():
                     link.symlink_to(found[0])
-        print(f"{name}: {len(selection_stems(name))} pairs linked under {out / name}")
+        print(f"{name}: {len(stems)} pairs linked under {out / name}")
 
 
 def base_shift(fused: np.ndarray, ir: np.ndarray, vi: np.ndarray, sigma: float, weight: float) -> np.ndarray:
@@ -81,24 +81,31 @@ def base_shift(fused: np.ndarray, ir: np.ndarray, vi: np.ndarray, sigma: float, 
 
 
 def write_shifts(out: Path, reference: str, shifts: list[str]) -> None:
-    """OUT/<set>/<reference>_base<σ>_<w>/fused/<stem>.png: grey luminance with the base moved (see base_shift)."""
+    """OUT/<set>/<reference>_base<σ>_<w>/fused/<stem>.png: grey luminance with the base moved (see base_shift).
+    Every spec is checked before anything is written; each pair is read once for all of them."""
+    specs = {}
+    for spec in shifts:
+        try:
+            specs[spec] = tuple(float(x) for x in spec.split(":"))
+        except ValueError:
+            specs[spec] = ()
+        if len(specs[spec]) != 2:
+            raise SystemExit(f"--shift {spec!r}: expected SIGMA:W, e.g. 2:0.3")
     sources = [name for name in SETS if (out / name / reference / "fused").is_dir()]
     if not sources:
         raise SystemExit(f"no {reference}/fused folder under {out}/<set>: fuse the selection pairs first")
     for name in sources:
-        source = out / name / reference / "fused"
-        for spec in shifts:
-            try:
-                sigma, weight = (float(x) for x in spec.split(":"))
-            except ValueError:
-                raise SystemExit(f"--shift {spec!r}: expected SIGMA:W, e.g. 2:0.3") from None
-            target = out / name / f"{reference}_base{spec.replace(':', '_')}" / "fused"
+        targets = {spec: out / name / f"{reference}_base{spec.replace(':', '_')}" / "fused" for spec in specs}
+        for target in targets.values():
             target.mkdir(parents=True, exist_ok=True)
-            for path in sorted(source.iterdir()):
-                ir = to_luminance(read_thermal(next((out / name / "ir").glob(path.stem + ".*"))))
-                vi = to_luminance(read_visible(next((out / name / "vi").glob(path.stem + ".*"))))
-                shifted = base_shift(to_luminance(read_visible(path)), ir, vi, sigma, weight)
-                cv2.imwrite(str(target / f"{path.stem}.png"), np.clip(np.rint(shifted), 0, 255).astype(np.uint8))
+        for path in sorted((out / name / reference / "fused").iterdir()):
+            ir = to_luminance(read_thermal(next((out / name / "ir").glob(path.stem + ".*"))))
+            vi = to_luminance(read_visible(next((out / name / "vi").glob(path.stem + ".*"))))
+            fused = to_luminance(read_visible(path))
+            for spec, (sigma, weight) in specs.items():
+                shifted = base_shift(fused, ir, vi, sigma, weight)
+                cv2.imwrite(str(targets[spec] / f"{path.stem}.png"), np.clip(np.rint(shifted), 0, 255).astype(np.uint8))
+        for target in targets.values():
             print(f"{name}: wrote {target}")
 
 

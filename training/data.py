@@ -68,6 +68,13 @@ def read_split(path: str | Path) -> list[str]:
     return [s for s in stems if s]
 
 
+def read_split_excluding(path: str | Path, exclude: str | Path) -> list[str]:
+    """The stems of split file ``path`` that split file ``exclude`` does not list, in ``path``'s order (e.g. the
+    MSRS selection pairs: config/splits/msrs_dev_and_selection.txt less config/splits/msrs_dev.txt)."""
+    held = set(read_split(exclude))
+    return [s for s in read_split(path) if s not in held]
+
+
 def dataset_dir(spec: DatasetSpec, base_dir: str | Path) -> Path:
     root = Path(spec.root).expanduser()
     return (root if root.is_absolute() else resolve_path(base_dir) / root) / spec.split
