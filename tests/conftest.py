@@ -39,3 +39,14 @@ def msrs_pair(msrs_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
     stem = "00004N"
     return read_thermal(msrs_dir / "ir" / f"{stem}.png"), read_visible(msrs_dir / "vi" / f"{stem}.png")
+
+
+@pytest.fixture(scope="session")
+def msrs_luma(msrs_pair: tuple[np.ndarray, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real MSRS pair as the model sees it: (IR, VI luminance) float tensors in [0, 1], (1, 1, 480, 640)."""
+    from fusion_core.colour import luminance
+
+    thermal, visible = msrs_pair
+    ir = torch.from_numpy(thermal).float().div(255.0)[None, None]
+    vi = luminance(torch.from_numpy(visible).float().div(255.0))[None, None].contiguous()
+    return ir, vi

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
 from fusion_core import ConfigError, FusionNet, FusionNetConfig, load_model
 from fusion_core.checkpoint import load_checkpoint, model_from_payload, save_checkpoint
-from fusion_core.colour import luminance
 from fusion_core.export import PARITY_TOLERANCE, export_onnx, onnx_parity
 from fusion_core.model.guided import upsample_to
 from fusion_core.model.pyramid import choose_stronger, detail_transfer, laplacian_bands, reduce
-
-
-def _real(msrs_pair: tuple[np.ndarray, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    thermal, visible = msrs_pair
-    ir = torch.from_numpy(thermal).float().div(255.0)[None, None]
-    vi = luminance(torch.from_numpy(visible).float().div(255.0))[None, None].contiguous()
-    return ir, vi
 
 
 @pytest.mark.parametrize("h, w", [(480, 640), (37, 53), (1, 1), (5, 1283)])
@@ -46,9 +37,9 @@ def test_reduce_keeps_a_constant_and_blurs_an_impulse_with_the_binomial_taps() -
     assert out.sum().item() == pytest.approx(1.0 / 4.0, rel=1e-5)  # every second pixel of a kernel summing to 1
 
 
-def test_choose_stronger_is_where_to_the_bit(msrs_pair) -> None:
+def test_choose_stronger_is_where_to_the_bit(msrs_luma) -> None:
     """The Where-free choose-max gives torch.where's values exactly, ties (equal magnitudes) going to the second."""
-    ir, vi = _real(msrs_pair)
+    ir, vi = msrs_luma
     (a,), _ = laplacian_bands(ir, 1)
     (b,), _ = laplacian_bands(vi, 1)
     b[..., :4, :] = -a[..., :4, :]  # equal magnitudes, opposite signs
@@ -69,24 +60,24 @@ def _rebuild_with_bands_moved(fused, ir, vi, gains):
     return out
 
 
-def test_zero_gains_change_nothing(msrs_pair) -> None:
-    ir, vi = _real(msrs_pair)
+def test_zero_gains_change_nothing(msrs_luma) -> None:
+    ir, vi = msrs_luma
     fused = 0.5 * (ir + vi)
     assert torch.equal(detail_transfer(fused, ir, vi, ()), fused)
     assert torch.allclose(detail_transfer(fused, ir, vi, (0.0, 0.0, 0.0)), fused, atol=1e-6)
 
 
 @pytest.mark.parametrize("gains", [(1.0,), (0.5, 0.5), (0.75, 0.5, 0.25), (0.0, 1.0, 0.0, 2.0)])
-def test_transfer_is_the_fusion_rebuilt_with_each_band_moved_towards_the_stronger_source(msrs_pair, gains) -> None:
-    ir, vi = _real(msrs_pair)
+def test_transfer_is_the_fusion_rebuilt_with_each_band_moved_towards_the_stronger_source(msrs_luma, gains) -> None:
+    ir, vi = msrs_luma
     fused = 0.7 * ir + 0.3 * vi
     out = detail_transfer(fused, ir, vi, gains)
     assert (out - _rebuild_with_bands_moved(fused, ir, vi, gains)).abs().max().item() < 1e-5
     assert (out - fused).abs().mean().item() > 1e-3
 
 
-def test_gain_one_at_the_finest_band_swaps_in_the_stronger_detail_from_both_sources(msrs_pair) -> None:
-    ir, vi = _real(msrs_pair)
+def test_gain_one_at_the_finest_band_swaps_in_the_stronger_detail_from_both_sources(msrs_luma) -> None:
+    ir, vi = msrs_luma
     fused = 0.5 * (ir + vi)
     (f_band,), _ = laplacian_bands(fused, 1)
     (ir_band,), _ = laplacian_bands(ir, 1)
@@ -101,8 +92,8 @@ def test_gain_one_at_the_finest_band_swaps_in_the_stronger_detail_from_both_sour
     assert stronger.abs().mean() > 1.2 * f_band.abs().mean()
 
 
-def test_fusionnet_applies_the_transfer_after_the_blend_and_keeps_alpha(msrs_pair) -> None:
-    ir, vi = _real(msrs_pair)
+def test_fusionnet_applies_the_transfer_after_the_blend_and_keeps_alpha(msrs_luma) -> None:
+    ir, vi = msrs_luma
     plain = load_model()
     with_transfer = FusionNet(dataclasses.replace(plain.config, pyramid_gains=(0.75, 0.5, 0.25))).eval()
     with_transfer.load_state_dict(plain.state_dict())
@@ -132,12 +123,12 @@ def test_bad_gains_are_refused(gains: tuple[float, ...]) -> None:
         FusionNetConfig(pyramid_gains=gains)
 
 
-def test_onnx_export_matches_pytorch_with_the_transfer(tmp_path, msrs_pair) -> None:
+def test_onnx_export_matches_pytorch_with_the_transfer(tmp_path, msrs_luma) -> None:
     torch.manual_seed(0)
     model = FusionNet(FusionNetConfig(channels=8, pyramid_gains=(0.75, 0.5, 0.25))).eval()
     result = export_onnx(model, tmp_path / "m.onnx", exporter="legacy")
     assert max(result.parity_max_abs.values()) <= PARITY_TOLERANCE
-    ir, vi = _real(msrs_pair)
+    ir, vi = msrs_luma
     for h, w in ((480, 640), (37, 53), (5, 1283)):
         diff = onnx_parity(result.path, model, ir[..., :h, :w].contiguous(), vi[..., :h, :w].contiguous())
         assert diff["fused"] <= 1.0 / 255.0 and diff["alpha"] <= 1.0 / 255.0, (h, w)

@@ -269,12 +269,14 @@ def test_init_fine_tunes_from_a_model_file_and_refuses_another_architecture(tmp_
 
     with pytest.raises(ConfigError, match="run.init default: its model config .* differs"):  # shipped model: 16 channels, smoke: 8
         train(load_config(SMOKE, [BASE, "optim.steps=1", "run.init=default"]), out_dir=tmp_path / "bad")
-    # the weight-free detail transfer may differ: the weights still fit, and the run keeps its own gains
+    # the weight-free stages (detail transfer, tone) may differ: the weights still fit, and the run keeps its own numbers
     with_transfer = train(load_config(SMOKE, [BASE, "optim.steps=1", "optim.lr=1e-9", "optim.warmup=0", f"run.init={start}",
-                                              "model.pyramid_gains=[0.5,0.25]"]), out_dir=tmp_path / "pyr")
+                                              "model.pyramid_gains=[0.5,0.25]", "model.sum_mix=0.1", "model.contrast_gain=1.06"]),
+                          out_dir=tmp_path / "pyr")
     d = _state(with_transfer.model_path)
     assert all(torch.allclose(a[k], d[k], atol=1e-6) for k in a)
-    assert torch.load(with_transfer.model_path, weights_only=True)["model_config"]["pyramid_gains"] == [0.5, 0.25]
+    saved = torch.load(with_transfer.model_path, weights_only=True)["model_config"]
+    assert (saved["pyramid_gains"], saved["sum_mix"], saved["contrast_gain"]) == ([0.5, 0.25], 0.1, 1.06)
 
 
 def test_ssvif_runs_both_stages_and_saves_its_heads(tmp_path: Path) -> None:

@@ -118,8 +118,9 @@ class _Run:
         path = None if source == "default" else Path(source)
         payload = load_checkpoint(path)
         stored = model_config_from(payload, source)
-        # pyramid_gains are fixed numbers, not weights: a run may start from a file made with other gains
-        if replace(stored, pyramid_gains=self.cfg.model.pyramid_gains) != self.cfg.model:
+        # pyramid_gains and the tone stage are fixed numbers, not weights: a run may start from a file made with others
+        m = self.cfg.model
+        if replace(stored, pyramid_gains=m.pyramid_gains, sum_mix=m.sum_mix, contrast_gain=m.contrast_gain) != m:
             raise ConfigError(f"run.init {source}: its model config {stored} differs from this run's model {self.cfg.model}; "
                               "set model.* to match the file")
         load_weights(self.module.fusion, payload["model"], source)

@@ -33,6 +33,10 @@ class FusionNetConfig:
     # Laplacian detail transfer after the blend (:mod:`fusion_core.model.pyramid`), one gain per band, finest
     # first; () = off (every model before it). Fixed numbers, not weights: set per checkpoint.
     pyramid_gains: tuple[float, ...] = ()
+    # Global tone after the blend (:mod:`fusion_core.model.tone`): share of the way towards the sources' sum, and a
+    # contrast gain about the image mean; 0 and 1 = off (every model before it). Fixed numbers, not weights.
+    sum_mix: float = 0.0
+    contrast_gain: float = 1.0
 
     def __post_init__(self) -> None:
         if self.channels < 4:
@@ -51,6 +55,10 @@ class FusionNetConfig:
             raise ConfigError(f"max_detail_gain must be >= 0, got {self.max_detail_gain}")
         if len(self.pyramid_gains) > MAX_PYRAMID_LEVELS or any(not 0.0 <= g <= 2.0 for g in self.pyramid_gains):
             raise ConfigError(f"pyramid_gains must be at most {MAX_PYRAMID_LEVELS} gains in [0, 2], got {self.pyramid_gains}")
+        if not 0.0 <= self.sum_mix <= 1.0:
+            raise ConfigError(f"sum_mix must be in [0, 1], got {self.sum_mix}")
+        if not 0.5 <= self.contrast_gain <= 2.0:
+            raise ConfigError(f"contrast_gain must be in [0.5, 2], got {self.contrast_gain}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -14,6 +14,8 @@ Pipeline for one pair of luminance images in [0, 1], shapes (B, 1, H, W), any H 
    residual that can sharpen but never invent structure absent from both sources.
 7. Optionally (``pyramid_gains``), each Laplacian band of the result moved towards the stronger source's
    band (:mod:`.pyramid`), clamped again.
+8. Optionally (``sum_mix``, ``contrast_gain``), a global tone stage: a share of the way towards the sources'
+   sum and a contrast gain about the image mean (:mod:`.tone`), clamped again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .attention import ModalityAttention
 from .config import FusionNetConfig
 from .guided import box_filter, downsample, fast_guided_upsample, upsample_to
 from .pyramid import detail_transfer
+from .tone import apply_tone
 
 
 class FusionOutput(NamedTuple):
@@ -108,6 +111,7 @@ class FusionNet(nn.Module):
         fused = fused.clamp(0.0, 1.0)
         if cfg.pyramid_gains:
             fused = detail_transfer(fused, ir, vi, cfg.pyramid_gains).clamp(0.0, 1.0)
+        fused = apply_tone(fused, ir, vi, cfg.sum_mix, cfg.contrast_gain)
         return FusionOutput(fused, alpha, spatial, gains)
 
 

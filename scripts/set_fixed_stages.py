@@ -1,0 +1,75 @@
+"""Write a copy of a FusionNet checkpoint with its fixed stages set: the Laplacian detail transfer
+(fusion_core/model/pyramid.py) and the tone stage (fusion_core/model/tone.py).
+
+These are architecture numbers, not weights, so they live in the checkpoint's model config; this copies
+the weights unchanged, keeps every stage not named on the command line as the source file has it, and
+records where the file came from in its ``meta``:
+
+    python scripts/set_fixed_stages.py --model default --gains 0.5,0.5,0.5,0.5 --out runs/v2_pyramid.pt
+    python scripts/set_fixed_stages.py --model default --sum-mix 0.1 --contrast-gain 1.06 --out runs/v2tone.pt
+
+``--model default`` is the shipped model; ``--gains ''`` turns the transfer off, ``--sum-mix 0
+--contrast-gain 1`` the tone stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, model_from_payload, save_checkpoint  # noqa: E402
+from fusion_core.errors import IvifError  # noqa: E402
+from fusion_core.model import FusionNet  # noqa: E402
+
+
+def parse_gains(text: str) -> tuple[float, ...]:
+    return tuple(float(g) for g in text.split(",") if g.strip())
+
+
+def stage_changes(args: argparse.Namespace) -> dict:
+    """The config fields named on the command line, parsed."""
+    changes: dict = {}
+    if args.gains is not None:
+        changes["pyramid_gains"] = parse_gains(args.gains)
+    if args.sum_mix is not None:
+        changes["sum_mix"] = args.sum_mix
+    if args.contrast_gain is not None:
+        changes["contrast_gain"] = args.contrast_gain
+    return changes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default", help="checkpoint to copy ('default' = the shipped model)")
+    parser.add_argument("--gains", help="pyramid_gains: comma-separated gains in [0, 2], finest band first ('' = off)")
+    parser.add_argument("--sum-mix", type=float, help="tone: share of the way towards the sources' sum, [0, 1] (0 = off)")
+    parser.add_argument("--contrast-gain", type=float, help="tone: contrast gain about the image mean, [0.5, 2] (1 = off)")
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args(argv)
+    changes = stage_changes(args)
+    if not changes:
+        parser.error("name at least one of --gains, --sum-mix, --contrast-gain")
+    source = DEFAULT_MODEL_PATH if args.model == "default" else Path(args.model)
+    try:
+        payload = load_checkpoint(source)
+        plain = model_from_payload(payload, source)
+        model = FusionNet(dataclasses.replace(plain.config, **changes))
+        model.load_state_dict(plain.state_dict())
+    except (IvifError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cfg = model.config
+    stages = {"pyramid_gains": list(cfg.pyramid_gains), "sum_mix": cfg.sum_mix, "contrast_gain": cfg.contrast_gain}
+    meta = dict(payload.get("meta") or {})
+    meta["fixed_stages_set"] = {"from": str(source), **stages, "by": "scripts/set_fixed_stages.py"}
+    save_checkpoint(args.out, model, meta)
+    print(f"wrote {args.out}: weights of {source}, {stages}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
