@@ -3,6 +3,7 @@ the manual fallback and --calibration in ivif fuse."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import cv2
@@ -367,3 +368,19 @@ def test_ambiguous_refusal_says_how_far_apart_the_rival_alignments_are():
     px, percent = int(found.group(1)), float(found.group(2))
     assert px > 0.02 * VW  # only clearly different alignments are rivals
     assert percent == pytest.approx(100.0 * px / VW, abs=0.2)
+    # with the margin check off the same search comes back, and its rivals hold what the refusal named
+    est = estimate_homography([(thermal, visible)], dataclasses.replace(CONFIG, min_margin=0.0))
+    assert len(est.rivals) == CONFIG.candidates - 1
+    counted = [r for r in est.rivals if r.counted]
+    nearest = min(counted, key=lambda r: r.score_gap)
+    assert round(nearest.apart_px) == px
+    assert nearest.score_gap == pytest.approx(est.margin, abs=1e-12) and est.margin < CONFIG.min_margin
+    assert all(r.score_gap >= 0.0 and r.counted == (r.apart_px > 0.02 * VW) for r in est.rivals)
+
+
+def test_an_accepted_estimate_records_its_rivals(rig_estimate):
+    """On the real rig pair the other first-level candidates converge onto the winner's alignment (within a pixel,
+    same score to 1e-4), so none counts as a rival and the margin is the winner's own score."""
+    assert len(rig_estimate.rivals) == CONFIG.candidates - 1
+    assert all(not r.counted and r.apart_px < 1.0 and 0.0 <= r.score_gap < 1e-4 for r in rig_estimate.rivals)
+    assert rig_estimate.margin >= CONFIG.min_margin

@@ -28,6 +28,18 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Rival:
+    """Another first-level candidate than the winner: how far below the winner it scored (first-level score,
+    normalised at each alignment, ≥ 0) and how far apart the two alignments are (largest distance at the
+    thermal corners, visible px). ``counted``: far enough apart (> 2 % of the visible width) to be a different
+    alignment, so it takes part in the margin; a nearer one is the winner's own basin."""
+
+    score_gap: float
+    apart_px: float
+    counted: bool
+
+
+@dataclass(frozen=True)
 class Estimate:
     """An accepted calibration. ``score``: normalised orientation agreement at the finest level (0–1,
     higher is better, normalised at the result; see :class:`CalibrationConfig` for measured values);
@@ -36,7 +48,8 @@ class Estimate:
     clearly different alignment (more than
     2 % of the visible width apart at a thermal corner; the best's score when there is none);
     ``pairs``: how many pairs were used, ``used`` their indices in the given list; ``skipped``: why each other
-    pair was left out (too little structure);
+    pair was left out (too little structure); ``rivals``: every other first-level candidate (:class:`Rival`),
+    so how close a call the margin was can be read back (``scripts/calibration_benchmark.py --ambiguity``);
     ``seconds``: wall time."""
 
     homography: np.ndarray  # (3, 3) float64, thermal px -> visible px, h[2, 2] = 1
@@ -49,6 +62,7 @@ class Estimate:
     seconds: float
     skipped: tuple[str, ...] = ()
     used: tuple[int, ...] = ()
+    rivals: tuple[Rival, ...] = ()
 
 
 def estimate_homography(pairs: list[tuple[np.ndarray, np.ndarray]], config: CalibrationConfig | None = None) -> Estimate:
@@ -78,8 +92,9 @@ def estimate_homography(pairs: list[tuple[np.ndarray, np.ndarray]], config: Cali
     scores = [score_at(grey, h, config.refine_widths[0], config) for h in first]
     best = int(np.argmax(scores))
     apart = [corner_error(hj, first[best], t_size) for hj in first]
-    rivals = [j for j in range(len(first)) if j != best and apart[j] > 0.02 * v_size[0]]
-    rival = max(rivals, key=lambda j: scores[j], default=None)
+    counted = [j for j in range(len(first)) if j != best and apart[j] > 0.02 * v_size[0]]
+    rival = max(counted, key=lambda j: scores[j], default=None)
+    rivals = tuple(Rival(float(scores[best] - scores[j]), float(apart[j]), j in counted) for j in range(len(first)) if j != best)
     margin = scores[best] - (scores[rival] if rival is not None else 0.0)
     h = refine(grey, first[best], config, slice(1, None))[0] if len(config.refine_widths) > 1 else first[best]
     score = score_at(grey, h, config.refine_widths[-1], config)
@@ -97,7 +112,8 @@ def estimate_homography(pairs: list[tuple[np.ndarray, np.ndarray]], config: Cali
                 f"({apart[rival] / v_size[0]:.1%} of the visible width), score within")
         raise InputError(f"ambiguous: {what} {margin:.3f} (min_margin {config.min_margin}); use several pairs of one rig, "
                          "or --points")
-    return Estimate(h / h[2, 2], t_size, v_size, score, overlap, margin, len(grey), time.perf_counter() - start, skipped, used)
+    return Estimate(h / h[2, 2], t_size, v_size, score, overlap, margin, len(grey), time.perf_counter() - start, skipped, used,
+                    rivals)
 
 
 def overlap_fraction(h: np.ndarray, thermal_size: Size, visible_size: Size, samples: int = 32) -> float:
