@@ -10,9 +10,9 @@ sources' sum, with the image mean held where the blend put it:
 
 so each source's contrast shows in the other's regions at ``sum_mix`` strength, and the brightness the
 network chose is unchanged. ``contrast_gain`` then scales every grey level's distance from the image
-mean, ``F₂ = mean(F₁) + contrast_gain · (F₁ − mean(F₁))``: adding a share of the other source lowers
-neither camera's contrast, but the mix and the final clamp to [0, 1] round some of it away, and a gain a
-few percent above 1 gives it back.
+mean, ``F₂ = mean(F₁) + contrast_gain · (F₁ − mean(F₁))``: a plain contrast stretch. It adds no
+information; the contrast metrics (SD exactly, SF and AG nearly) grow in proportion to it, which is why it
+is a separate number, off by default, and reported as such wherever a model uses it.
 
 Both are fixed numbers in :class:`~fusion_core.model.FusionNetConfig`, not weights, so a checkpoint that
 sets them exports them inside its ONNX graph, and the defaults (0 and 1) skip the stage entirely (every
