@@ -16,7 +16,7 @@ from fusion_core.detection import (Detection, Detector, DetectorConfig, GroundTr
                                    boxes_to_image, coco_class_names, decode_yolox, draw_detections, evaluate_map,
                                    grid_and_strides, letterbox, load_ground_truth, nms_per_class, paired_bootstrap)
 from fusion_core.detection.evaluate import _class_aps, _class_tables
-from fusion_core.errors import ConfigError, InputError
+from fusion_core.errors import ConfigError, InputError, ModelFileError
 from fusion_core.io import read_visible
 
 S = 416
@@ -320,6 +320,26 @@ def test_model_with_fixed_reshapes_falls_back_to_the_square(tmp_path, caplog):
         detector = Detector(DetectorConfig(model_path=str(path), input_size=side))
     assert not detector.rectangular and "does not run on rectangular canvases" in caplog.text
     assert detector.detect(np.zeros((48, 64, 3), np.uint8), "rgb") == []  # the square session still works
+    # such a graph cannot run at another size, rectangular or not, and says which size it takes
+    with pytest.raises(ModelFileError, match=r"runs only at its exported 64 x 64 canvas, not input_size 32"):
+        Detector(DetectorConfig(model_path=str(path), input_size=32))
+    with pytest.raises(ModelFileError, match=r"expected one \[1, 3, 32, 32\] tensor \(check input_size"):
+        Detector(DetectorConfig(model_path=str(path), input_size=32, rectangular=False))
+
+
+def test_shipped_model_runs_at_a_smaller_canvas(msrs_dir):
+    """The shipped YOLOX-nano is fully convolutional: at input_size 320 (a 320x256 canvas for 640x480) it finds
+    the confident objects of the 416 canvas again, at a smaller scale (boxes within IoU 0.6)."""
+    small, full = Detector(DetectorConfig(threads=1, input_size=320)), Detector(DetectorConfig(threads=1))
+    assert small.rectangular
+    matched = 0
+    for stem in REAL_STEMS:
+        image = read_visible(msrs_dir / "vi" / f"{stem}.png")
+        found = small.detect(image, "rgb")
+        for ref in (d for d in full.detect(image, "rgb") if d.score > 0.7):
+            assert any(d.class_id == ref.class_id and _iou(d.box_xyxy, ref.box_xyxy) > 0.6 for d in found), (stem, ref, found)
+            matched += 1
+    assert matched >= 2
 
 
 # --- mAP ---------------------------------------------------------------------------------------------------------
@@ -460,6 +480,14 @@ def test_cli_detect_reports_map_and_bootstrap(tmp_path, msrs_dir, capsys):
     assert square.run(square) == 0
     square_summary = json.loads((out / "square.json").read_text())
     assert square_summary["detector"]["rectangular"] is False and "square 416x416 letterbox" in capsys.readouterr().out
+
+    small = parser.parse_args(["detect", "--images", str(tmp_path / "vi"), "--labels", str(msrs_dir / "labels_det_ir"),
+                               "--json", str(out / "small.json"), "--reps", "10", "--threads", "2", "--input-size", "320"])
+    assert small.run(small) == 0
+    small_summary = json.loads((out / "small.json").read_text())
+    assert small_summary["detector"] == {"model": "yolox_nano.onnx", "input_size": 320, "rectangular": True}
+    assert small_summary["folders"][0]["n_ground_truth"] == vi["n_ground_truth"]
+    assert 0.0 < small_summary["folders"][0]["map50"] <= 1.0  # the 320 canvas still finds these pairs' objects
 
 
 def test_cli_detect_rejects_a_folder_without_labels(tmp_path, msrs_dir):

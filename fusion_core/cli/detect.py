@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reps", type=int, default=1000, help="bootstrap replicates (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: its own)")
+    p.add_argument("--input-size", type=int, default=416,
+                   help="letterbox side the longer image side is scaled to, a multiple of 32 (default 416, YOLOX-nano's "
+                        "training size; smaller is faster and loses small objects)")
     p.add_argument("--square", action="store_true",
                    help="letterbox onto the full square input instead of the default stride-rounded rectangle")
     p.set_defaults(run=run)
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..detection import Detector, DetectorConfig, compare_folders
 
     config = DetectorConfig(model_path=args.model, score_threshold=args.score_threshold, nms_iou=args.nms_iou,
-                            threads=args.threads, rectangular=not args.square)
+                            threads=args.threads, rectangular=not args.square, input_size=args.input_size)
     detector = Detector(config)
     comparison = compare_folders(detector, [args.images, *args.compare], args.labels, reps=args.reps,
                                  seed=args.seed, annotated_dir=args.annotated, draw_threshold=args.draw_threshold,

@@ -35,7 +35,9 @@ class DetectorConfig:
 
     model_path: YOLOX ONNX file; ``None`` = the shipped YOLOX-nano (``fusion_core/weights/yolox_nano``).
     input_size: side of the square letterbox, pixels; a multiple of 32 (the coarsest stride). The image
-        is scaled so its longer side is ``input_size``.
+        is scaled so its longer side is ``input_size``. With ``rectangular`` a fully convolutional model
+        (the shipped YOLOX-nano) runs at any such size, not only the one it was exported at: smaller is
+        faster and loses small objects (measured in ros2_ws/src/ivif_fusion/README.md, "Detector canvas size").
     rectangular: letterbox onto the scaled image rounded up to multiples of 32 instead of the full square
         (rectangular inference: 416 x 320 instead of 416 x 416 for a 4:3 image, 25 % less network time,
         same scale). Needs the ``onnx`` package to free the model's fixed input size in memory; a model

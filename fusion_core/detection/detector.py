@@ -85,13 +85,18 @@ def onnx_runner(config: DetectorConfig) -> HeadRunner:
                              f"{exc}") from exc
     inputs = session.get_inputs()
     shape = inputs[0].shape if inputs else []
-    if len(inputs) != 1 or len(shape) != 4 or (isinstance(shape[2], int) and shape[2] != config.input_size):
+    exported = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else None  # None: free in height
+    if len(inputs) != 1 or len(shape) != 4 or (exported not in (None, config.input_size) and not config.rectangular):
         raise ModelFileError(f"detector model_path {path} takes inputs {[(i.name, i.shape) for i in inputs]}; expected one "
-                             f"[1, 3, {config.input_size}, {config.input_size}] tensor (check input_size)")
+                             f"[1, 3, {config.input_size}, {config.input_size}] tensor (check input_size, or use "
+                             "rectangular canvases, which run a fully convolutional model at any multiple of 32)")
     name = inputs[0].name
     rectangular = False
     if config.rectangular:
         session, rectangular = _rectangular_session(session, path, name, config, open_session)
+        if not rectangular and exported not in (None, config.input_size):
+            raise ModelFileError(f"detector model_path {path} runs only at its exported {exported} x {exported} canvas, "
+                                 f"not input_size {config.input_size}; set input_size {exported}")
 
     def run(batch: np.ndarray) -> np.ndarray:
         return session.run(None, {name: batch})[0]
