@@ -473,19 +473,20 @@ def test_cli_detect_reports_map_and_bootstrap(tmp_path, msrs_dir, capsys):
     assert sorted(p.name for p in (out / "ann" / "0_ir").iterdir()) == [f"{s}.png" for s in REAL_STEMS]
     assert len(list((out / "ann" / "1_vi").iterdir())) == 3
     assert summary["detector"] == {"model": "yolox_nano.onnx", "input_size": 416, "rectangular": True}
-    assert "rectangular (multiples of 32) letterbox" in printed
+    assert "rectangular canvas, longer side 416 px" in printed
 
     square = parser.parse_args(["detect", "--images", str(tmp_path / "vi"), "--labels", str(msrs_dir / "labels_det_ir"),
                                 "--json", str(out / "square.json"), "--reps", "10", "--threads", "2", "--square"])
     assert square.run(square) == 0
     square_summary = json.loads((out / "square.json").read_text())
-    assert square_summary["detector"]["rectangular"] is False and "square 416x416 letterbox" in capsys.readouterr().out
+    assert square_summary["detector"]["rectangular"] is False and "square 416 x 416 canvas" in capsys.readouterr().out
 
     small = parser.parse_args(["detect", "--images", str(tmp_path / "vi"), "--labels", str(msrs_dir / "labels_det_ir"),
                                "--json", str(out / "small.json"), "--reps", "10", "--threads", "2", "--input-size", "320"])
     assert small.run(small) == 0
     small_summary = json.loads((out / "small.json").read_text())
     assert small_summary["detector"] == {"model": "yolox_nano.onnx", "input_size": 320, "rectangular": True}
+    assert "rectangular canvas, longer side 320 px" in capsys.readouterr().out
     assert small_summary["folders"][0]["n_ground_truth"] == vi["n_ground_truth"]
     assert 0.0 < small_summary["folders"][0]["map50"] <= 1.0  # the 320 canvas still finds these pairs' objects
 

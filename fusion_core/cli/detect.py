@@ -45,11 +45,10 @@ def run(args: argparse.Namespace) -> int:
                                  seed=args.seed, annotated_dir=args.annotated, draw_threshold=args.draw_threshold,
                                  progress=True)
     summary = comparison.to_dict()
-    canvas = "rectangular (multiples of 32)" if detector.rectangular else f"square {config.input_size}x{config.input_size}"
     summary["detector"] = {"model": config.resolved_model_path.name, "input_size": config.input_size,
                            "rectangular": detector.rectangular}
     names = list(config.class_names)
-    print(f"AP@0.5 on {summary['n_images']} images, labels {args.labels}, {canvas} letterbox")
+    print(f"AP@0.5 on {summary['n_images']} images, labels {args.labels}, {detector.canvas}")
     print(f"{'images':<40}" + "".join(f"{n:>9}" for n in names) + f"{'mAP':>9}{'ms/img':>9}")
     for row in summary["folders"]:
         cells = "".join(f"{_fmt(row['ap50'][n]):>9}" for n in names)

@@ -163,6 +163,12 @@ class Detector:
         """True when images are letterboxed onto stride-multiple rectangles rather than the square."""
         return self._stride is not None
 
+    @property
+    def canvas(self) -> str:
+        """The letterbox in words, for start-up logs and reports: which canvas and at what size."""
+        n = self.config.input_size
+        return f"rectangular canvas, longer side {n} px" if self.rectangular else f"square {n} x {n} canvas"
+
     def warm_up(self, image_size: tuple[int, int] | None = None) -> float:
         """Detect ``WARM_UP_CALLS`` times on a blank image of ``image_size`` (width, height; None = the square
         input size) so the first real frame does not pay the session's first-run costs for its canvas (about

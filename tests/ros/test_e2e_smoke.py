@@ -38,6 +38,16 @@ def test_account_detections_counts_duplicate_stamps() -> None:
     assert (r["stamps_duplicated"], r["stamps_unmatched"], r["unaccounted"], r["not_received_here"]) == (1, 0, 0, 0)
 
 
+def test_a_prefixed_detector_param_is_refused(capsys) -> None:
+    """'detector.' is e2e's to add: a prefixed setting would reach fusion_node as detector.detector.*, which ROS ignores."""
+    from ivif_fusion import e2e
+
+    with pytest.raises(SystemExit) as stop:
+        e2e.main(["--detector-param", "detector.input_size:=320"])
+    assert stop.value.code == 2
+    assert "give the detector's own name (input_size:=320)" in capsys.readouterr().err
+
+
 def test_latency_trace_and_tail_locate_the_slowest_detections() -> None:
     """200 detections at 30 Hz, 40 ms each but for 80 ms at 0.33 s, 90 ms at 2.0 s and 120 ms at 2.5 s: the trace is
     in stamp order whatever the arrival order; the tail (above the p99, 80.1 ms) is the two slowest, in one 1 s

@@ -105,6 +105,29 @@ def test_params_file_is_applied_in_any_namespace(graph) -> None:
         node.destroy_node()
 
 
+def test_an_undeclared_override_is_named_with_the_nearest_parameter(graph, capfd) -> None:
+    """ROS ignores a value for a parameter the node never declares; declare() names each one in a warning (with the
+    nearest real name) and leaves ROS's own per-topic QoS overrides alone."""
+    from rclpy.node import Node
+
+    from ivif_fusion.params import declare, undeclared_overrides
+
+    node = Node("fusion_node", namespace="typo", context=graph.context,
+                cli_args=["--ros-args", "-p", "slopp:=0.1", "-p", "detector.detector.input_size:=320",
+                          "-p", "qos_overrides./typo/fusion/image.publisher.depth:=3", "-p", "detector.nms_iou:=0.5"])
+    try:
+        values = declare(node, FUSION_PARAMS + FUSION_DETECTOR_PARAMS)
+        assert undeclared_overrides(node) == ["detector.detector.input_size", "slopp"]
+        assert values["detector.input_size"] == 416 and values["detector.nms_iou"] == 0.5  # the typo changed nothing
+        err = capfd.readouterr().err
+        assert "parameter 'slopp' is not a parameter of this node and is ignored; did you mean 'slop'?" in err
+        assert ("parameter 'detector.detector.input_size' is not a parameter of this node and is ignored; "
+                "did you mean 'detector.input_size'?") in err
+        assert "qos_overrides" not in err and "nms_iou" not in err
+    finally:
+        node.destroy_node()
+
+
 BAD_FUSION = [
     ("slop", -0.5, "parameter 'slop'.*out of range"),
     ("queue_size", 0, "parameter 'queue_size'.*out of range"),

@@ -65,7 +65,7 @@ class DetectorNode(Node):
         self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(f"detecting on {self._sub.topic_name} with {self.params.detector_config().resolved_model_path.name} "
                                f"({', '.join(self.params.providers)}), "
-                               f"{'rectangular' if self.detector.rectangular else 'square'} canvas, warmed up in {warm_ms:.0f} ms")
+                               f"{self.detector.canvas}, warmed up in {warm_ms:.0f} ms")
 
     def _on_image(self, msg) -> None:
         self.counters.add("received")

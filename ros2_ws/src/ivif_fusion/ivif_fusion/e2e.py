@@ -148,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector-param", action="append", default=[], metavar="NAME:=VALUE",
                         help="detector setting (repeatable), e.g. threads:=1; 'detector.' is prefixed for inprocess")
     args = parser.parse_args(argv)
+    prefixed = [p for p in args.detector_param if p.startswith("detector.")]
+    if prefixed:  # it would reach fusion_node as detector.detector.*, which ROS ignores
+        parser.error(f"--detector-param {prefixed[0]}: give the detector's own name ({prefixed[0][len('detector.'):]}); "
+                     "'detector.' is added for the in-process detector")
 
     env, changes = run_environment(args)
     namespace = f"e2e{os.getpid()}"

@@ -138,7 +138,7 @@ class FusionNode(Node):
             self.get_logger().info(
                 f"detecting in-process with {self.detection.params.detector_config().resolved_model_path.name} "
                 f"({', '.join(self.detection.params.providers)}, "
-                f"{'rectangular' if self.detection.detector.rectangular else 'square'} canvas) on "
+                f"{self.detection.detector.canvas}) on "
                 f"{'its own thread' if values['detector.own_thread'] else 'the fusion worker'}")
 
     def _warm_up(self) -> None:

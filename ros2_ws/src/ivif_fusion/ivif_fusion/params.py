@@ -17,6 +17,7 @@ test keeps them equal). Topic names are not parameters: remap ``thermal/image_ra
 
 from __future__ import annotations
 
+import difflib
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -183,7 +184,34 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
         if spec.choices and value not in spec.choices:
             raise ConfigError(f"parameter {spec.name!r} is {value!r}; valid values: {', '.join(spec.choices)}")
         values[spec.name] = value
+    for message in undeclared_messages(undeclared_overrides(node), [spec.name for spec in specs]):
+        node.get_logger().warning(message)
     return values
+
+
+# Overrides that ROS itself reads later (per-topic QoS, declared when a publisher or subscription is made).
+ROS_OWNED_PREFIXES = ("qos_overrides.",)
+
+
+def undeclared_overrides(node) -> list[str]:
+    """Names given to ``node`` (``-p``, ``--params-file``, ``parameter_overrides``) that it has not declared.
+
+    Why: ROS 2 ignores such a value without a word, so a typo (``slopp``) or a wrong prefix
+    (``detector.detector.input_size``) would leave the node running on its default while the user believes
+    otherwise. rclpy keeps every override it was given in ``Node._parameter_overrides`` (no public accessor
+    in rclpy; an rclpy without it gives an empty list, so the check is skipped rather than wrong)."""
+    overrides = getattr(node, "_parameter_overrides", None) or {}
+    return sorted(n for n in overrides if not n.startswith(ROS_OWNED_PREFIXES) and not node.has_parameter(n))
+
+
+def undeclared_messages(names: list[str], declared: list[str]) -> list[str]:
+    """One warning per undeclared override, naming the nearest declared parameter when one is close."""
+    messages = []
+    for name in names:
+        close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+        messages.append(f"parameter {name!r} is not a parameter of this node and is ignored"
+                        + (f"; did you mean {close[0]!r}?" if close else ""))
+    return messages
 
 
 @dataclass(frozen=True)
