@@ -121,8 +121,11 @@ def latency_windows(trace: list[list[float]], window_s: float) -> list[dict[str,
     windows: dict[int, list[float]] = {}
     for t, lag in trace:
         windows.setdefault(int(t // window_s), []).append(lag)
-    return [{"start_s": k * window_s, "detections": len(lags), "p50_ms": percentiles(lags)[0], "p99_ms": percentiles(lags)[1]}
-            for k, lags in sorted(windows.items())]
+    rows = []
+    for k, lags in sorted(windows.items()):
+        p50, p99 = percentiles(lags)
+        rows.append({"start_s": k * window_s, "detections": len(lags), "p50_ms": p50, "p99_ms": p99})
+    return rows
 
 
 def latency_tail(trace: list[list[float]], window_s: float = 1.0) -> dict[str, object]:
