@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, model_from_payload, save_checkpoint  # noqa: E402
 from fusion_core.errors import IvifError  # noqa: E402
 from fusion_core.model import FusionNet  # noqa: E402
+from fusion_core.model.config import FIXED_STAGE_FIELDS  # noqa: E402
 
 
 def parse_gains(text: str) -> tuple[float, ...]:
@@ -62,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except (IvifError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cfg = model.config
-    stages = {"pyramid_gains": list(cfg.pyramid_gains), "sum_mix": cfg.sum_mix, "contrast_gain": cfg.contrast_gain}
+    stages = {f: model.config.to_dict()[f] for f in FIXED_STAGE_FIELDS}
     meta = dict(payload.get("meta") or {})
     meta["fixed_stages_set"] = {"from": str(source), **stages, "by": "scripts/set_fixed_stages.py"}
     save_checkpoint(args.out, model, meta)

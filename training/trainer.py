@@ -29,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, load_weights, model_config_from, save_checkpoint
 from fusion_core.errors import ConfigError
+from fusion_core.model.config import FIXED_STAGE_FIELDS
 
 from . import distributed as dist_utils
 from .config import OptimConfig, TrainConfig, config_from_dict, dump_config
@@ -118,9 +119,9 @@ class _Run:
         path = None if source == "default" else Path(source)
         payload = load_checkpoint(path)
         stored = model_config_from(payload, source)
-        # pyramid_gains and the tone stage are fixed numbers, not weights: a run may start from a file made with others
+        # the fixed stages (detail transfer, tone) are numbers, not weights: a run may start from a file made with others
         m = self.cfg.model
-        if replace(stored, pyramid_gains=m.pyramid_gains, sum_mix=m.sum_mix, contrast_gain=m.contrast_gain) != m:
+        if replace(stored, **{f: getattr(m, f) for f in FIXED_STAGE_FIELDS}) != m:
             raise ConfigError(f"run.init {source}: its model config {stored} differs from this run's model {self.cfg.model}; "
                               "set model.* to match the file")
         load_weights(self.module.fusion, payload["model"], source)

@@ -8,6 +8,9 @@ from typing import Any
 from ..errors import ConfigError
 
 UPSAMPLERS = ("guided", "bilinear")
+# The config fields that are fixed numbers applied after the network, not architecture its weights depend on: a
+# checkpoint's weights fit any values of them (training's run.init, scripts/set_fixed_stages.py).
+FIXED_STAGE_FIELDS = ("pyramid_gains", "sum_mix", "contrast_gain")
 MAX_PYRAMID_LEVELS = 6  # a 640-wide frame is 10 pixels wide at the sixth band
 
 
