@@ -257,7 +257,8 @@ def test_node_settings_defaults_keep_the_params_files() -> None:
     fusion, detector = node_settings(_values(detector="node"))
     assert (fusion.executable, fusion.params_file, fusion.overrides, fusion.namespace) == ("fusion_node", "/share/fusion.yaml", {}, "")
     assert fusion.remappings == [("thermal/image_raw", "thermal/image_raw"), ("visible/image_raw", "visible/image_raw"),
-                                 ("fusion/image", "fusion/image"), ("fusion/alpha", "fusion/alpha")]
+                                 ("fusion/image", "fusion/image"), ("fusion/alpha", "fusion/alpha"),
+                                 ("visible/camera_info", "visible/camera_info"), ("fusion/camera_info", "fusion/camera_info")]
     assert (detector.executable, detector.params_file, detector.overrides) == ("detector_node", "/share/detector.yaml", {})
     assert ("fusion/image", "fusion/image") in detector.remappings
 
@@ -274,6 +275,17 @@ def test_node_settings_overrides_and_remaps() -> None:
     assert ("thermal/image_raw", "/flir/image_raw") in fusion.remappings and ("fusion/image", "fused") in fusion.remappings
     detector = node_settings(_values(detector="node", detector_score_threshold="0.5"))[1]
     assert detector.overrides == {"score_threshold": 0.5}
+
+
+def test_camera_info_topics_follow_their_image_topics() -> None:
+    """The CameraInfo topics sit beside their image topics (image_transport's rule) unless named: a driver's
+    /cam/color/image_raw comes with /cam/color/camera_info, and that is what fusion_node must read."""
+    fusion = node_settings(_values(visible_topic="/cam/color/image_raw", fused_topic="/fused/image", detector="none"))[0]
+    assert ("visible/camera_info", "/cam/color/camera_info") in fusion.remappings
+    assert ("fusion/camera_info", "/fused/camera_info") in fusion.remappings
+    fusion = node_settings(_values(visible_topic="/cam/color/image_raw", visible_camera_info_topic="/cam/info",
+                                   fused_camera_info_topic="fused_info", detector="none"))[0]
+    assert ("visible/camera_info", "/cam/info") in fusion.remappings and ("fusion/camera_info", "fused_info") in fusion.remappings
 
 
 def test_detector_inprocess_enables_fusion_node_detector() -> None:

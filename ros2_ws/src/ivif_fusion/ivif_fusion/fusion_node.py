@@ -3,7 +3,8 @@
 Subscribes ``thermal/image_raw`` (mono8, mono16, 8UC1, 16UC1, 32FC1) and ``visible/image_raw``
 (rgb8, bgr8, rgba8, bgra8, mono8, 8UC1) with sensor-data QoS; publishes ``fusion/image`` (the
 visible's encoding; mono8 for a grey visible), ``fusion/alpha`` (mono8, α·255) — both with the
-visible frame's header — and ``/diagnostics``. With ``detector.enabled`` it also runs YOLOX on each
+visible frame's header —, ``fusion/camera_info`` (with ``publish_camera_info``: the visible camera's
+CameraInfo from ``visible/camera_info`` under that header, :mod:`ivif_fusion.camera_info`) and ``/diagnostics``. With ``detector.enabled`` it also runs YOLOX on each
 fused frame and publishes ``detections`` / ``detections/json`` / ``detections/image`` with the same
 header (:mod:`ivif_fusion.inprocess_detection`), as a detector_node on ``fusion/image`` would.
 
@@ -30,6 +31,8 @@ from fusion_core.errors import InputError
 from fusion_core.pairing import DROP_REASONS, ApproximateTimePairer
 from rclpy.node import Node
 
+from .camera_info import COUNTERS as CAMERA_INFO_COUNTERS
+from .camera_info import CameraInfoRelay
 from .delivery import DeliveryMonitor
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .footprint import FootprintReport
@@ -45,7 +48,7 @@ from .worker import LatestWorker
 INPUTS = ("thermal", "visible")
 COUNTERS = ("received_thermal", "received_visible", "bad_thermal", "bad_visible", "lost_dds_thermal", "lost_dds_visible",
             "pairs", "fused", "bad_pairs", "errors", "stamp_resets", "invalid_thermal_frames", "invalid_thermal_pixels"
-            ) + DETECTOR_COUNTERS
+            ) + DETECTOR_COUNTERS + CAMERA_INFO_COUNTERS
 LOG_THROTTLE_S = 5.0  # per kind of problem (diagnostics.ThrottledLog)
 
 
@@ -105,6 +108,7 @@ class FusionNode(Node):
 
         self._fused_pub = self.create_publisher(Image, "fusion/image", output_qos())
         self._alpha_pub = self.create_publisher(Image, "fusion/alpha", output_qos()) if self.params.publish_alpha else None
+        self._camera_info = CameraInfoRelay(self, self.counters, self._log) if self.params.publish_camera_info else None
         from diagnostic_msgs.msg import DiagnosticArray
 
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos(10))
@@ -126,6 +130,9 @@ class FusionNode(Node):
             f"fusing {self._subs[0].topic_name} + {self._subs[1].topic_name} -> {self._fused_pub.topic_name} with backend "
             f"{self.engine.backend} on {self.engine.device}, torch threads {self._torch_threads} (slop {self.params.slop} s, "
             f"queue {self.params.queue_size}, inputs {self.params.input_reliability}, Fast DDS {_transport_summary()})")
+        if self._camera_info is not None:
+            self.get_logger().info("relaying the visible camera's CameraInfo {} -> {} with each fused frame's header"
+                                   .format(*self._camera_info.topics))
         if self.params.homography is not None:
             sizes = self.params.calibrated_sizes
             self.get_logger().info(
@@ -222,6 +229,8 @@ class FusionNode(Node):
         self._fused_pub.publish(array_to_image(result.fused, encoding, header))
         if self._alpha_pub is not None:
             self._alpha_pub.publish(array_to_image(result.alpha, "mono8", header))
+        if self._camera_info is not None:
+            self._camera_info.publish(header, result.fused.shape[1], result.fused.shape[0])
         self.counters.add("fused")
         self._footprint.update(thermal.array.shape[:2], visible.array.shape[:2], result.thermal_coverage)
         if result.invalid_thermal:  # non-finite thermal pixels: fused as visible with alpha 0 (fusion_core.engine.validity)

@@ -7,7 +7,8 @@ file. ``detector`` says where detection runs (:data:`DETECTOR_MODES`): ``inproce
 detector (``detector.enabled``; the ``detector_*`` arguments of the settings it shares with
 detector_node, :data:`~ivif_fusion.params.INPROCESS_DETECTOR_SETTINGS`, become its ``detector.*``
 parameters, the rest of them and ``detector_params_file`` do not apply), ``node`` — a separate
-detector_node on the fused image, ``none``. Topics are remappings; ``namespace``, ``use_detector``
+detector_node on the fused image, ``none``. Topics are remappings (the CameraInfo ones default to ``camera_info`` beside their image
+topic, image_transport's rule); ``namespace``, ``use_detector``
 (kept for old command lines: ``false`` = ``detector:=none``), ``params_file``,
 ``detector_params_file``, ``calibration_file`` (the YAML of ``ivif calibrate``, a params file
 layered over ``params_file`` for fusion_node), ``log_level``, ``fastdds_profile`` (default: the installed
@@ -34,6 +35,7 @@ from typing import Any
 import yaml
 from fusion_core.errors import ConfigError
 
+from .camera_info import camera_info_topic
 from .params import DETECTOR_PARAMS, DETECTOR_PREFIX, FUSION_PARAMS, INPROCESS_DETECTOR_SETTINGS, ParamSpec
 
 KEEP = ""  # launch-argument value meaning "use the params file"
@@ -69,6 +71,11 @@ TOPIC_ARGS: tuple[tuple[str, str, str], ...] = (
     ("alpha_topic", "fusion/alpha", "per-pixel alpha output (mono8, alpha*255)"),
     ("detections_topic", "detections", "detector output; the annotated image is <detections_topic>/image, JSON <detections_topic>/json"),
 )
+# CameraInfo topics: '' = image_transport's rule, camera_info beside the image topic (ivif_fusion.camera_info)
+CAMERA_INFO_ARGS: tuple[tuple[str, str, str], ...] = (
+    ("visible_camera_info_topic", "visible_topic", "the visible camera's CameraInfo (input)"),
+    ("fused_camera_info_topic", "fused_topic", "the CameraInfo published with each fused image (output)"),
+)
 
 
 def _param_arg(spec: ParamSpec, prefix: str, node: str) -> LaunchArg:
@@ -99,6 +106,8 @@ def launch_arguments(fusion_params_file: str, detector_params_file: str, fastdds
                   "removes it when a profile is given"),
     ]
     args += [LaunchArg(name, default, description) for name, default, description in TOPIC_ARGS]
+    args += [LaunchArg(name, KEEP, f"{description}; '' = camera_info beside {image_arg}")
+             for name, image_arg, description in CAMERA_INFO_ARGS]
     args += [_param_arg(s, "", "fusion_node") for s in FUSION_PARAMS]
     args += [_param_arg(s, "detector_", "detector_node") for s in DETECTOR_PARAMS]
     return args
@@ -143,6 +152,12 @@ def _overrides(values: dict[str, str], specs: tuple[ParamSpec, ...], prefix: str
             for s in specs if values.get(prefix + s.name, KEEP).strip() != KEEP}
 
 
+def _camera_info_remap(values: dict[str, str], arg: str) -> str:
+    """The topic a CameraInfo argument names, or camera_info beside its image topic when it is ''."""
+    image_arg = dict((name, image) for name, image, _ in CAMERA_INFO_ARGS)[arg]
+    return values.get(arg, KEEP).strip() or camera_info_topic(values[image_arg])
+
+
 def detector_mode(values: dict[str, str]) -> str:
     """'inprocess' | 'node' | 'none' from the ``detector`` and ``use_detector`` arguments (ConfigError naming them)."""
     mode = values["detector"].strip().lower()
@@ -160,7 +175,9 @@ def node_settings(values: dict[str, str]) -> list[NodeSetting]:
     fusion = NodeSetting(
         "fusion_node", "fusion_node", ns, values["params_file"], _overrides(values, FUSION_PARAMS, ""),
         [("thermal/image_raw", values["thermal_topic"]), ("visible/image_raw", values["visible_topic"]),
-         ("fusion/image", fused), ("fusion/alpha", values["alpha_topic"])], log_level)
+         ("fusion/image", fused), ("fusion/alpha", values["alpha_topic"]),
+         ("visible/camera_info", _camera_info_remap(values, "visible_camera_info_topic")),
+         ("fusion/camera_info", _camera_info_remap(values, "fused_camera_info_topic"))], log_level)
     if values.get("calibration_file", KEEP).strip():
         fusion.extra_params_files.append(values["calibration_file"].strip())
     nodes = [fusion]

@@ -95,6 +95,9 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("allow_resize", True, "without a homography, resize a thermal frame of another size to the visible size"),
     ParamSpec("max_aspect_change", 0.1, "largest relative aspect-ratio change allowed when resizing", (0.0, 10.0)),
     ParamSpec("publish_alpha", True, "publish fusion/alpha (mono8, alpha*255; 255 = all thermal)"),
+    ParamSpec("publish_camera_info", True,
+              "republish the visible camera's CameraInfo (visible/camera_info) as fusion/camera_info with each fused "
+              "frame's header: the fused image and alpha are in the visible camera's geometry"),
     ParamSpec("worker_queue_size", 1, "pairs waiting for the fusion worker; when full the oldest is dropped (1 = newest wins)",
               (1, 100)),
     ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", (0.05, 3600.0)),
@@ -241,6 +244,7 @@ class FusionParams:
     alpha_smoothing: float
     alpha_motion_threshold: float
     publish_alpha: bool
+    publish_camera_info: bool
     worker_queue_size: int
     diagnostics_period: float
     stale_timeout: float
@@ -265,7 +269,8 @@ class FusionParams:
             calibrated_sizes=calibrated_sizes,
             allow_resize=bool(v["allow_resize"]), max_aspect_change=float(v["max_aspect_change"]),
             alpha_smoothing=float(v["alpha_smoothing"]), alpha_motion_threshold=float(v["alpha_motion_threshold"]),
-            publish_alpha=bool(v["publish_alpha"]), worker_queue_size=int(v["worker_queue_size"]),
+            publish_alpha=bool(v["publish_alpha"]), publish_camera_info=bool(v["publish_camera_info"]),
+            worker_queue_size=int(v["worker_queue_size"]),
             diagnostics_period=float(v["diagnostics_period"]), stale_timeout=float(v["stale_timeout"]),
             stamp_jump_back_threshold=float(v["stamp_jump_back_threshold"]),
         )
