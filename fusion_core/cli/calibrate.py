@@ -33,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..calibration import Calibration, CalibrationConfig, estimate_homography, nominal_scale_from_fov, save_calibration
-    from ..calibration.geometry import corner_error, naive_resize
+    from ..calibration import Calibration
+    from ..calibration.auto import auto_calibration, write_calibration
     from ..calibration.sources import pairs_from_bag, pairs_from_files
     from ..errors import ConfigError
 
@@ -50,43 +50,22 @@ def run(args: argparse.Namespace) -> int:
         inputs = f"--ir {args.ir} --vi {args.vi}, {len(pairs)} pair(s)"
     else:
         raise ConfigError("give --ir and --vi (files or folders) or --bag with --thermal-topic/--visible-topic")
-    thermal, visible = shown = pairs[0]
-    t_size, v_size = (thermal.shape[1], thermal.shape[0]), (visible.shape[1], visible.shape[0])
     if args.points is not None:
         from ..calibration import homography_from_points, read_points
 
+        thermal, visible = shown = pairs[0]
         fit = homography_from_points(*read_points(args.points))
-        h, score = fit.homography, float(np.mean(fit.residuals <= 3.0))
-        method = f"manual: {len(fit.residuals)} points from {args.points.name}, least squares"
         for i, r in enumerate(fit.residuals):
             print(f"point {i + 1}: residual {r:.2f} px")
+        calibration = Calibration(tuple(float(v) for v in fit.homography.ravel()), (thermal.shape[1], thermal.shape[0]),
+                                  (visible.shape[1], visible.shape[0]), float(np.mean(fit.residuals <= 3.0)),
+                                  f"manual: {len(fit.residuals)} points from {args.points.name}, least squares")
         quality = f"reprojection residual: rms {fit.rms:.2f} px, max {fit.residuals.max():.2f} px over {len(fit.residuals)} points"
     else:
-        nominal = nominal_scale_from_fov(t_size[0], v_size[0], *args.hfov) if args.hfov else None
-        est = estimate_homography(pairs, CalibrationConfig(nominal_scale=nominal))
-        h, score, shown = est.homography, est.score, pairs[est.used[0]]  # the overlay shows a pair that was used
-        method = f"auto: orientation-field search + L-BFGS homography, {est.pairs} pair(s)"
-        for reason in est.skipped:
-            print(f"left out {reason}")
-        if est.skipped:
-            method += f" ({len(est.skipped)} of {len(pairs)} left out: too little structure)"
-        quality = (f"alignment score {est.score:.3f} (0-1; unrelated images score < 0.1), margin {est.margin:.3f}, "
-                   f"{est.overlap:.0%} of the thermal frame inside the visible one, {est.seconds:.1f} s")
-        if est.pairs == 1:
-            print("calibrated from one pair: pairs of several scenes of the rig (a folder or a bag, --max-pairs 5) were "
-                  "measured closer and refused less often (docs/calibration.md, 'Several scenes')")
-    moved = corner_error(naive_resize(t_size, v_size), h, t_size)
-    calib = Calibration(tuple(float(v) for v in h.ravel()), t_size, v_size, score, method)
-    save_calibration(args.out, calib, [f"inputs: {inputs}", f"thermal {t_size[0]}x{t_size[1]} -> visible {v_size[0]}x{v_size[1]}",
-                                       f"quality: {quality}"])
-    print(quality)
-    print(f"homography (thermal px -> visible px): {np.array2string(h, precision=6, suppress_small=True)}")
-    print(f"the thermal corners move up to {moved:.1f} visible px from a plain resize")
-    if args.overlay is not None:
-        from ..calibration.overlay import before_after
-        from ..io import write_image
-
-        write_image(args.overlay, before_after(*shown, h))
-        print(f"overlay -> {args.overlay}")
-    print(f"calibration -> {args.out}")
+        auto = auto_calibration(pairs, tuple(args.hfov) if args.hfov else None)
+        for note in auto.notes:
+            print(note)
+        calibration, quality, shown = auto.calibration, auto.quality, auto.shown
+    for line in write_calibration(args.out, calibration, quality, inputs, shown, args.overlay):
+        print(line)
     return 0
