@@ -19,7 +19,7 @@ echo "[build_ros] colcon build --base-paths ros2_ws/src -> $SCRATCH $*"
 
 missing=0
 for path in \
-    lib/ivif_fusion/fusion_node lib/ivif_fusion/detector_node lib/ivif_fusion/ivif_ros_bench \
+    lib/ivif_fusion/fusion_node lib/ivif_fusion/detector_node lib/ivif_fusion/calibrate_node lib/ivif_fusion/ivif_ros_bench \
     share/ivif_fusion/package.xml share/ament_index/resource_index/packages/ivif_fusion \
     share/ivif_fusion/launch/fusion.launch.py share/ivif_fusion/config/fusion.yaml share/ivif_fusion/config/detector.yaml \
     share/ivif_fusion/config/fastdds_images.xml; do
@@ -52,7 +52,7 @@ fi
 set +e
 out=$(set +u && . "$INSTALL/setup.sh" && cd / && "$PY" - <<'PY' 2>&1
 import os
-import ivif_fusion.fusion_node, ivif_fusion.detector_node, ivif_fusion.launch_support
+import ivif_fusion.fusion_node, ivif_fusion.detector_node, ivif_fusion.calibrate_node, ivif_fusion.launch_support
 from ament_index_python.packages import get_package_share_directory
 print("module", ivif_fusion.fusion_node.__file__)
 print("module_source", os.path.realpath(ivif_fusion.fusion_node.__file__))

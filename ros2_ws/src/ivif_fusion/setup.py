@@ -34,6 +34,7 @@ setup(
         "console_scripts": [
             "fusion_node = ivif_fusion.fusion_node:main",
             "detector_node = ivif_fusion.detector_node:main",
+            "calibrate_node = ivif_fusion.calibrate_node:main",
             "ivif_ros_bench = ivif_fusion.benchmark:main",
             "ivif_ros_soak = ivif_fusion.soak:main",
             "ivif_ros_e2e = ivif_fusion.e2e:main",

@@ -79,10 +79,11 @@ def freeze_startup_objects() -> None:
 
 
 def run_node(factory: Callable[[], object], name: str, args: list[str] | None = None) -> int:
-    """Spin the node ``factory()`` builds until SIGINT, SIGTERM or an external shutdown.
+    """Spin the node ``factory()`` builds until SIGINT, SIGTERM, an external shutdown, or — for a node that
+    finishes by itself (calibrate_node) — until its ``exit_code`` attribute is set.
 
     Returns the process exit code: 0 after a requested shutdown, 2 when the configuration is invalid
-    (the FATAL line names the parameter). Installs the process's SIGINT/SIGTERM handlers (see the
+    (the FATAL line names the parameter), else the node's own ``exit_code``. Installs the process's SIGINT/SIGTERM handlers (see the
     module docstring): call it from an executable's ``main``, in the main thread.
     """
     import rclpy
@@ -102,9 +103,12 @@ def run_node(factory: Callable[[], object], name: str, args: list[str] | None = 
         node = factory()
         executor.add_node(node)
         freeze_startup_objects()
-        while not stop.requested:
+        while not stop.requested and getattr(node, "exit_code", None) is None:
             executor.spin_once(timeout_sec=POLL_S)
-        logger.info(f"{stop.signal_name} received: stopping")
+        if stop.requested:
+            logger.info(f"{stop.signal_name} received: stopping")
+        else:
+            code = node.exit_code
     except ConfigError as exc:
         logger.fatal(f"invalid configuration, not starting: {exc}")
         code = 2

@@ -1,0 +1,205 @@
+"""calibrate_node: calibrate the thermal -> visible homography from the live cameras, then exit.
+
+``ivif calibrate`` needs folders or a recorded bag; on a robot the cameras are simply running. This
+one-shot node subscribes ``thermal/image_raw`` and ``visible/image_raw`` (the encodings fusion_node
+takes), pairs them by stamp (fusion_core's ApproximateTime, ``slop``), keeps ``pairs`` pairs at least
+``interval`` seconds of stamp apart — different moments of a moving rig or scene give the estimator
+different structure, which docs/calibration.md ("Several scenes") measured to help — and runs the same
+estimator and writer as ``ivif calibrate`` (:mod:`fusion_core.calibration.auto`) on a thread, so the
+node stays responsive. Then it exits:
+
+* 0 — accepted: ``output`` (the ROS 2 parameters file fusion_node and ``ivif fuse --calibration`` read;
+  ``ros2 launch ivif_fusion fusion.launch.py calibration_file:=<output>``) and, with ``overlay``, the
+  before/after edge picture are written; the quality is logged.
+* 3 (:data:`EXIT_REFUSED`) — refused, nothing written: the estimator's reason (too little structure,
+  ambiguous, unrelated images), or ``timeout`` passed without a single pair (the log names what arrived).
+* 2 — invalid parameters (as every node of the package).
+
+After ``timeout`` (0 = wait as long as it takes) with fewer pairs than asked but at least one, it
+calibrates from those and says so. Frames of another size than the first pair's (a camera reconfigured
+mid-way) are left out with a warning: one homography maps one pair of frame sizes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from fusion_core.errors import ConfigError, InputError
+from fusion_core.pairing import ApproximateTimePairer
+from rclpy.node import Node
+
+from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, image_to_array, stamp_ns
+from .params import RELIABILITIES, ParamSpec, declare
+from .qos import input_qos
+
+EXIT_REFUSED = 3
+INPUTS = ("thermal", "visible")
+
+CALIBRATE_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("output", "calibration.yaml", "calibration file to write (ROS 2 parameters: homography, calibration.*)"),
+    ParamSpec("overlay", "", "before/after edge overlay PNG of a pair used; '' = none"),
+    ParamSpec("pairs", 5, "pairs to calibrate from (different moments of the rig; docs/calibration.md)", (1, 50)),
+    ParamSpec("interval", 2.0, "least stamp distance (s) between two pairs used, so they show different moments",
+              (0.0, 3600.0)),
+    ParamSpec("timeout", 0.0, "give up waiting after this many seconds (calibrating from the pairs kept, if any); 0 = never",
+              (0.0, 86400.0)),
+    ParamSpec("hfov", [0.0, 0.0], "horizontal fields of view of the lenses in degrees [thermal, visible]: centres the "
+              "scale search on their ratio; [0, 0] = thermal width matched to visible width"),
+    ParamSpec("slop", 0.02, "largest stamp difference (s) of a thermal/visible pair", (0.0, 10.0)),
+    ParamSpec("input_reliability", "reliable", "QoS reliability of both image subscriptions", choices=RELIABILITIES),
+)
+
+
+def parse_hfov(value) -> tuple[float, float] | None:
+    """[thermal, visible] degrees -> a pair, [0, 0] -> None; ConfigError naming ``hfov`` otherwise."""
+    values = [float(v) for v in value]
+    if len(values) != 2:
+        raise ConfigError(f"parameter 'hfov' needs [thermal, visible] degrees, got {list(value)}")
+    if values == [0.0, 0.0]:
+        return None
+    if not all(0.0 < v < 180.0 for v in values):
+        raise ConfigError(f"parameter 'hfov' must be two angles in (0, 180) degrees or [0, 0], got {values}")
+    return values[0], values[1]
+
+
+def calibration_pair(thermal: np.ndarray, visible: np.ndarray, visible_encoding: str) -> tuple[np.ndarray, np.ndarray]:
+    """Owned copies of two decoded frames as the estimator takes them: visible in RGB order (grey stays grey)."""
+    order = ENCODINGS[visible_encoding].order
+    if order in ("bgr", "bgra"):
+        visible = visible[..., 2::-1]
+    elif order == "rgba":
+        visible = visible[..., :3]
+    return np.array(thermal, copy=True), np.ascontiguousarray(visible)
+
+
+class CalibrateNode(Node):
+    """See the module docstring. :attr:`exit_code` is None while it runs (``_runtime.run_node`` ends the process
+    with it once set)."""
+
+    def __init__(self, node_name: str = "calibrate_node", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        from sensor_msgs.msg import Image
+
+        values = declare(self, CALIBRATE_PARAMS)
+        self.values = values
+        self.hfov = parse_hfov(values["hfov"])
+        if not str(values["output"]).strip():
+            raise ConfigError("parameter 'output' must name the calibration file to write")
+        self.exit_code: int | None = None
+        self.kept: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []  # (visible stamp ns, pair)
+        self.received = [0, 0]
+        self._lock = threading.Lock()
+        self._size: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+        self._started = time.monotonic()
+        self._pairer: ApproximateTimePairer[tuple[np.ndarray, object]] = ApproximateTimePairer(5, float(values["slop"]))
+        self._worker: threading.Thread | None = None
+        qos = input_qos(values["input_reliability"])
+        self._subs = [self.create_subscription(Image, f"{name}/image_raw", lambda msg, i=i: self._on_image(i, msg), qos)
+                      for i, name in enumerate(INPUTS)]
+        self._timer = self.create_timer(0.5, self._check_timeout)
+        self.get_logger().info(
+            f"collecting {values['pairs']} pair(s) at least {values['interval']} s apart from {self._subs[0].topic_name} + "
+            f"{self._subs[1].topic_name}; calibration -> {values['output']}")
+
+    # --- executor side: convert, pair, keep --------------------------------------------------------
+    def _on_image(self, index: int, msg) -> None:
+        with self._lock:
+            if self._worker is not None:
+                return  # calibrating: enough pairs
+            self.received[index] += 1
+            try:
+                array = image_to_array(msg, THERMAL_ENCODINGS if index == 0 else VISIBLE_ENCODINGS, INPUTS[index])
+            except InputError as exc:
+                self.get_logger().warning(f"skipping a {INPUTS[index]} frame: {exc}", throttle_duration_sec=5.0)
+                return
+            for (thermal, _), (visible, vmsg) in self._pairer.add(index, stamp_ns(msg.header.stamp), (array, msg)):
+                self._consider(thermal, visible, vmsg)
+            if len(self.kept) >= int(self.values["pairs"]):
+                self._start_calibration()
+
+    def _consider(self, thermal: np.ndarray, visible: np.ndarray, vmsg) -> None:
+        """Keep a pair if it is ``interval`` after the last one kept and has the first pair's frame sizes."""
+        stamp = stamp_ns(vmsg.header.stamp)
+        if self.kept and stamp - self.kept[-1][0] < float(self.values["interval"]) * 1e9:
+            return
+        size = (thermal.shape[:2], visible.shape[:2])
+        if self._size is not None and size != self._size:
+            self.get_logger().warning(f"leaving out a pair at {stamp} ns: thermal {thermal.shape[1]}x{thermal.shape[0]}, "
+                                      f"visible {visible.shape[1]}x{visible.shape[0]} differ from the first pair's sizes")
+            return
+        self._size = size
+        self.kept.append((stamp, calibration_pair(thermal, visible, vmsg.encoding)))
+        self.get_logger().info(f"pair {len(self.kept)}/{self.values['pairs']} at visible stamp {stamp} ns")
+
+    def _check_timeout(self) -> None:
+        timeout = float(self.values["timeout"])
+        with self._lock:
+            if self._worker is not None or not timeout or time.monotonic() - self._started < timeout:
+                return
+            if not self.kept:
+                self.get_logger().error(
+                    f"no thermal/visible pair within {timeout:.1f} s (received {self.received[0]} thermal and "
+                    f"{self.received[1]} visible frame(s); pairs need stamps within slop {self.values['slop']} s): nothing written")
+                self.exit_code = EXIT_REFUSED
+                return
+            self.get_logger().warning(f"timeout {timeout:.1f} s: calibrating from the {len(self.kept)} pair(s) kept "
+                                      f"instead of {self.values['pairs']}")
+            self._start_calibration()
+
+    def _start_calibration(self) -> None:
+        """Caller holds ``_lock``: no further frames are kept once the worker exists."""
+        self._worker = threading.Thread(target=self._calibrate, name="calibrate", daemon=True)
+        self._worker.start()
+
+    # --- worker side: estimate, write -----------------------------------------------------------
+    def _calibrate(self) -> None:
+        from fusion_core.calibration.auto import auto_calibration, write_calibration
+
+        pairs = [pair for _, pair in self.kept]
+        log = self.get_logger()
+        log.info(f"calibrating from {len(pairs)} pair(s)")
+        try:
+            auto = auto_calibration(pairs, self.hfov)
+        except InputError as exc:
+            log.error(f"calibration refused, nothing written: {exc}")
+            self.exit_code = EXIT_REFUSED
+            return
+        except Exception as exc:  # noqa: BLE001 - an estimator failure ends the node with a reason, not a traceback
+            log.error(f"calibration failed, nothing written: {type(exc).__name__}: {exc}")
+            self.exit_code = 1
+            return
+        for note in auto.notes:
+            log.info(note)
+        stamps = ", ".join(str(stamp) for stamp, _ in self.kept)
+        inputs = f"topics {self._subs[0].topic_name} + {self._subs[1].topic_name}, {len(pairs)} pair(s) at visible stamps {stamps} ns"
+        overlay = str(self.values["overlay"]).strip() or None
+        try:
+            lines = write_calibration(self.values["output"], auto.calibration, auto.quality, inputs, auto.shown, overlay)
+        except OSError as exc:
+            log.error(f"could not write the calibration: {exc}")
+            self.exit_code = 1
+            return
+        for line in lines:
+            log.info(line)
+        self.exit_code = 0
+
+    def destroy_node(self) -> None:
+        """A stop request while calibrating waits for the estimate (a few seconds per pair) so no file is half written."""
+        worker = self._worker
+        if worker is not None:
+            worker.join()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    from ._runtime import run_node
+
+    return run_node(CalibrateNode, "calibrate_node", args)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
