@@ -257,6 +257,8 @@ def test_node_settings_defaults_keep_the_params_files() -> None:
     fusion, detector = node_settings(_values(detector="node"))
     assert (fusion.executable, fusion.params_file, fusion.overrides, fusion.namespace) == ("fusion_node", "/share/fusion.yaml", {}, "")
     assert fusion.remappings == [("thermal/image_raw", "thermal/image_raw"), ("visible/image_raw", "visible/image_raw"),
+                                 ("thermal/image_raw/compressed", "thermal/image_raw/compressed"),
+                                 ("visible/image_raw/compressed", "visible/image_raw/compressed"),
                                  ("fusion/image", "fusion/image"), ("fusion/alpha", "fusion/alpha"),
                                  ("visible/camera_info", "visible/camera_info"), ("fusion/camera_info", "fusion/camera_info")]
     assert (detector.executable, detector.params_file, detector.overrides) == ("detector_node", "/share/detector.yaml", {})
@@ -273,6 +275,7 @@ def test_node_settings_overrides_and_remaps() -> None:
     assert fusion.overrides == {"backend": "onnxruntime", "slop": 0.05, "queue_size": 8, "publish_alpha": False,
                                 "homography": [1, 0, 3, 0, 1, 4, 0, 0, 1]}
     assert ("thermal/image_raw", "/flir/image_raw") in fusion.remappings and ("fusion/image", "fused") in fusion.remappings
+    assert ("thermal/image_raw/compressed", "/flir/image_raw/compressed") in fusion.remappings
     detector = node_settings(_values(detector="node", detector_score_threshold="0.5"))[1]
     assert detector.overrides == {"score_threshold": 0.5}
 

@@ -1,8 +1,8 @@
 """calibrate_node: calibrate the thermal -> visible homography from the live cameras, then exit.
 
 ``ivif calibrate`` needs folders or a recorded bag; on a robot the cameras are simply running. This
-one-shot node subscribes ``thermal/image_raw`` and ``visible/image_raw`` (the encodings fusion_node
-takes), pairs them by stamp (fusion_core's ApproximateTime, ``slop``), keeps ``pairs`` pairs at least
+one-shot node subscribes ``thermal/image_raw`` and ``visible/image_raw`` (the encodings and transports
+fusion_node takes), pairs them by stamp (fusion_core's ApproximateTime, ``slop``), keeps ``pairs`` pairs at least
 ``interval`` seconds of stamp apart — different moments of a moving rig or scene give the estimator
 different structure, which docs/calibration.md ("Several scenes") measured to help — and runs the same
 estimator and writer as ``ivif calibrate`` (:mod:`fusion_core.calibration.auto`) on a thread, so the
@@ -30,12 +30,14 @@ from fusion_core.errors import ConfigError, InputError
 from fusion_core.pairing import ApproximateTimePairer
 from rclpy.node import Node
 
-from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, image_to_array, stamp_ns
-from .params import RELIABILITIES, ParamSpec, declare
+from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, stamp_ns
+from .image_input import decode, input_topic, message_type
+from .params import FUSION_PARAMS, ParamSpec, declare
 from .qos import input_qos
 
 EXIT_REFUSED = 3
 INPUTS = ("thermal", "visible")
+_AS_FUSION_NODE = {spec.name: spec for spec in FUSION_PARAMS}  # inputs are declared as fusion_node declares them
 
 CALIBRATE_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("output", "calibration.yaml", "calibration file to write (ROS 2 parameters: homography, calibration.*)"),
@@ -47,8 +49,7 @@ CALIBRATE_PARAMS: tuple[ParamSpec, ...] = (
               (0.0, 86400.0)),
     ParamSpec("hfov", [0.0, 0.0], "horizontal fields of view of the lenses in degrees [thermal, visible]: centres the "
               "scale search on their ratio; [0, 0] = thermal width matched to visible width"),
-    ParamSpec("slop", 0.02, "largest stamp difference (s) of a thermal/visible pair", (0.0, 10.0)),
-    ParamSpec("input_reliability", "reliable", "QoS reliability of both image subscriptions", choices=RELIABILITIES),
+    *(_AS_FUSION_NODE[name] for name in ("slop", "input_reliability", "thermal_transport", "visible_transport")),
 )
 
 
@@ -80,8 +81,6 @@ class CalibrateNode(Node):
 
     def __init__(self, node_name: str = "calibrate_node", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        from sensor_msgs.msg import Image
-
         values = declare(self, CALIBRATE_PARAMS)
         self.values = values
         self.hfov = parse_hfov(values["hfov"])
@@ -93,10 +92,12 @@ class CalibrateNode(Node):
         self._lock = threading.Lock()
         self._size: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         self._started = time.monotonic()
-        self._pairer: ApproximateTimePairer[tuple[np.ndarray, object]] = ApproximateTimePairer(5, float(values["slop"]))
+        self._pairer: ApproximateTimePairer[tuple[np.ndarray, str, object]] = ApproximateTimePairer(5, float(values["slop"]))
         self._worker: threading.Thread | None = None
         qos = input_qos(values["input_reliability"])
-        self._subs = [self.create_subscription(Image, f"{name}/image_raw", lambda msg, i=i: self._on_image(i, msg), qos)
+        transports = (values["thermal_transport"], values["visible_transport"])
+        self._subs = [self.create_subscription(message_type(transports[i]), input_topic(f"{name}/image_raw", transports[i]),
+                                               lambda msg, i=i: self._on_image(i, msg), qos)
                       for i, name in enumerate(INPUTS)]
         self._timer = self.create_timer(0.5, self._check_timeout)
         self.get_logger().info(
@@ -110,16 +111,17 @@ class CalibrateNode(Node):
                 return  # calibrating: enough pairs
             self.received[index] += 1
             try:
-                array = image_to_array(msg, THERMAL_ENCODINGS if index == 0 else VISIBLE_ENCODINGS, INPUTS[index])
+                array, encoding = decode(msg, THERMAL_ENCODINGS if index == 0 else VISIBLE_ENCODINGS, INPUTS[index])
             except InputError as exc:
                 self.get_logger().warning(f"skipping a {INPUTS[index]} frame: {exc}", throttle_duration_sec=5.0)
                 return
-            for (thermal, _), (visible, vmsg) in self._pairer.add(index, stamp_ns(msg.header.stamp), (array, msg)):
-                self._consider(thermal, visible, vmsg)
+            for (thermal, _, _), (visible, encoding, vmsg) in self._pairer.add(index, stamp_ns(msg.header.stamp),
+                                                                                (array, encoding, msg)):
+                self._consider(thermal, visible, encoding, vmsg)
             if len(self.kept) >= int(self.values["pairs"]):
                 self._start_calibration()
 
-    def _consider(self, thermal: np.ndarray, visible: np.ndarray, vmsg) -> None:
+    def _consider(self, thermal: np.ndarray, visible: np.ndarray, encoding: str, vmsg) -> None:
         """Keep a pair if it is ``interval`` after the last one kept and has the first pair's frame sizes."""
         stamp = stamp_ns(vmsg.header.stamp)
         if self.kept and stamp - self.kept[-1][0] < float(self.values["interval"]) * 1e9:
@@ -130,7 +132,7 @@ class CalibrateNode(Node):
                                       f"visible {visible.shape[1]}x{visible.shape[0]} differ from the first pair's sizes")
             return
         self._size = size
-        self.kept.append((stamp, calibration_pair(thermal, visible, vmsg.encoding)))
+        self.kept.append((stamp, calibration_pair(thermal, visible, encoding)))
         self.get_logger().info(f"pair {len(self.kept)}/{self.values['pairs']} at visible stamp {stamp} ns")
 
     def _check_timeout(self) -> None:

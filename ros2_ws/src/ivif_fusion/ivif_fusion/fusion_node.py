@@ -1,7 +1,8 @@
 """fusion_node: pairs thermal and visible images by stamp, fuses them with fusion_core, publishes the result.
 
 Subscribes ``thermal/image_raw`` (mono8, mono16, 8UC1, 16UC1, 32FC1) and ``visible/image_raw``
-(rgb8, bgr8, rgba8, bgra8, mono8, 8UC1) with sensor-data QoS; publishes ``fusion/image`` (the
+(rgb8, bgr8, rgba8, bgra8, mono8, 8UC1) with sensor-data QoS — or, with ``{thermal,visible}_transport:
+compressed``, their ``/compressed`` topics (JPEG/PNG, :mod:`ivif_fusion.image_input`); publishes ``fusion/image`` (the
 visible's encoding; mono8 for a grey visible), ``fusion/alpha`` (mono8, α·255) — both with the
 visible frame's header —, ``fusion/camera_info`` (with ``publish_camera_info``: the visible camera's
 CameraInfo from ``visible/camera_info`` under that header, :mod:`ivif_fusion.camera_info`) and ``/diagnostics``. With ``detector.enabled`` it also runs YOLOX on each
@@ -36,8 +37,8 @@ from .camera_info import CameraInfoRelay
 from .delivery import DeliveryMonitor
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .footprint import FootprintReport
-from .image_conversion import (ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, image_to_array,
-                               stamp_ns)
+from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, stamp_ns
+from .image_input import decode, input_topic, message_type
 from .inprocess_detection import COUNTERS as DETECTOR_COUNTERS
 from .inprocess_detection import DetectorFailure, InProcessDetector
 from .params import (FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params, model_path_errors,
@@ -57,7 +58,8 @@ class Frame:
     """One decoded input: ``array`` may be a view on ``msg.data`` (kept alive by ``msg``)."""
 
     array: np.ndarray
-    msg: object  # sensor_msgs/Image
+    encoding: str  # the array's layout as a ROS encoding (a compressed frame's decoded one)
+    msg: object  # sensor_msgs/Image or CompressedImage
     received: float  # time.monotonic() at the callback, s
     timeline: int  # stamp_resets when it arrived: pairs of a new timeline reset the engine first
 
@@ -119,9 +121,11 @@ class FusionNode(Node):
         # event: they are counted from the writers' sequence numbers (MessageInfo) instead.
         self._delivery = (DeliveryMonitor(), DeliveryMonitor())
         qos = input_qos(self.params.input_reliability)  # history depth qos.INPUT_DEPTH, apart from the pairing queue
+        transports = (self.params.thermal_transport, self.params.visible_transport)
         self._subs = [
             # two arguments (no default on info): rclpy then hands over the MessageInfo
-            self.create_subscription(Image, f"{name}/image_raw", lambda msg, info, i=i: self._on_image(i, msg, info), qos,
+            self.create_subscription(message_type(transports[i]), input_topic(f"{name}/image_raw", transports[i]),
+                                     lambda msg, info, i=i: self._on_image(i, msg, info), qos,
                                      event_callbacks=input_event_callbacks(self, f"{name}/image_raw", self.counters, f"lost_dds_{name}"))
             for i, name in enumerate(INPUTS)
         ]
@@ -172,7 +176,7 @@ class FusionNode(Node):
         self._delivery[index].on_message(info.get("publisher_gid"), info.get("publication_sequence_number"))
         self._silence.heard(name)
         try:
-            array = image_to_array(msg, THERMAL_ENCODINGS if index == 0 else VISIBLE_ENCODINGS, name)
+            array, encoding = decode(msg, THERMAL_ENCODINGS if index == 0 else VISIBLE_ENCODINGS, name)
         except InputError as exc:
             self.counters.add(f"bad_{name}")
             self._log.log("warning", f"bad_{name}", f"skipping bad {name} frame: {exc}")
@@ -182,7 +186,7 @@ class FusionNode(Node):
             jump = self._jumped_back(index, stamp)
             if jump is not None:
                 waiting = self._start_new_timeline(index, stamp)
-            pairs = self._pairer.add(index, stamp, Frame(array, msg, received, self._timeline))
+            pairs = self._pairer.add(index, stamp, Frame(array, encoding, msg, received, self._timeline))
         if jump is not None:
             self.counters.add("stamp_resets")
             self.get_logger().warning(
@@ -216,7 +220,7 @@ class FusionNode(Node):
         if visible.timeline != self._engine_timeline:  # the first pair after a clock jump back
             self.engine.reset()  # temporal state (thermal AGC) of the old timeline
             self._engine_timeline = visible.timeline
-        order = ENCODINGS[visible.msg.encoding].order
+        order = ENCODINGS[visible.encoding].order
         try:
             result = self.engine.fuse(thermal.array, visible.array, order)
         except InputError as exc:

@@ -25,6 +25,8 @@ from typing import Any, Iterator
 
 from fusion_core.errors import ConfigError, ModelFileError
 
+from .image_input import TRANSPORTS
+
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 RELIABILITIES = ("reliable", "best_effort")
 NODE_DEVICES = ("cpu", "cuda", "auto")
@@ -57,6 +59,11 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
               "QoS reliability of both image subscriptions: 'reliable' (no DDS drops; needs a reliable publisher) or "
               "'best_effort' (matches any publisher; large images drop on default Fast DDS UDP, see README)",
               choices=RELIABILITIES),
+    ParamSpec("thermal_transport", "raw", "thermal input: 'raw' (sensor_msgs/Image on thermal/image_raw) or 'compressed' "
+              "(sensor_msgs/CompressedImage, JPEG/PNG, on thermal/image_raw/compressed; PNG keeps 16-bit counts)",
+              choices=TRANSPORTS),
+    ParamSpec("visible_transport", "raw", "visible input: 'raw' (visible/image_raw) or 'compressed' "
+              "(visible/image_raw/compressed, JPEG/PNG: decoding costs a few ms per frame)", choices=TRANSPORTS),
     ParamSpec("backend", "auto", "inference backend that runs the network: 'auto' = tensorrt (if importable) or torch on "
               "a CUDA device, onnxruntime on the CPU; tensorrt needs device cuda",
               choices=("auto", "torch", "onnxruntime", "tensorrt")),
@@ -226,6 +233,8 @@ class FusionParams:
     inter_message_lower_bound: tuple[float | None, float | None]  # (thermal, visible) s; None = learn from stamps
     age_penalty: float
     input_reliability: str
+    thermal_transport: str
+    visible_transport: str
     backend: str
     model_path: str | None
     device: str  # resolved: 'cpu' or 'cuda'
@@ -259,6 +268,7 @@ class FusionParams:
             inter_message_lower_bound=tuple(None if float(v[f"inter_message_lower_bound_{name}"]) < 0
                                             else float(v[f"inter_message_lower_bound_{name}"]) for name in ("thermal", "visible")),
             age_penalty=float(v["age_penalty"]), input_reliability=v["input_reliability"],
+            thermal_transport=v["thermal_transport"], visible_transport=v["visible_transport"],
             backend=v["backend"], model_path=v["model_path"] or None,
             device=resolve_device(v["device"], cuda_available), precision=v["precision"],
             threads=int(v["threads"]) or None, thermal_policy=v["thermal_policy"],
