@@ -41,20 +41,22 @@ def pairs_from_bag(bag: str | Path, thermal_topic: str, visible_topic: str, max_
     to count pairs, once to decode the chosen ones, so memory holds only those."""
     from ..pairing import ApproximateTimePairer
     from ..replay.bagio import find_topic, iter_messages, open_bag
-    from ..replay.codec import IMAGE_MSGTYPE, decode_header, decode_image
+    from ..replay.codec import INPUT_MSGTYPES, decode_frame, decode_header
 
     def paired_stamps() -> list[tuple[int, int]]:
         pairer: ApproximateTimePairer[int] = ApproximateTimePairer(5, slop)
         out: list[tuple[int, int]] = []
         with open_bag(bag) as reader:
-            th = find_topic(reader, thermal_topic, bag, IMAGE_MSGTYPE).name
-            vi = find_topic(reader, visible_topic, bag, IMAGE_MSGTYPE).name
+            th, vi = (find_topic(reader, t, bag, INPUT_MSGTYPES) for t in (thermal_topic, visible_topic))
+            msgtypes.update({th.name: th.msgtype, vi.name: vi.msgtype})
+            th, vi = th.name, vi.name
             for topic, _, raw in iter_messages(reader, [th, vi]):
-                stamp, _ = decode_header(raw)
+                stamp, _ = decode_header(raw, msgtypes[topic])
                 out += pairer.add(0 if topic == th else 1, stamp, stamp)
             out += pairer.flush()
         return out
 
+    msgtypes: dict[str, str] = {}  # topic -> message type, filled by the first pass
     stamps = paired_stamps()
     if not stamps:
         raise InputError(f"bag {bag}: no {thermal_topic} / {visible_topic} messages within {slop} s of each other")
@@ -62,13 +64,13 @@ def pairs_from_bag(bag: str | Path, thermal_topic: str, visible_topic: str, max_
     wanted_t, wanted_v = {t for t, _ in chosen}, {v for _, v in chosen}
     frames: dict[tuple[int, int], np.ndarray] = {}
     with open_bag(bag) as reader:
-        th = find_topic(reader, thermal_topic, bag, IMAGE_MSGTYPE).name
-        vi = find_topic(reader, visible_topic, bag, IMAGE_MSGTYPE).name
+        th = find_topic(reader, thermal_topic, bag, INPUT_MSGTYPES).name
+        vi = find_topic(reader, visible_topic, bag, INPUT_MSGTYPES).name
         for topic, log_ns, raw in iter_messages(reader, [th, vi]):
             side = 0 if topic == th else 1
-            stamp, _ = decode_header(raw)
+            stamp, _ = decode_header(raw, msgtypes[topic])
             if stamp in (wanted_t if side == 0 else wanted_v):
-                frame = decode_image(raw, f"{topic} message at log time {log_ns} ns")
+                frame = decode_frame(raw, msgtypes[topic], f"{topic} message at log time {log_ns} ns")
                 image = frame.image
                 if side == 1:
                     if frame.order is None:

@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--ir", type=Path, default=None, help="thermal image file or folder")
     src.add_argument("--vi", type=Path, default=None, help="visible image file or folder (paired with --ir by file stem)")
     src.add_argument("--bag", type=Path, default=None, help="rosbag2 directory or .mcap/.db3 file")
-    src.add_argument("--thermal-topic", default="/thermal/image_raw", help="thermal image topic in --bag (default: /thermal/image_raw)")
+    src.add_argument("--thermal-topic", default="/thermal/image_raw",
+                     help="thermal image topic in --bag, sensor_msgs/Image or CompressedImage (default: /thermal/image_raw)")
     src.add_argument("--visible-topic", default="/visible/image_raw", help="visible image topic in --bag (default: /visible/image_raw)")
     src.add_argument("--max-pairs", type=int, default=5, metavar="N",
                      help="pairs used, spread over the input; pairs without enough structure are left out (default: 5)")

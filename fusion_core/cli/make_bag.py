@@ -26,6 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="probability that a camera loses a frame, independently per camera (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of jitter, phase and drops (default: 0)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N pairs (sorted by stem)")
+    p.add_argument("--compressed", action="store_true",
+                   help="write image_transport's compressed topics instead, as most recorded datasets hold them: "
+                        "/thermal/image_raw/compressed (PNG for mono16, else JPEG) and /visible/image_raw/compressed "
+                        "(JPEG), sensor_msgs/CompressedImage")
     p.set_defaults(run=run)
 
 
@@ -33,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ..replay.make_bag import make_bag
 
     s = make_bag(args.ir, args.vi, args.out, rate=args.rate, jitter_ms=args.jitter, thermal_encoding=args.thermal_encoding,
-                 storage=args.storage, drop_prob=args.drop, seed=args.seed, limit=args.limit)
+                 storage=args.storage, drop_prob=args.drop, seed=args.seed, limit=args.limit, compressed=args.compressed)
     counts = ", ".join(f"{t}: {n}" + (f" ({s.dropped[t]} dropped)" if s.dropped.get(t) else "") for t, n in s.messages.items())
     print(f"wrote {s.path} ({s.storage}): {s.pairs} pairs over {s.duration_s:.2f} s; {counts}")
     return 0

@@ -49,8 +49,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "(OUT/offline).")
     p.add_argument("bag", type=Path, help="rosbag2 directory (or .mcap / .db3 file)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--thermal-topic", default="/thermal/image_raw", help="default: /thermal/image_raw")
-    p.add_argument("--visible-topic", default="/visible/image_raw", help="default: /visible/image_raw")
+    p.add_argument("--thermal-topic", default="/thermal/image_raw",
+                   help="sensor_msgs/Image or, as most datasets record it, image_transport's CompressedImage topic "
+                        "(e.g. /thermal/image_raw/compressed) (default: /thermal/image_raw)")
+    p.add_argument("--visible-topic", default="/visible/image_raw",
+                   help="as --thermal-topic (default: /visible/image_raw)")
     p.add_argument("--storage", default=None, choices=("mcap", "sqlite3"), help="output bag storage (default: the input's)")
     p.add_argument("--live", action="store_true", help="play the bag into the ROS nodes over DDS and record their outputs")
     add_replay_options(p)

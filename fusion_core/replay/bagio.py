@@ -85,15 +85,17 @@ def topics(reader: Any) -> dict[str, TopicInfo]:
     return found
 
 
-def find_topic(reader: Any, topic: str, path: str | Path, msgtype: str | None = None) -> TopicInfo:
-    """The bag's topic matching ``topic`` (leading slash optional); InputError lists what the bag has."""
+def find_topic(reader: Any, topic: str, path: str | Path, msgtype: str | tuple[str, ...] | None = None) -> TopicInfo:
+    """The bag's topic matching ``topic`` (leading slash optional) and carrying ``msgtype`` (one type or any of
+    several); InputError lists what the bag has."""
     available = topics(reader)
     info = available.get(qualify(topic))
     if info is None:
         listing = ", ".join(f"{t.name} ({t.msgtype}, {t.count})" for t in available.values()) or "none"
         raise InputError(f"bag {path} has no topic {qualify(topic)!r}; its topics: {listing}")
-    if msgtype is not None and info.msgtype != msgtype:
-        raise InputError(f"bag {path}: topic {info.name} carries {info.msgtype}, expected {msgtype}")
+    wanted = (msgtype,) if isinstance(msgtype, str) else msgtype
+    if wanted is not None and info.msgtype not in wanted:
+        raise InputError(f"bag {path}: topic {info.name} carries {info.msgtype}, expected {' or '.join(wanted)}")
     return info
 
 

@@ -1,4 +1,4 @@
-"""sensor_msgs/Image <-> numpy for bag files, through rosbags' own message types (no ROS install needed).
+"""sensor_msgs/Image <-> numpy for bag files (and sensor_msgs/CompressedImage -> numpy, :func:`decode_frame`), through rosbags' own message types (no ROS install needed).
 
 A rosbag2 stores each message as CDR bytes; rosbags' typestore (de)serialises them with pure Python.
 This module is the bag-side twin of the ROS package's ``image_conversion`` (which works on rclpy
@@ -14,9 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from ..compressed_image import MSGTYPE as COMPRESSED_MSGTYPE
+from ..compressed_image import decode_compressed
 from ..errors import ConfigError, InputError
 
 IMAGE_MSGTYPE = "sensor_msgs/msg/Image"
+INPUT_MSGTYPES = (IMAGE_MSGTYPE, COMPRESSED_MSGTYPE)  # what a camera topic of a bag may carry
 
 # encoding -> (numpy dtype, channels, FusionEngine visible order or None for 16-bit thermal-only)
 ENCODINGS: dict[str, tuple[np.dtype, int, str | None]] = {
@@ -106,10 +109,38 @@ def encode_image(image: np.ndarray, encoding: str, stamp_ns: int, frame_id: str)
     return bytes(ts.serialize_cdr(msg, IMAGE_MSGTYPE))
 
 
+def encode_compressed_image(image: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -> bytes:
+    """Serialise ``image`` (as :func:`encode_image` takes it) as a CDR sensor_msgs/CompressedImage the way
+    image_transport's compressed plugin would (:func:`fusion_core.compressed_image.encode_compressed`)."""
+    from ..compressed_image import encode_compressed
+
+    data, fmt = encode_compressed(image, encoding)
+    t = typestore().types
+    msg = t[COMPRESSED_MSGTYPE](
+        header=t["std_msgs/msg/Header"](
+            stamp=t["builtin_interfaces/msg/Time"](sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
+            frame_id=frame_id),
+        format=fmt, data=np.frombuffer(data, np.uint8))
+    return bytes(typestore().serialize_cdr(msg, COMPRESSED_MSGTYPE))
+
+
 def decode_header(raw: bytes | memoryview, msgtype: str = IMAGE_MSGTYPE) -> tuple[int, str]:
     """(stamp ns, frame_id) of any message with a std_msgs/Header named ``header``."""
     msg = typestore().deserialize_cdr(raw, msgtype)
     return stamp_to_ns(msg.header.stamp), str(msg.header.frame_id)
+
+
+def decode_frame(raw: bytes | memoryview, msgtype: str, where: str = "image") -> Frame:
+    """A camera message of either :data:`INPUT_MSGTYPES` -> :class:`Frame` (a compressed one in its decoded layout:
+    mono8, mono16, bgr8 or bgra8; :mod:`fusion_core.compressed_image`)."""
+    if msgtype != COMPRESSED_MSGTYPE:
+        return decode_image(raw, where)
+    try:
+        msg = typestore().deserialize_cdr(raw, COMPRESSED_MSGTYPE)
+    except Exception as exc:  # rosbags raises several types on truncated or foreign data
+        raise InputError(f"{where}: not a decodable sensor_msgs/CompressedImage ({type(exc).__name__}: {exc})") from exc
+    image, encoding = decode_compressed(msg.data, msg.format, where)
+    return Frame(image, encoding, stamp_to_ns(msg.header.stamp), str(msg.header.frame_id))
 
 
 def decode_image(raw: bytes | memoryview, where: str = "image") -> Frame:

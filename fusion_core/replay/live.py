@@ -169,6 +169,16 @@ def _detector_recorded(config: LiveConfig) -> str:
     return "detector" if config.detector_mode == "node" else "inprocess"
 
 
+def input_remaps(fusion_params: dict[str, Any], thermal_topic: str, visible_topic: str) -> list[str]:
+    """fusion_node's ``-r`` arguments onto the bag's camera topics: a compressed input (``<name>_transport:
+    compressed``) is the node's ``<name>/image_raw/compressed``."""
+    remap: list[str] = []
+    for name, topic in (("thermal", thermal_topic), ("visible", visible_topic)):
+        suffix = "/compressed" if fusion_params.get(f"{name}_transport") == "compressed" else ""
+        remap += ["-r", f"{name}/image_raw{suffix}:={topic}"]
+    return remap
+
+
 def graph_fusion_params(config: LiveConfig) -> dict[str, Any]:
     """fusion_node's parameters in this graph: ``fusion_params``, plus the in-process detector's when
     detection runs inside fusion_node (``detector_params`` under the ``detector.`` prefix)."""
@@ -203,7 +213,7 @@ def run_live_graph(bag: str | Path, out_dir: str | Path, thermal_topic: str, vis
     if config.fastdds_transports:
         env["FASTDDS_BUILTIN_TRANSPORTS"] = config.fastdds_transports
     topics = RECORDED["fusion"] + (RECORDED[_detector_recorded(config)] if config.detector else [])
-    remap = ["-r", f"thermal/image_raw:={thermal_topic}", "-r", f"visible/image_raw:={visible_topic}"]
+    remap = input_remaps(graph_fusion_params(config), thermal_topic, visible_topic)
     start = time.monotonic()
     graph = _Graph(env, logs)
     try:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .bagio import iter_messages, open_bag, qualify, topics
-from .codec import Frame, decode_image, typestore
+from .codec import Frame, decode_frame, decode_image, typestore
 from .collect import PairCollector
 from .delivery import pair_delivery
 from .offline import ALPHA_TOPIC, FUSED_TOPIC, ReplayConfig, ReplayResult
@@ -42,8 +42,9 @@ class StampCursor:
     the last request are forgotten.
     """
 
-    def __init__(self, messages: Iterator[tuple[str, int, bytes]]) -> None:
+    def __init__(self, messages: Iterator[tuple[str, int, bytes]], msgtypes: dict[str, str] | None = None) -> None:
         self._messages = messages
+        self._msgtypes = msgtypes or {}  # topic -> message type when not sensor_msgs/Image (a compressed camera)
         self._buffer: dict[str, dict[int, Frame]] = {}
         self._newest: dict[str, int] = {}
         self._done = False
@@ -57,7 +58,7 @@ class StampCursor:
             except StopIteration:
                 self._done = True
                 break
-            frame = decode_image(raw, t)
+            frame = decode_frame(raw, self._msgtypes[t], t) if t in self._msgtypes else decode_image(raw, t)
             self._buffer.setdefault(t, {})[frame.stamp_ns] = frame
             self._newest[t] = max(self._newest.get(t, frame.stamp_ns), frame.stamp_ns)
         frame = buf.get(stamp_ns)
@@ -114,7 +115,8 @@ def analyse_live(bag: Path, out_dir: Path, recorded: Path, publish_log: Path, of
     with open_bag(recorded) as live_reader, open_bag(bag) as in_reader, open_bag(offline.out_bag) as off_reader:
         detect = DETECTIONS_TOPIC in topics(live_reader) and topics(live_reader)[DETECTIONS_TOPIC].count > 0
         collector = PairCollector(out_dir, config.collect, LIVE_STAGES, names, offline.pairs)
-        inputs = StampCursor(iter_messages(in_reader, [th_topic, vi_topic]))
+        inputs = StampCursor(iter_messages(in_reader, [th_topic, vi_topic]),
+                             {name: info.msgtype for name, info in topics(in_reader).items()})
         offline_out = StampCursor(iter_messages(off_reader, [FUSED_TOPIC, ALPHA_TOPIC]))
         pending: dict[int, dict[str, Any]] = {}
 

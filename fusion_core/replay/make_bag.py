@@ -1,7 +1,10 @@
 """Turn image pairs into a rosbag2 that looks like a recording of two free-running cameras.
 
 Topics ``/thermal/image_raw`` (frame_id ``thermal_camera``) and ``/visible/image_raw`` (frame_id
-``visible_camera``), sensor_msgs/Image, stamps and drops from :mod:`.schedule`. Frames are read and
+``visible_camera``), sensor_msgs/Image, stamps and drops from :mod:`.schedule`; with ``compressed``, as
+most recorded datasets hold them, ``/thermal/image_raw/compressed`` (16-bit thermal as lossless PNG, 8-bit
+as JPEG) and ``/visible/image_raw/compressed`` (JPEG), sensor_msgs/CompressedImage as image_transport's
+compressed plugin writes them. Frames are read and
 written one at a time (a pair is loaded when its first message is due and forgotten after its last),
 so folder size does not matter.
 
@@ -21,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from .bagio import STORAGES, BagWriter
-from .codec import IMAGE_MSGTYPE, encode_image
+from .codec import COMPRESSED_MSGTYPE, IMAGE_MSGTYPE, encode_compressed_image, encode_image
 from .schedule import DEFAULT_START_NS, make_schedule
 
 THERMAL_TOPIC = "/thermal/image_raw"
@@ -60,7 +63,7 @@ def thermal_for_encoding(thermal: np.ndarray, encoding: str, where: str) -> np.n
 
 def write_pairs_bag(load: PairLoader, n: int, out: str | Path, rate: float = 10.0, jitter_ms: float = 2.0,
                     thermal_encoding: str = "mono8", storage: str = "mcap", drop_prob: float = 0.0, seed: int = 0,
-                    start_ns: int = DEFAULT_START_NS) -> MakeBagSummary:
+                    start_ns: int = DEFAULT_START_NS, compressed: bool = False) -> MakeBagSummary:
     """Write ``n`` pairs produced by ``load(i)`` as a two-camera bag at ``out`` (see the module docstring)."""
     if thermal_encoding not in THERMAL_ENCODINGS:
         raise ConfigError(f"thermal encoding {thermal_encoding!r} is not one of {', '.join(THERMAL_ENCODINGS)}")
@@ -74,9 +77,13 @@ def write_pairs_bag(load: PairLoader, n: int, out: str | Path, rate: float = 10.
     stems: list[str] = [""] * n
     cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     topics = {"thermal": THERMAL_TOPIC, "visible": VISIBLE_TOPIC}
+    encode = encode_image
+    if compressed:
+        topics = {camera: f"{topic}/compressed" for camera, topic in topics.items()}
+        encode = encode_compressed_image
     with BagWriter(out, storage) as bag:
         for topic in topics.values():
-            bag.add_topic(topic, IMAGE_MSGTYPE)
+            bag.add_topic(topic, COMPRESSED_MSGTYPE if compressed else IMAGE_MSGTYPE)
         for cap in schedule.captures:
             if cap.index not in cache:
                 stem, thermal, visible = load(cap.index)
@@ -84,9 +91,9 @@ def write_pairs_bag(load: PairLoader, n: int, out: str | Path, rate: float = 10.
                 cache[cap.index] = (thermal_for_encoding(thermal, thermal_encoding, f"thermal image {stem!r}"), visible)
             thermal, visible = cache[cap.index]
             if cap.camera == "thermal":
-                raw = encode_image(thermal, thermal_encoding, cap.stamp_ns, FRAME_IDS["thermal"])
+                raw = encode(thermal, thermal_encoding, cap.stamp_ns, FRAME_IDS["thermal"])
             else:
-                raw = encode_image(visible, "rgb8" if visible.ndim == 3 else "mono8", cap.stamp_ns, FRAME_IDS["visible"])
+                raw = encode(visible, "rgb8" if visible.ndim == 3 else "mono8", cap.stamp_ns, FRAME_IDS["visible"])
             bag.write(topics[cap.camera], cap.log_ns, raw)
             stamps[cap.index][cap.camera] = cap.stamp_ns
             remaining[cap.index] -= 1
@@ -104,7 +111,7 @@ def write_pairs_bag(load: PairLoader, n: int, out: str | Path, rate: float = 10.
 
 def make_bag(ir_dir: str | Path, vi_dir: str | Path, out: str | Path, rate: float = 10.0, jitter_ms: float = 2.0,
              thermal_encoding: str = "mono8", storage: str = "mcap", drop_prob: float = 0.0, seed: int = 0,
-             start_ns: int = DEFAULT_START_NS, limit: int | None = None) -> MakeBagSummary:
+             start_ns: int = DEFAULT_START_NS, limit: int | None = None, compressed: bool = False) -> MakeBagSummary:
     """Bag of the IR/visible pairs in two folders (matched by file stem, sorted by stem; ``limit``: the
     first N pairs only). Rate in Hz, jitter in ms (σ), drop probability per frame and camera."""
     from ..io import pair_folders, read_thermal, read_visible
@@ -118,7 +125,8 @@ def make_bag(ir_dir: str | Path, vi_dir: str | Path, out: str | Path, rate: floa
     def load(i: int) -> tuple[str, np.ndarray, np.ndarray]:
         return pairs[i].stem, read_thermal(pairs[i].ir), read_visible(pairs[i].vi)
 
-    return write_pairs_bag(load, len(pairs), out, rate, jitter_ms, thermal_encoding, storage, drop_prob, seed, start_ns)
+    return write_pairs_bag(load, len(pairs), out, rate, jitter_ms, thermal_encoding, storage, drop_prob, seed, start_ns,
+                           compressed)
 
 
 def _write_sidecar(path: Path, stems: list[str], stamps: list[dict[str, int]]) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import ConfigError, InputError
 from .accounting import TopicAccount, recorded_drops
 from .bagio import BagWriter, bag_storage, find_topic, iter_messages, open_bag, qualify
-from .codec import IMAGE_MSGTYPE, ORDER_ENCODING, Frame, decode_image, encode_image
+from .codec import IMAGE_MSGTYPE, INPUT_MSGTYPES, ORDER_ENCODING, Frame, decode_frame, encode_image
 from .collect import CollectSettings, PairCollector, to_rgb
 from .make_bag import THERMAL_TOPIC, VISIBLE_TOPIC, read_sidecar
 
@@ -135,8 +135,9 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
     collect = replace(settings, thermal=engine.config.thermal, registration=engine.config.registration)
     start = time.perf_counter()
     with open_bag(bag) as reader:
-        th_info = find_topic(reader, config.thermal_topic, bag, IMAGE_MSGTYPE)
-        vi_info = find_topic(reader, config.visible_topic, bag, IMAGE_MSGTYPE)
+        th_info = find_topic(reader, config.thermal_topic, bag, INPUT_MSGTYPES)
+        vi_info = find_topic(reader, config.visible_topic, bag, INPUT_MSGTYPES)
+        msgtypes = {th_info.name: th_info.msgtype, vi_info.name: vi_info.msgtype}
         index = {th_info.name: 0, vi_info.name: 1}
         accounts = {th_info.name: TopicAccount(th_info.name), vi_info.name: TopicAccount(vi_info.name)}
         collector = PairCollector(out_dir, collect, OFFLINE_STAGES, read_sidecar(bag), min(th_info.count, vi_info.count))
@@ -154,13 +155,13 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
             if writer is not None:
                 writer.__enter__()
                 for topic in (th_info.name, vi_info.name, FUSED_TOPIC, ALPHA_TOPIC):
-                    writer.add_topic(topic, IMAGE_MSGTYPE)
+                    writer.add_topic(topic, msgtypes.get(topic, IMAGE_MSGTYPE))
             for topic, log_ns, raw in iter_messages(reader, [th_info.name, vi_info.name]):
                 if writer is not None:
                     writer.write(topic, log_ns, raw)
                 t0 = time.perf_counter()
                 try:
-                    frame = decode_image(raw, f"{topic} message at log time {log_ns} ns")
+                    frame = decode_frame(raw, msgtypes[topic], f"{topic} message at log time {log_ns} ns")
                     if index[topic] == 1 and frame.order is None:
                         raise InputError(f"visible encoding {frame.encoding!r} is not 8-bit; use mono8/rgb8/bgr8/rgba8/bgra8")
                 except InputError as exc:

@@ -67,6 +67,7 @@ def run_replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None
 def _run_live(bag: Path, out_dir: Path, config: ReplayConfig, engine: Any, live: LiveConfig,
               report_extra: Sequence[Block] = ()) -> tuple[ReplayResult, Path]:
     from .bagio import find_topic, open_bag
+    from .codec import COMPRESSED_MSGTYPE, INPUT_MSGTYPES
     from .live import run_live_graph
     from .live_analysis import analyse_live
     from .make_bag import read_sidecar
@@ -74,12 +75,16 @@ def _run_live(bag: Path, out_dir: Path, config: ReplayConfig, engine: Any, live:
     from .report import write_report
 
     with open_bag(bag) as reader:  # fail on a wrong topic before anything starts
-        th, vi = find_topic(reader, config.thermal_topic, bag).name, find_topic(reader, config.visible_topic, bag).name
+        th, vi = (find_topic(reader, t, bag, INPUT_MSGTYPES) for t in (config.thermal_topic, config.visible_topic))
         duration_s = reader.duration / 1e9
+    # a compressed camera topic is played as recorded; fusion_node then subscribes its compressed transport
+    transports = {f"{name}_transport": "compressed" for name, info in (("thermal", th), ("visible", vi))
+                  if info.msgtype == COMPRESSED_MSGTYPE}
+    th, vi = th.name, vi.name
     offline = replay(bag, out_dir / "offline", replace(config, write_bag=True), engine)
     write_summary(offline, out_dir / "offline")
     write_report(offline, out_dir / "offline")
-    fusion_params = {**fusion_node_params(engine.config, config), **live.fusion_params}
+    fusion_params = {**fusion_node_params(engine.config, config), **transports, **live.fusion_params}
     live = replace(live, detector=live.detector or config.detect, fusion_params=fusion_params)
     run = run_live_graph(bag, out_dir, th, vi, live, duration_s)
     result, comparison = analyse_live(bag, out_dir, run.recorded_bag, run.publish_log, offline, config, read_sidecar(bag),
