@@ -27,17 +27,18 @@ _LAYOUTS = {(np.dtype(np.uint8), 1): "mono8", (np.dtype(np.uint16), 1): "mono16"
 _JPEG_START, _JPEG_END, _JPEG_END_WITHIN = b"\xff\xd8", b"\xff\xd9", 32  # SOI, EOI (some encoders pad after it)
 
 
-def encode_compressed(image: np.ndarray, encoding: str) -> tuple[bytes, str]:
+def encode_compressed(image: np.ndarray, encoding: str, jpeg_quality: int = 95) -> tuple[bytes, str]:
     """``image`` in ROS ``encoding`` -> (bytes, format string) as image_transport's compressed plugin sends it:
-    8-bit colour and grey as JPEG (its default; colour re-ordered to bgr8 first, as the plugin does), 16-bit grey
-    as lossless PNG."""
+    8-bit colour and grey as JPEG (its default, at its default quality 95; colour re-ordered to bgr8 first, as the
+    plugin does), 16-bit grey as lossless PNG."""
     if encoding in ("mono16", "16UC1"):
         ok, data = cv2.imencode(".png", image)
         fmt = f"{encoding}; png compressed {encoding}"
     else:
         bgr = {"rgb8": lambda a: a[:, :, ::-1], "rgba8": lambda a: a[:, :, 2::-1], "bgra8": lambda a: a[:, :, :3]}
         target = "mono8" if encoding in ("mono8", "8UC1") else "bgr8"
-        ok, data = cv2.imencode(".jpg", np.ascontiguousarray(bgr.get(encoding, lambda a: a)(image)))
+        ok, data = cv2.imencode(".jpg", np.ascontiguousarray(bgr.get(encoding, lambda a: a)(image)),
+                                [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
         fmt = f"{encoding}; jpeg compressed {target}"
     if not ok:
         raise InputError(f"OpenCV could not compress a {encoding} image of shape {image.shape}")

@@ -259,7 +259,8 @@ def test_node_settings_defaults_keep_the_params_files() -> None:
     assert fusion.remappings == [("thermal/image_raw", "thermal/image_raw"), ("visible/image_raw", "visible/image_raw"),
                                  ("thermal/image_raw/compressed", "thermal/image_raw/compressed"),
                                  ("visible/image_raw/compressed", "visible/image_raw/compressed"),
-                                 ("fusion/image", "fusion/image"), ("fusion/alpha", "fusion/alpha"),
+                                 ("fusion/image", "fusion/image"), ("fusion/image/compressed", "fusion/image/compressed"),
+                                 ("fusion/alpha", "fusion/alpha"),
                                  ("visible/camera_info", "visible/camera_info"), ("fusion/camera_info", "fusion/camera_info")]
     assert (detector.executable, detector.params_file, detector.overrides) == ("detector_node", "/share/detector.yaml", {})
     assert ("fusion/image", "fusion/image") in detector.remappings

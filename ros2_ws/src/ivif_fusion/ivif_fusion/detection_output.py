@@ -5,7 +5,7 @@ Topics (relative, so they move with the namespace and remap as usual): ``detecti
 (vision_msgs/Detection2DArray, only when vision_msgs is installed), ``detections/json``
 (std_msgs/String, :func:`ivif_fusion.detection_msgs.to_json`; always published when vision_msgs is
 missing, otherwise only with ``publish_json``) and ``detections/image`` (the image with labelled
-boxes, rgb8/bgr8 — grey comes back bgr8 — with ``publish_image``). Every message carries the
+boxes, rgb8/bgr8 — grey comes back bgr8 — with ``publish_image``, drawn only while it has subscribers). Every message carries the
 header of the image the detector ran on.
 """
 
@@ -56,7 +56,7 @@ class DetectionOutputs:
             from std_msgs.msg import String
 
             self._json_pub.publish(String(data=to_json(detections, header, image.shape[1], image.shape[0])))
-        if self._image_pub is not None:
+        if self._image_pub is not None and self._image_pub.get_subscription_count():  # drawn only for someone watching
             from fusion_core.detection import draw_detections
 
             annotated = draw_detections(image, detections, order)  # (H, W, 3) in order; mono comes back bgr

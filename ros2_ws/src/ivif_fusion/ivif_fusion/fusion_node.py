@@ -3,8 +3,9 @@
 Subscribes ``thermal/image_raw`` (mono8, mono16, 8UC1, 16UC1, 32FC1) and ``visible/image_raw``
 (rgb8, bgr8, rgba8, bgra8, mono8, 8UC1) with sensor-data QoS — or, with ``{thermal,visible}_transport:
 compressed``, their ``/compressed`` topics (JPEG/PNG, :mod:`ivif_fusion.image_input`); publishes ``fusion/image`` (the
-visible's encoding; mono8 for a grey visible), ``fusion/alpha`` (mono8, α·255) — both with the
-visible frame's header —, ``fusion/camera_info`` (with ``publish_camera_info``: the visible camera's
+visible's encoding; mono8 for a grey visible), ``fusion/image/compressed`` (JPEG) and ``fusion/alpha``
+(mono8, α·255) — all with the visible frame's header; the last two only while they have subscribers, so an
+unwatched output costs nothing —, ``fusion/camera_info`` (with ``publish_camera_info``: the visible camera's
 CameraInfo from ``visible/camera_info`` under that header, :mod:`ivif_fusion.camera_info`) and ``/diagnostics``. With ``detector.enabled`` it also runs YOLOX on each
 fused frame and publishes ``detections`` / ``detections/json`` / ``detections/image`` with the same
 header (:mod:`ivif_fusion.inprocess_detection`), as a detector_node on ``fusion/image`` would.
@@ -38,7 +39,7 @@ from .delivery import DeliveryMonitor
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .footprint import FootprintReport
 from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, stamp_ns
-from .image_input import decode, input_topic, message_type
+from .image_input import compressed_message, decode, input_topic, message_type
 from .inprocess_detection import COUNTERS as DETECTOR_COUNTERS
 from .inprocess_detection import DetectorFailure, InProcessDetector
 from .params import (FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params, model_path_errors,
@@ -48,8 +49,8 @@ from .worker import LatestWorker
 
 INPUTS = ("thermal", "visible")
 COUNTERS = ("received_thermal", "received_visible", "bad_thermal", "bad_visible", "lost_dds_thermal", "lost_dds_visible",
-            "pairs", "fused", "bad_pairs", "errors", "stamp_resets", "invalid_thermal_frames", "invalid_thermal_pixels"
-            ) + DETECTOR_COUNTERS + CAMERA_INFO_COUNTERS
+            "pairs", "fused", "bad_pairs", "errors", "stamp_resets", "invalid_thermal_frames", "invalid_thermal_pixels",
+            "compressed_published") + DETECTOR_COUNTERS + CAMERA_INFO_COUNTERS
 LOG_THROTTLE_S = 5.0  # per kind of problem (diagnostics.ThrottledLog)
 
 
@@ -72,7 +73,7 @@ class FusionNode(Node):
         import torch
         from fusion_core.engine import create_engine
         from fusion_core.engine.auto import prepost_torch_threads
-        from sensor_msgs.msg import Image
+        from sensor_msgs.msg import CompressedImage, Image
 
         from .detector_node import available_onnx_providers
 
@@ -110,6 +111,8 @@ class FusionNode(Node):
 
         self._fused_pub = self.create_publisher(Image, "fusion/image", output_qos())
         self._alpha_pub = self.create_publisher(Image, "fusion/alpha", output_qos()) if self.params.publish_alpha else None
+        self._compressed_pub = (self.create_publisher(CompressedImage, "fusion/image/compressed", output_qos())
+                                if self.params.publish_compressed else None)
         self._camera_info = CameraInfoRelay(self, self.counters, self._log) if self.params.publish_camera_info else None
         from diagnostic_msgs.msg import DiagnosticArray
 
@@ -231,7 +234,10 @@ class FusionNode(Node):
         header = visible.msg.header
         encoding = encoding_for(result.fused, order)
         self._fused_pub.publish(array_to_image(result.fused, encoding, header))
-        if self._alpha_pub is not None:
+        if self._compressed_pub is not None and self._compressed_pub.get_subscription_count():
+            self._compressed_pub.publish(compressed_message(result.fused, encoding, header, self.params.jpeg_quality))
+            self.counters.add("compressed_published")
+        if self._alpha_pub is not None and self._alpha_pub.get_subscription_count():
             self._alpha_pub.publish(array_to_image(result.alpha, "mono8", header))
         if self._camera_info is not None:
             self._camera_info.publish(header, result.fused.shape[1], result.fused.shape[0])

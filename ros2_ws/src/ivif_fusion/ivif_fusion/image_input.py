@@ -34,6 +34,15 @@ def message_type(transport: str):
     return CompressedImage if transport == "compressed" else Image
 
 
+def compressed_message(array, encoding: str, header, jpeg_quality: int):
+    """An output image as sensor_msgs/CompressedImage (JPEG; fusion_core's encoder, image_transport's format)."""
+    from fusion_core.compressed_image import encode_compressed
+    from sensor_msgs.msg import CompressedImage
+
+    data, fmt = encode_compressed(array, encoding, jpeg_quality)
+    return CompressedImage(header=header, format=fmt, data=data)
+
+
 def decode(msg, allowed: tuple[str, ...], role: str) -> tuple[np.ndarray, str]:
     """A raw or compressed image message -> (array, its ROS encoding); InputError when it is bad or its layout is not
     in ``allowed`` (e.g. a colour JPEG on the thermal input)."""

@@ -178,7 +178,7 @@ def node_settings(values: dict[str, str]) -> list[NodeSetting]:
          # the compressed transport's topics (thermal_transport / visible_transport) move with their base topic
          ("thermal/image_raw/compressed", f"{values['thermal_topic']}/compressed"),
          ("visible/image_raw/compressed", f"{values['visible_topic']}/compressed"),
-         ("fusion/image", fused), ("fusion/alpha", values["alpha_topic"]),
+         ("fusion/image", fused), ("fusion/image/compressed", f"{fused}/compressed"), ("fusion/alpha", values["alpha_topic"]),
          ("visible/camera_info", _camera_info_remap(values, "visible_camera_info_topic")),
          ("fusion/camera_info", _camera_info_remap(values, "fused_camera_info_topic"))], log_level)
     if values.get("calibration_file", KEEP).strip():

@@ -101,7 +101,11 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
               "the current frame at once; raise it for noisy sensors", (0.001, 1.0)),
     ParamSpec("allow_resize", True, "without a homography, resize a thermal frame of another size to the visible size"),
     ParamSpec("max_aspect_change", 0.1, "largest relative aspect-ratio change allowed when resizing", (0.0, 10.0)),
-    ParamSpec("publish_alpha", True, "publish fusion/alpha (mono8, alpha*255; 255 = all thermal)"),
+    ParamSpec("publish_alpha", True, "publish fusion/alpha (mono8, alpha*255; 255 = all thermal) while it has subscribers"),
+    ParamSpec("publish_compressed", True,
+              "publish fusion/image/compressed (JPEG, image_transport's compressed format) for remote viewers; encoded "
+              "only while it has subscribers"),
+    ParamSpec("jpeg_quality", 95, "JPEG quality of fusion/image/compressed (image_transport's default 95)", (1, 100)),
     ParamSpec("publish_camera_info", True,
               "republish the visible camera's CameraInfo (visible/camera_info) as fusion/camera_info with each fused "
               "frame's header: the fused image and alpha are in the visible camera's geometry"),
@@ -253,6 +257,8 @@ class FusionParams:
     alpha_smoothing: float
     alpha_motion_threshold: float
     publish_alpha: bool
+    publish_compressed: bool
+    jpeg_quality: int
     publish_camera_info: bool
     worker_queue_size: int
     diagnostics_period: float
@@ -279,7 +285,8 @@ class FusionParams:
             calibrated_sizes=calibrated_sizes,
             allow_resize=bool(v["allow_resize"]), max_aspect_change=float(v["max_aspect_change"]),
             alpha_smoothing=float(v["alpha_smoothing"]), alpha_motion_threshold=float(v["alpha_motion_threshold"]),
-            publish_alpha=bool(v["publish_alpha"]), publish_camera_info=bool(v["publish_camera_info"]),
+            publish_alpha=bool(v["publish_alpha"]), publish_compressed=bool(v["publish_compressed"]),
+            jpeg_quality=int(v["jpeg_quality"]), publish_camera_info=bool(v["publish_camera_info"]),
             worker_queue_size=int(v["worker_queue_size"]),
             diagnostics_period=float(v["diagnostics_period"]), stale_timeout=float(v["stale_timeout"]),
             stamp_jump_back_threshold=float(v["stamp_jump_back_threshold"]),
