@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 from ros_harness import wait_for, wait_matched
-from test_fusion_node import MS, input_probe, latest_diagnostics, make_image, stamp_of
+from test_fusion_node import MS, input_probe, latest_diagnostics, make_image, stamp_of, stepwise_node
 
 from fusion_core.io import read_thermal, read_visible
 
@@ -55,15 +55,10 @@ def test_image_size_applies_roi_and_binning() -> None:
 
 
 def test_fused_frames_carry_the_visible_camera_info(msrs_dir, graph) -> None:
-    from ivif_fusion.fusion_node import FusionNode
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import CameraInfo
 
     namespace = "camera_info"
-    node = graph.add(FusionNode(namespace=namespace, context=graph.context, parameter_overrides=[
-        # no learnt bounds: each pair goes out when the next frames arrive, so the order below is exact
-        Parameter("inter_message_lower_bound_thermal", value=0.0), Parameter("inter_message_lower_bound_visible", value=0.0),
-        Parameter("worker_queue_size", value=8), Parameter("diagnostics_period", value=0.25)]))
+    node = stepwise_node(graph, namespace, worker_queue_size=8)  # each pair goes out when the next arrives
     probe = input_probe(graph, namespace)
     probe.record(CameraInfo, "fusion/camera_info", 50)
     info_pub = probe.publisher(CameraInfo, "visible/camera_info")  # reliable, as many drivers publish it

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from ros_harness import Probe, wait_for, wait_matched
-from test_fusion_node import MS, latest_diagnostics, stamp_of
+from test_fusion_node import MS, latest_diagnostics, stamp_of, stepwise_node
 
 from fusion_core.engine import EngineConfig, create_engine
 from fusion_core.errors import InputError
@@ -89,16 +89,12 @@ def test_decode_refuses_a_colour_thermal_image(pair) -> None:
 
 def test_fusion_node_fuses_compressed_topics(graph, pair) -> None:
     from diagnostic_msgs.msg import DiagnosticArray
-    from ivif_fusion.fusion_node import FusionNode
     from ivif_fusion.image_conversion import image_to_array
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import CompressedImage, Image
 
     ir16, bgr = pair
-    node = graph.add(FusionNode(namespace="compressed", context=graph.context, parameter_overrides=[
-        Parameter("thermal_transport", value="compressed"), Parameter("visible_transport", value="compressed"),
-        Parameter("inter_message_lower_bound_thermal", value=0.0), Parameter("inter_message_lower_bound_visible", value=0.0),
-        Parameter("worker_queue_size", value=8), Parameter("diagnostics_period", value=0.25)]))
+    node = stepwise_node(graph, "compressed", thermal_transport="compressed", visible_transport="compressed",
+                         worker_queue_size=8)
     assert [s.topic_name for s in node.subscriptions if "image_raw" in s.topic_name] == [
         "/compressed/thermal/image_raw/compressed", "/compressed/visible/image_raw/compressed"]
     probe = Probe(graph, "compressed")

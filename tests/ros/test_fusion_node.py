@@ -132,6 +132,18 @@ def pairs_node(graph):
     return node
 
 
+def stepwise_node(graph, namespace: str, **params):
+    """fusion_node in ``namespace`` whose pairs go out exactly when the next frames arrive (no learnt inter-message
+    bounds), /diagnostics every 0.25 s, plus ``params``: tests can then publish pair by pair and know which is out."""
+    from ivif_fusion.fusion_node import FusionNode
+    from rclpy.parameter import Parameter
+
+    values = {"inter_message_lower_bound_thermal": 0.0, "inter_message_lower_bound_visible": 0.0,
+              "diagnostics_period": 0.25, **params}
+    return graph.add(FusionNode(namespace=namespace, context=graph.context,
+                                parameter_overrides=[Parameter(name, value=value) for name, value in values.items()]))
+
+
 def input_probe(graph, namespace: str) -> Probe:
     """A probe publishing both inputs and recording fused, alpha and /diagnostics of the node in ``namespace``."""
     from diagnostic_msgs.msg import DiagnosticArray

@@ -29,6 +29,16 @@ def _has_inprocess_detector() -> bool:
     return "detector.enabled" in (ROS_PACKAGE / "ivif_fusion" / "params.py").read_text(encoding="utf-8")
 
 
+def first_pairs(msrs_dir: Path, folder: Path, n: int = 3) -> list[str]:
+    """Copy the first ``n`` MSRS pairs (by stem) into ``folder``/ir and ``folder``/vi; returns their stems."""
+    stems = sorted(p.stem for p in (msrs_dir / "ir").glob("*.png"))[:n]
+    for sub in ("ir", "vi"):
+        (folder / sub).mkdir()
+        for stem in stems:
+            shutil.copy(msrs_dir / sub / f"{stem}.png", folder / sub)
+    return stems
+
+
 @pytest.mark.parametrize("mode", ["node", "inprocess"])
 def test_live_replay_matches_offline_frame_by_frame(msrs_dir: Path, tmp_path: Path, mode: str, monkeypatch) -> None:
     ok, why = rclpy_available()
@@ -36,11 +46,7 @@ def test_live_replay_matches_offline_frame_by_frame(msrs_dir: Path, tmp_path: Pa
         pytest.skip(why)
     if mode == "inprocess" and not _has_inprocess_detector():
         pytest.skip("fusion_node has no in-process detector (parameter detector.enabled) in this checkout")
-    stems = sorted(p.stem for p in (msrs_dir / "ir").glob("*.png"))[:3]
-    for sub in ("ir", "vi"):
-        (tmp_path / sub).mkdir()
-        for stem in stems:
-            shutil.copy(msrs_dir / sub / f"{stem}.png", tmp_path / sub)
+    stems = first_pairs(msrs_dir, tmp_path)
     bag = tmp_path / "bag"
     make_bag(tmp_path / "ir", tmp_path / "vi", bag, rate=10.0, jitter_ms=2.0, seed=5)
     config = ReplayConfig(detect=True, collect=CollectSettings(baselines=("average",), sheet_pairs=1))
@@ -99,11 +105,7 @@ def test_live_replay_of_a_compressed_bag(msrs_dir: Path, tmp_path: Path) -> None
     ok, why = rclpy_available()
     if not ok:
         pytest.skip(why)
-    stems = sorted(p.stem for p in (msrs_dir / "ir").glob("*.png"))[:3]
-    for sub in ("ir", "vi"):
-        (tmp_path / sub).mkdir()
-        for stem in stems:
-            shutil.copy(msrs_dir / sub / f"{stem}.png", tmp_path / sub)
+    first_pairs(msrs_dir, tmp_path)
     bag = tmp_path / "bag"
     make_bag(tmp_path / "ir", tmp_path / "vi", bag, rate=10.0, jitter_ms=2.0, seed=5, thermal_encoding="mono16", compressed=True)
     config = ReplayConfig(thermal_topic="/thermal/image_raw/compressed", visible_topic="/visible/image_raw/compressed",

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from ros_harness import Probe, wait_for, wait_matched
-from test_fusion_node import MS, latest_diagnostics, make_image, stamp_of
+from test_fusion_node import MS, latest_diagnostics, make_image, stamp_of, stepwise_node
 
 from fusion_core.compressed_image import encode_compressed
 from fusion_core.io import read_thermal, read_visible
@@ -24,15 +24,11 @@ pytestmark = pytest.mark.ros
 
 def test_alpha_and_jpeg_only_while_subscribed(graph, msrs_dir) -> None:
     from diagnostic_msgs.msg import DiagnosticArray
-    from ivif_fusion.fusion_node import FusionNode
     from ivif_fusion.image_conversion import image_to_array
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import CompressedImage, Image
 
     ns = "on_demand"
-    node = graph.add(FusionNode(namespace=ns, context=graph.context, parameter_overrides=[
-        Parameter("inter_message_lower_bound_thermal", value=0.0), Parameter("inter_message_lower_bound_visible", value=0.0),
-        Parameter("jpeg_quality", value=80), Parameter("diagnostics_period", value=0.25)]))
+    node = stepwise_node(graph, ns, jpeg_quality=80)
     probe = Probe(graph, ns)
     thermal, visible = probe.publisher(Image, "thermal/image_raw"), probe.publisher(Image, "visible/image_raw")
     probe.record(Image, "fusion/image", 20)
