@@ -4,8 +4,8 @@
 Why: many cameras on a robot's network, and most recorded datasets, carry only the compressed topic, and
 Python has no image_transport to subscribe through; the nodes subscribe the one the user names and decode
 here with fusion_core's decoder (:mod:`fusion_core.compressed_image`: its rules, e.g. colour decodes to bgr8,
-16-bit PNG keeps a thermal camera's counts, a cut-off JPEG is refused). Decoding costs a few milliseconds per
-frame on the CPU (the price of the smaller messages).
+16-bit PNG keeps a thermal camera's counts, a cut-off JPEG is refused). Decoding is CPU work for every frame (the
+price of the smaller messages).
 
 :func:`decode` returns (array, encoding) for either transport, so the rest of the node works the same.
 Anything undecodable raises :class:`fusion_core.errors.InputError`, counted by the nodes as a bad frame.

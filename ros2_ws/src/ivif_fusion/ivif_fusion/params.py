@@ -63,7 +63,7 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
               "(sensor_msgs/CompressedImage, JPEG/PNG, on thermal/image_raw/compressed; PNG keeps 16-bit counts)",
               choices=TRANSPORTS),
     ParamSpec("visible_transport", "raw", "visible input: 'raw' (visible/image_raw) or 'compressed' "
-              "(visible/image_raw/compressed, JPEG/PNG: decoding costs a few ms per frame)", choices=TRANSPORTS),
+              "(visible/image_raw/compressed, JPEG/PNG: decoded on the CPU, every frame)", choices=TRANSPORTS),
     ParamSpec("backend", "auto", "inference backend that runs the network: 'auto' = tensorrt (if importable) or torch on "
               "a CUDA device, onnxruntime on the CPU; tensorrt needs device cuda",
               choices=("auto", "torch", "onnxruntime", "tensorrt")),
