@@ -83,8 +83,9 @@ def run_node(factory: Callable[[], object], name: str, args: list[str] | None = 
     finishes by itself (calibrate_node) — until its ``exit_code`` attribute is set.
 
     Returns the process exit code: 0 after a requested shutdown, 2 when the configuration is invalid
-    (the FATAL line names the parameter), else the node's own ``exit_code``. Installs the process's SIGINT/SIGTERM handlers (see the
-    module docstring): call it from an executable's ``main``, in the main thread.
+    (the FATAL line names the parameter), else the node's own ``exit_code``. Installs the process's
+    SIGINT/SIGTERM handlers (see the module docstring): call it from an executable's ``main``, in the
+    main thread.
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor

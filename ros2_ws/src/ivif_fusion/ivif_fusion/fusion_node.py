@@ -2,11 +2,12 @@
 
 Subscribes ``thermal/image_raw`` (mono8, mono16, 8UC1, 16UC1, 32FC1) and ``visible/image_raw``
 (rgb8, bgr8, rgba8, bgra8, mono8, 8UC1) with sensor-data QoS — or, with ``{thermal,visible}_transport:
-compressed``, their ``/compressed`` topics (JPEG/PNG, :mod:`ivif_fusion.image_input`); publishes ``fusion/image`` (the
-visible's encoding; mono8 for a grey visible), ``fusion/image/compressed`` (JPEG) and ``fusion/alpha``
-(mono8, α·255) — all with the visible frame's header; the last two only while they have subscribers, so an
-unwatched output costs nothing —, ``fusion/camera_info`` (with ``publish_camera_info``: the visible camera's
-CameraInfo from ``visible/camera_info`` under that header, :mod:`ivif_fusion.camera_info`) and ``/diagnostics``. With ``detector.enabled`` it also runs YOLOX on each
+compressed``, their ``/compressed`` topics (JPEG/PNG, :mod:`ivif_fusion.image_input`). Publishes
+``fusion/image`` (the visible's encoding; mono8 for a grey visible), ``fusion/image/compressed`` (JPEG)
+and ``fusion/alpha`` (mono8, α·255) — all with the visible frame's header; the last two only while they
+have subscribers, so an unwatched output costs nothing —, ``fusion/camera_info`` (with
+``publish_camera_info``: the visible camera's CameraInfo from ``visible/camera_info`` under that header,
+:mod:`ivif_fusion.camera_info`) and ``/diagnostics``. With ``detector.enabled`` it also runs YOLOX on each
 fused frame and publishes ``detections`` / ``detections/json`` / ``detections/image`` with the same
 header (:mod:`ivif_fusion.inprocess_detection`), as a detector_node on ``fusion/image`` would.
 
