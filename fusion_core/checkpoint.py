@@ -26,9 +26,10 @@ the file contains: use it only on a file whose origin you trust (one you or this
 
 from __future__ import annotations
 
+import argparse
 import pickle
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -64,20 +65,22 @@ def save_checkpoint(path: str | Path, model: FusionNet, meta: dict[str, Any] | N
     return path
 
 
-def plain(value: Any, where: str = "checkpoint") -> Any:
+def plain(value: Any, where: str = "checkpoint", convert_objects: bool = False) -> Any:
     """``value`` with every leaf a tensor or a plain str/int/float/bool/None (what weights_only loads).
 
     ``str``/``int``/``float`` subclasses (``torch.__version__``, numpy scalars) become the base type;
-    numpy arrays become tensors. Anything else raises ``TypeError`` naming its place ``where``.
+    numpy arrays become tensors; with ``convert_objects`` (converting an old checkpoint, whose meta often
+    holds them) paths become strings and ``argparse.Namespace`` a dict. Anything else raises ``TypeError``
+    naming its place ``where``.
     """
     if value is None or type(value) in (str, int, float, bool):
         return value
     if isinstance(value, torch.Tensor):
         return value.detach()
     if isinstance(value, dict):
-        return {plain(k, f"{where} key"): plain(v, f"{where}.{k}") for k, v in value.items()}
+        return {plain(k, f"{where} key", convert_objects): plain(v, f"{where}.{k}", convert_objects) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        items = [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        items = [plain(v, f"{where}[{i}]", convert_objects) for i, v in enumerate(value)]
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -89,13 +92,22 @@ def plain(value: Any, where: str = "checkpoint") -> Any:
         return str(value)
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(value))
+    if convert_objects and isinstance(value, PurePath):
+        return str(value)
+    if convert_objects and isinstance(value, argparse.Namespace):
+        return plain(vars(value), where, convert_objects)
     raise TypeError(f"{where} holds a {type(value).__module__}.{type(value).__qualname__}; checkpoints store only tensors "
                     "and plain dict/list/tuple/str/int/float/bool/None values, so they load with torch.load(weights_only=True)")
 
 
 def _write(path: Path, payload: dict[str, Any]) -> None:
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a folder, not a checkpoint file", str(path))
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
+    try:
+        torch.save(payload, tmp)
+    except RuntimeError as exc:  # torch reports an unwritable path as "open file failed"
+        raise OSError(5, f"could not write the checkpoint ({exc})", str(tmp)) from exc
     tmp.replace(path)  # atomic: a crash mid-write never leaves a truncated checkpoint behind
 
 
@@ -203,6 +215,10 @@ def convert_unsafe(old: str | Path, new: str | Path) -> Path:
     check_payload(payload, old)
     model_from_payload(payload, old)  # the weights must fit their config before we bless the file
     new.parent.mkdir(parents=True, exist_ok=True)
-    _write(new, plain(payload))
+    try:
+        converted = plain(payload, convert_objects=True)
+    except TypeError as exc:
+        raise ModelFileError(f"model file {old} cannot be converted: {exc}") from exc
+    _write(new, converted)
     load_model(new)
     return new

@@ -90,6 +90,8 @@ def load_calibration(path: str | Path) -> Calibration:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"cannot read calibration file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"calibration file {path} is not a text (YAML) file: {exc.reason} at byte {exc.start}") from exc
     except yaml.YAMLError as exc:
         raise InputError(f"calibration file {path} is not valid YAML: {exc}") from exc
     try:

@@ -38,6 +38,8 @@ def read_points(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InputError(f"cannot read points file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"points file {path} is not a text (CSV) file: {exc.reason} at byte {exc.start}") from exc
     rows: list[list[float]] = []
     for number, row in enumerate(csv.reader(line.split("#", 1)[0] for line in lines), start=1):
         if not row or not "".join(row).strip():

@@ -6,8 +6,32 @@ import argparse
 from pathlib import Path
 
 from ..engine import BACKEND_CHOICES, DEVICE_CHOICES, PRECISIONS, EngineConfig
+from ..errors import ConfigError
 from ..registration import RegistrationConfig
 from ..thermal import POLICIES, ThermalNormConfig
+
+
+IMAGE_WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def check_output_file(path: Path | None, option: str, image: bool = False) -> None:
+    """Before the slow work: ConfigError when ``path`` (an output file of ``option``) is a folder, its folder
+    cannot be made, or (``image``) its suffix is not one OpenCV writes. None = the option was not given."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder; give a file path")
+    if image and path.suffix.lower() not in IMAGE_WRITE_SUFFIXES:
+        raise ConfigError(f"{option} {path}: the file name must end in one of {', '.join(IMAGE_WRITE_SUFFIXES)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot make its folder ({exc.strerror or exc})") from exc
+
+
+def check_seed(seed: int, option: str = "--seed") -> None:
+    if seed < 0:
+        raise ConfigError(f"{option} must be >= 0, got {seed}")
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +57,9 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
 
 def engine_config_from_args(args: argparse.Namespace) -> EngineConfig:
     low, high = args.thermal_range if args.thermal_range else (None, None)
+    if args.thermal_range and args.thermal_policy != "fixed":
+        raise ConfigError(f"--thermal-range applies to --thermal-policy fixed only; the {args.thermal_policy} policy "
+                          "finds its range in each frame")
     return EngineConfig(
         backend=args.backend,
         model_path=args.model,

@@ -262,6 +262,11 @@ def run(args: argparse.Namespace) -> int:
     iters = args.iters if args.iters is not None else (QUICK_ITERS if args.quick else 50)
     if warmup < 0 or iters < 1:
         raise IvifError("--warmup must be >= 0 and --iters >= 1")
+    if args.threads is not None and args.threads < 1:
+        raise IvifError(f"--threads must be >= 1, got {args.threads}")
+    from ._common import check_output_file
+
+    check_output_file(args.json, "--json")
     models = _models(args.model)
     pair = find_bench_pair(*(args.pair or (None, None)))
     calibration = _calibration(args)

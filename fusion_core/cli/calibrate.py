@@ -39,8 +39,12 @@ def run(args: argparse.Namespace) -> int:
     from ..calibration.sources import pairs_from_bag, pairs_from_files
     from ..errors import ConfigError
 
+    from ._common import check_output_file
+
     if args.max_pairs < 1:
         raise ConfigError(f"--max-pairs must be >= 1, got {args.max_pairs}")
+    check_output_file(args.out, "--out")  # before the search: nothing is written unless all of it can be
+    check_output_file(args.overlay, "--overlay", image=True)
     if args.bag is not None:
         if args.ir is not None or args.vi is not None:
             raise ConfigError("give either --bag or --ir/--vi, not both")

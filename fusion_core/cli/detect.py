@@ -37,7 +37,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..detection import Detector, DetectorConfig, compare_folders
+    from ..errors import ConfigError
+    from ._common import check_output_file, check_seed
 
+    check_output_file(args.json, "--json")
+    check_seed(args.seed)
+    if args.reps < 1:
+        raise ConfigError(f"--reps must be >= 1, got {args.reps}")
+    if not args.draw_threshold == args.draw_threshold:  # NaN: nothing would ever be drawn
+        raise ConfigError("--draw-threshold must be a number in [0, 1], got nan")
     config = DetectorConfig(model_path=args.model, score_threshold=args.score_threshold, nms_iou=args.nms_iou,
                             threads=args.threads, rectangular=not args.square, input_size=args.input_size)
     detector = Detector(config)
@@ -49,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
                            "rectangular": detector.rectangular}
     names = list(config.class_names)
     print(f"AP@0.5 on {summary['n_images']} images, labels {args.labels}, {detector.canvas}")
+    unlabelled = summary["images_without_label_file"]
+    if unlabelled:
+        print(f"{len(unlabelled)} of {summary['n_images']} images have no label file and count as images without objects "
+              f"(YOLO's rule; check --labels if they have some): {', '.join(unlabelled[:5])}"
+              + (", ..." if len(unlabelled) > 5 else ""))
     print(f"{'images':<40}" + "".join(f"{n:>9}" for n in names) + f"{'mAP':>9}{'ms/img':>9}")
     for row in summary["folders"]:
         cells = "".join(f"{_fmt(row['ap50'][n]):>9}" for n in names)

@@ -126,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
     from ..io import pair_folders, read_thermal, read_visible, to_luminance
     from ..metrics import HIGHER_IS_BETTER, METRICS, compute_all, summarize
 
+    from ._common import check_output_file
+
+    check_output_file(args.json, "--json")
     baselines = _parse_baselines(args.baseline)
     fused_dirs = parse_fused(args.fused, baselines)
     if not fused_dirs and not baselines:

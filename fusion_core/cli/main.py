@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def os_error_text(exc: OSError) -> str:
+    """'cannot use PATH: reason' for an OSError that names its file(s), else the error itself."""
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    return f"cannot use {paths}: {exc.strerror or exc}" if paths else str(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     keep_freed_memory()  # every subcommand is a frame loop: no page faults per frame (fusion_core.allocator)
@@ -48,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except IvifError as exc:
         print(f"ivif {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path that cannot be read or written (a folder, a missing parent, no permission)
+        print(f"ivif {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
