@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from ._common import add_engine_options, engine_config_from_args
@@ -67,7 +68,11 @@ def configs_from_args(args: argparse.Namespace):
     from ..replay.live import DEFAULT_FASTDDS_PROFILE, LiveConfig
     from ..replay.offline import ReplayConfig
 
+    from ..errors import InputError
+
     args.detect = args.detect or args.detector is not None
+    if args.labels is not None and not args.labels.is_dir():
+        raise InputError(f"--labels {args.labels} is not a directory")
     baselines = tuple(b.strip() for b in args.baselines.split(",") if b.strip())
     collect = CollectSettings(metrics=not args.no_metrics, baselines=baselines, metric_stride=args.metric_stride,
                               sheet_pairs=args.sheet, labels_dir=args.labels)
@@ -96,6 +101,14 @@ def print_summary(result, report: Path) -> None:
         print(f"latency {label}: p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, p99 {lat['p99']:.1f} ms")
     if fused:
         print("fused: " + ", ".join(f"{k} {v:.3f}" for k, v in fused.items() if v == v))
+    errors = result.fusion_errors
+    if errors.get("count"):
+        print(f"{errors['count']} pair(s) could not be fused" + (f", e.g. {errors['examples'][0]}" if errors.get("examples") else "")
+              + " (all of them in the report)")
+    for camera, account in result.inputs.items():
+        for reason, count in account.get("bad", {}).items():
+            example = account.get("bad_examples", {}).get(reason)
+            print(f"{count} {camera} frame(s) dropped as {reason}" + (f", e.g. {example}" if example else ""))
     delivery = result.extra.get("delivery")
     if delivery:
         print(summary_line(delivery))
@@ -110,4 +123,7 @@ def run(args: argparse.Namespace) -> int:
     config, live = configs_from_args(args)
     result, report = run_replay(args.bag, args.out, config, engine_config_from_args(args), live)
     print_summary(result, report)
+    if result.pairs == 0:
+        print(f"ivif replay: error: no pair of {args.bag} was fused (reasons above and in {report})", file=sys.stderr)
+        return 1
     return 0

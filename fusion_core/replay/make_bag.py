@@ -16,6 +16,7 @@ the report and to find label files.
 from __future__ import annotations
 
 import csv
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from .bagio import STORAGES, BagWriter
 from .codec import COMPRESSED_MSGTYPE, IMAGE_MSGTYPE, encode_compressed_image, encode_image
-from .schedule import DEFAULT_START_NS, make_schedule
+from .schedule import DEFAULT_START_NS, Schedule, make_schedule
 
 THERMAL_TOPIC = "/thermal/image_raw"
 VISIBLE_TOPIC = "/visible/image_raw"
@@ -70,6 +71,19 @@ def write_pairs_bag(load: PairLoader, n: int, out: str | Path, rate: float = 10.
     if storage not in STORAGES:
         raise ConfigError(f"storage {storage!r} is not one of {', '.join(STORAGES)}")
     schedule = make_schedule(n, rate, jitter_ms, drop_prob, seed, start_ns)
+    if Path(out).exists():
+        raise InputError(f"output bag {out} exists already; remove it or choose another path")
+    try:
+        return _write_schedule(load, n, out, schedule, thermal_encoding, storage, compressed)
+    except BaseException:
+        # a half-written bag is a valid bag with fewer pairs, which replay would take for a short recording;
+        # ``out`` did not exist before, so whatever is there now is this run's
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _write_schedule(load: PairLoader, n: int, out: str | Path, schedule: Schedule, thermal_encoding: str, storage: str,
+                    compressed: bool) -> MakeBagSummary:
     remaining = [2] * n  # messages of pair i still to write or drop; the pair is forgotten at 0
     for _, i in schedule.dropped:
         remaining[i] -= 1

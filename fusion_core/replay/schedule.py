@@ -62,6 +62,12 @@ def make_schedule(n: int, rate: float, jitter_ms: float = 0.0, drop_prob: float 
     check_timing(rate, jitter_ms, drop_prob)
     if n < 1:
         raise ConfigError(f"a bag needs at least one frame pair, got {n}")
+    if seed < 0:
+        raise ConfigError(f"seed must be >= 0, got {seed}")
+    last_s = (start_ns + n / rate * 1e9) / 1e9 + 1.0
+    if last_s >= 2**31:  # builtin_interfaces/Time holds int32 seconds
+        raise ConfigError(f"{n} pair(s) at {rate} Hz from {start_ns / 1e9:.0f} s run past the largest ROS time "
+                          f"(2^31 s); raise the rate")
     rng = np.random.default_rng(seed)
     period_ms = 1000.0 / rate
     phase_ms = {"thermal": 0.0, "visible": float(rng.uniform(-0.05, 0.05) * period_ms)}
