@@ -6,6 +6,7 @@ native depth (16-bit PNG/TIFF stay uint16); visible files are returned in RGB or
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import numpy as np
 from .errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+COLOUR_THERMAL_LEVELS = 4.0  # mean channel difference above which a 3-channel thermal file is taken for a palette
+
 
 
 @dataclass(frozen=True)
@@ -57,13 +60,22 @@ def pair_folders(ir_dir: str | Path, vi_dir: str | Path, strict: bool = True) ->
 
 
 def read_thermal(path: str | Path) -> np.ndarray:
-    """(H, W) uint8/uint16 thermal image; a 3-channel file must hold a grey image (its channels are averaged)."""
+    """(H, W) uint8/uint16 thermal image; a 3-channel file should hold a grey image. One whose channels differ by
+    more than :data:`COLOUR_THERMAL_LEVELS` grey levels on average (a colour palette, not a measurement: its
+    grey conversion does not order temperatures) is still converted to grey, with a warning naming it."""
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f"cannot read thermal image {path}")
     if img.ndim == 3:
         if img.shape[2] == 4:
             img = img[:, :, :3]
+        if not np.array_equal(img[:, :, 0], img[:, :, 1]):
+            spread = float(np.abs(np.diff(img.astype(np.int32), axis=2)).mean())
+            if spread > COLOUR_THERMAL_LEVELS:
+                logging.getLogger(__name__).warning(
+                    f"thermal image {path} is in colour (its channels differ by {spread:.1f} grey levels on average): "
+                    "converted to grey; a colour-palette thermal image does not give temperatures in order, use the "
+                    "camera's grey (raw or 8-bit) output")
         img = img[:, :, 0] if np.array_equal(img[:, :, 0], img[:, :, 1]) else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     if img.dtype not in (np.uint8, np.uint16):
         raise InputError(f"thermal image {path} has unsupported dtype {img.dtype}")

@@ -29,15 +29,27 @@ def run(args: argparse.Namespace) -> int:
     pairs = pair_folders(args.ir, args.vi)
     engine = create_engine(engine_config_from_args(args))
     total_ms = 0.0
+    outside_frame: list[str] = []  # pairs whose thermal footprint misses the visible frame
+    outside_range: list[str] = []  # pairs whose thermal pixels all lie outside --thermal-range
     for pair in tqdm(pairs, desc="fuse", unit="pair"):
         thermal, visible = read_thermal(pair.ir), read_visible(pair.vi)
         try:
             result = engine.fuse(thermal, visible, "rgb")
         except InputError as exc:
             raise InputError(f"pair {pair.stem!r} ({pair.ir}, {pair.vi}): {exc}") from exc
+        if result.thermal_coverage == 0.0:
+            outside_frame.append(pair.stem)
+        if args.thermal_range and not ((thermal >= args.thermal_range[0]) & (thermal <= args.thermal_range[1])).any():
+            outside_range.append(pair.stem)
         write_image(args.out / "fused" / f"{pair.stem}.png", result.fused, "rgb")
         write_image(args.out / "alpha" / f"{pair.stem}.png", result.alpha)
         total_ms += result.timings["total"]
     print(f"fused {len(pairs)} pairs with backend {engine.backend} on {engine.device} "
           f"({total_ms / len(pairs):.1f} ms per pair) -> {args.out}")
+    if outside_frame:
+        print(f"warning: {len(outside_frame)} pair(s) had no thermal pixel inside the visible frame (the homography maps "
+              f"the thermal image off it), so their output is the visible image: {', '.join(outside_frame[:5])}")
+    if outside_range:
+        print(f"warning: {len(outside_range)} pair(s) had every thermal pixel outside --thermal-range "
+              f"{args.thermal_range[0]:g} {args.thermal_range[1]:g}, so thermal added nothing: {', '.join(outside_range[:5])}")
     return 0

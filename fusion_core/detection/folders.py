@@ -18,6 +18,7 @@ from ..io import list_images, read_visible, write_image
 from .config import Detection
 from .detector import Detector
 from .draw import draw_detections
+from ..boxes import box_file
 from .evaluate import BootstrapResult, MapResult, evaluate_map, load_ground_truth, paired_bootstrap
 
 
@@ -76,6 +77,7 @@ class FolderComparison:
     folders: list[FolderDetections]
     results: list[MapResult]
     differences: list[BootstrapResult]
+    unlabelled: tuple[str, ...] = ()  # stems without a label file: scored as images without objects (YOLO's rule)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (NaN APs become null)."""
@@ -84,6 +86,7 @@ class FolderComparison:
 
         return {
             "n_images": self.results[0].n_images,
+            "images_without_label_file": list(self.unlabelled),
             "folders": [
                 {"images": str(f.folder), "ap50": {k: clean(v) for k, v in r.ap.items()}, "map50": clean(r.mean_ap),
                  "n_ground_truth": r.n_ground_truth, "n_detections": r.n_detections, "ms_per_image": round(f.ms_per_image, 2)}
@@ -110,7 +113,8 @@ def compare_folders(detector: Detector, image_dirs: Sequence[str | Path], labels
         folders.append(detect_folder(detector, folder, stems, sub, draw_threshold, progress))
     names = detector.config.class_names
     ground_truth = load_ground_truth(labels_dir, folders[0].sizes, num_classes=len(names))
+    unlabelled = tuple(sorted(s for s in folders[0].sizes if not box_file(labels_dir, s).is_file()))
     results = [evaluate_map(f.detections, ground_truth, names) for f in folders]
     differences = [paired_bootstrap(folders[0].detections, f.detections, ground_truth, names, reps=reps, seed=seed)
                    for f in folders[1:]]
-    return FolderComparison(folders, results, differences)
+    return FolderComparison(folders, results, differences, unlabelled)
