@@ -34,6 +34,8 @@ def list_images(folder: str | Path) -> dict[str, Path]:
         raise InputError(f"{folder} is not a directory")
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_symlink() and not path.exists():
+            raise InputError(f"{path} is a broken link (its target {path.readlink()} does not exist)")
         if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
             if path.stem in found:
                 raise InputError(f"two images share the stem {path.stem!r} in {folder}: {found[path.stem].name}, {path.name}")

@@ -159,3 +159,15 @@ def test_detect_counts_images_without_a_label_file(small, tmp_path, capsys) -> N
     import json
 
     assert json.loads((tmp_path / "d.json").read_text())["images_without_label_file"] == [STEMS[1]]
+
+
+def test_broken_links_and_impossible_sizes(small, tmp_path, capsys) -> None:
+    for side in ("ir", "vi"):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "a.png").write_bytes((small / side / f"{STEMS[0]}.png").read_bytes())
+        (tmp_path / side / "b.png").symlink_to(tmp_path / "nowhere.png")  # e.g. a dataset on a drive not mounted
+    code, _, err = run(capsys, "fuse", "--ir", tmp_path / "ir", "--vi", tmp_path / "vi", "--out", tmp_path / "o")
+    assert code == 2 and "b.png is a broken link" in err and not (tmp_path / "o").exists()
+    with pytest.raises(SystemExit):
+        main(["bench", "--quick", "--size", "100000x100000"])
+    assert "each side must be at most 8192 px" in capsys.readouterr().err

@@ -24,6 +24,9 @@ STAGES = ("pre", "network", "post")
 KINDS = ("fusion", "detection", "fusion+detection")
 
 
+MAX_SIDE = 8192  # px: an 8K frame; --size beyond it is a typo, and would fail allocating the frames
+
+
 def _one_size(text: str) -> list[tuple[int, int]]:
     name = text.strip().lower()
     if name in SIZE_SETS:
@@ -32,6 +35,9 @@ def _one_size(text: str) -> list[tuple[int, int]]:
     if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
         sets = "; ".join(f"{k} = {', '.join(f'{a}x{b}' for a, b in v)}" for k, v in SIZE_SETS.items())
         raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 640x480, nor a named size set ({sets})")
+    if max(int(w), int(h)) > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"size {text!r}: each side must be at most {MAX_SIDE} px (larger than any camera "
+                                         "this benchmark sizes, and its frames alone would not fit in memory)")
     return [(int(w), int(h))]
 
 
