@@ -117,3 +117,32 @@ def msg_stamp(doc: dict):
     from builtin_interfaces.msg import Time
 
     return Time(sec=doc["stamp"]["sec"], nanosec=doc["stamp"]["nanosec"])
+
+
+def test_detects_on_the_compressed_fused_image(fused_bgr, graph) -> None:
+    """A detector on another machine subscribes fusion/image/compressed: it detects on the JPEG as decoded, and the
+    annotated image comes back in the decoded (bgr8) layout."""
+    from fusion_core.compressed_image import decode_compressed, encode_compressed
+    from ivif_fusion.detector_node import DetectorNode
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import CompressedImage
+    from std_msgs.msg import String
+
+    node = graph.add(DetectorNode(namespace="det_jpeg", context=graph.context,
+                                  parameter_overrides=[Parameter("input_transport", value="compressed")]))
+    assert node._sub.topic_name == "/det_jpeg/fusion/image/compressed"
+    probe = Probe(graph, "det_jpeg")
+    jpeg_pub = probe.publisher(CompressedImage, "fusion/image/compressed")
+    probe.record(String, "detections/json", 5)
+    wait_matched(jpeg_pub)
+    data, fmt = encode_compressed(fused_bgr, "bgr8", 90)
+    msg = CompressedImage(format=fmt, data=data)
+    msg.header.frame_id, msg.header.stamp.sec = "cam", 21
+    jpeg_pub.publish(msg)
+    wait_for(lambda: probe.messages("detections/json"), 60, "detections of the JPEG")
+    doc = json.loads(probe.messages("detections/json")[0].data)
+    decoded, encoding = decode_compressed(data, fmt)
+    want = Detector(DetectorConfig()).detect(decoded, "bgr")
+    assert encoding == "bgr8" and doc["stamp"]["sec"] == 21 and doc["frame_id"] == "cam"
+    assert [d["class_name"] for d in doc["detections"]] == [d.class_name for d in want] and len(want) >= 3
+    assert np.allclose([d["box_xyxy"] for d in doc["detections"]], [d.box_xyxy for d in want], atol=0.01)

@@ -264,6 +264,7 @@ def test_node_settings_defaults_keep_the_params_files() -> None:
                                  ("visible/camera_info", "visible/camera_info"), ("fusion/camera_info", "fusion/camera_info")]
     assert (detector.executable, detector.params_file, detector.overrides) == ("detector_node", "/share/detector.yaml", {})
     assert ("fusion/image", "fusion/image") in detector.remappings
+    assert ("fusion/image/compressed", "fusion/image/compressed") in detector.remappings  # input_transport: compressed
 
 
 def test_node_settings_overrides_and_remaps() -> None:

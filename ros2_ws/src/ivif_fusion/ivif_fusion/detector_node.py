@@ -15,7 +15,8 @@ from rclpy.node import Node
 
 from .detection_output import DetectionOutputs, detect_and_publish
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
-from .image_conversion import VISIBLE_ENCODINGS, image_to_array
+from .image_conversion import VISIBLE_ENCODINGS
+from .image_input import decode, input_topic, message_type
 from .params import DETECTOR_PARAMS, DetectorParams, declare, model_path_errors
 from .qos import input_event_callbacks, input_qos, output_qos
 from .worker import LatestWorker
@@ -38,8 +39,6 @@ class DetectorNode(Node):
         super().__init__(node_name, **kwargs)
         from diagnostic_msgs.msg import DiagnosticArray
         from fusion_core.detection import Detector
-        from sensor_msgs.msg import Image
-
         self.params = DetectorParams.from_values(declare(self, DETECTOR_PARAMS), available_onnx_providers())
         with model_path_errors():
             self.detector = Detector(self.params.detector_config())
@@ -59,7 +58,8 @@ class DetectorNode(Node):
         # usual camera size (the rectangular canvas depends on the image's aspect ratio)
         warm_ms = self.detector.warm_up(WARM_UP_SIZE)
         qos = input_qos(self.params.input_reliability, 1)
-        self._sub = self.create_subscription(Image, INPUT, self._on_image, qos,
+        transport = self.params.input_transport
+        self._sub = self.create_subscription(message_type(transport), input_topic(INPUT, transport), self._on_image, qos,
                                              event_callbacks=input_event_callbacks(self, INPUT, self.counters, "lost_dds"))
         self._silence = InputSilence((self._sub.topic_name,))  # named as resolved (namespace, remapping)
         self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
@@ -71,16 +71,16 @@ class DetectorNode(Node):
         self.counters.add("received")
         self._silence.heard(self._sub.topic_name)
         try:
-            array = image_to_array(msg, VISIBLE_ENCODINGS, INPUT)
+            array, encoding = decode(msg, VISIBLE_ENCODINGS, INPUT)
         except InputError as exc:
             self.counters.add("bad_frames")
             self._log.log("warning", "bad_frames", f"skipping bad image: {exc}")
             return
-        self._worker.submit((array, msg))
+        self._worker.submit((array, encoding, msg))
 
     def _detect(self, item) -> None:
-        array, msg = item
-        found, detect_ms = detect_and_publish(self.detector, self._outputs, array, msg.encoding, msg.header)
+        array, encoding, msg = item
+        found, detect_ms = detect_and_publish(self.detector, self._outputs, array, encoding, msg.header)
         self.detect_ms.add(detect_ms)
         self.counters.add("processed")
         self.counters.add("detections", found)

@@ -192,7 +192,7 @@ def node_settings(values: dict[str, str]) -> list[NodeSetting]:
     elif mode == "node":
         nodes.append(NodeSetting(
             "detector_node", "detector_node", ns, values["detector_params_file"], _overrides(values, DETECTOR_PARAMS, "detector_"),
-            [("fusion/image", fused)] + detection_topics, log_level))
+            [("fusion/image", fused), ("fusion/image/compressed", f"{fused}/compressed")] + detection_topics, log_level))
     return nodes
 
 

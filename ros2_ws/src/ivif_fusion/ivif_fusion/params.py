@@ -133,6 +133,8 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("classes", ["person", "bicycle", "car"], "COCO class names to keep (class_id = position); empty = all 80",
               dynamic_typing=True),
     ParamSpec("input_reliability", "reliable", "QoS reliability of the fusion/image subscription", choices=RELIABILITIES),
+    ParamSpec("input_transport", "raw", "'raw' (fusion/image) or 'compressed' (fusion/image/compressed, JPEG: for a "
+              "detector on another machine than fusion_node, e.g. over Wi-Fi)", choices=TRANSPORTS),
     ParamSpec("publish_image", True, "publish detections/image (the input with labelled boxes)"),
     ParamSpec("publish_json", False, "also publish detections/json (std_msgs/String) when vision_msgs is installed; "
               "without vision_msgs it is always published instead of detections"),
@@ -332,6 +334,7 @@ class DetectorParams:
     nms_iou: float
     classes: tuple[str, ...] | None
     input_reliability: str
+    input_transport: str
     publish_image: bool
     publish_json: bool
     worker_queue_size: int
@@ -351,6 +354,7 @@ class DetectorParams:
             threads=int(v["threads"]) or None, input_size=int(v["input_size"]), rectangular=bool(v["rectangular"]),
             score_threshold=float(v["score_threshold"]), nms_iou=float(v["nms_iou"]),
             classes=tuple(classes) if classes else None, input_reliability=v["input_reliability"],
+            input_transport=v["input_transport"],
             publish_image=bool(v["publish_image"]), publish_json=bool(v["publish_json"]),
             worker_queue_size=int(v["worker_queue_size"]), diagnostics_period=float(v["diagnostics_period"]),
             stale_timeout=float(v["stale_timeout"]),
