@@ -91,6 +91,8 @@ def test_options_checked_before_the_work(small, tmp_path, capsys) -> None:
           "--thermal-range", "0", "100"], "--thermal-range applies to --thermal-policy fixed only"),
         (["detect", "--images", small / "vi", "--labels", small / "lab", "--seed", "-1"], "--seed must be >= 0"),
         (["bench", "--quick", "--backend", "onnxruntime", "--size", "64x48", "--threads", "0"], "--threads must be >= 1"),
+        (["detect", "--images", small / "vi", "--labels", small / "lab", "--draw-threshold", "nan"], "--draw-threshold must be"),
+        (["detect", "--images", small / "vi", "--labels", small / "lab", "--reps", "0"], "--reps must be >= 1"),
         (["make-bag", "--ir", small / "ir", "--vi", small / "vi", "--out", tmp_path / "b1", "--seed", "-1"], "seed must be >= 0"),
         (["make-bag", "--ir", small / "ir", "--vi", small / "vi", "--out", tmp_path / "b2", "--rate", "1e-9"],
          "run past the largest ROS time"),

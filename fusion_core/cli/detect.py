@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     check_seed(args.seed)
     if args.reps < 1:
         raise ConfigError(f"--reps must be >= 1, got {args.reps}")
-    if not args.draw_threshold == args.draw_threshold:  # NaN: nothing would ever be drawn
-        raise ConfigError("--draw-threshold must be a number in [0, 1], got nan")
+    if not 0.0 <= args.draw_threshold <= 1.0:  # also NaN, with which nothing would ever be drawn
+        raise ConfigError(f"--draw-threshold must be a number in [0, 1], got {args.draw_threshold}")
     config = DetectorConfig(model_path=args.model, score_threshold=args.score_threshold, nms_iou=args.nms_iou,
                             threads=args.threads, rectangular=not args.square, input_size=args.input_size)
     detector = Detector(config)
