@@ -22,6 +22,16 @@ def spread(count: int, keep: int) -> list[int]:
     return sorted({int(round(i)) for i in np.linspace(0, count - 1, keep)})
 
 
+def visible_as_rgb(image: np.ndarray, order: str) -> np.ndarray:
+    """An 8-bit visible frame in channel ``order`` ('mono', 'rgb', 'bgr', 'rgba', 'bgra') as the estimator takes
+    it: RGB (H, W, 3), or grey as it is; a view where no reordering is needed, never a copy of the pixels."""
+    if order in ("bgr", "bgra"):
+        return image[..., 2::-1]
+    if order == "rgba":
+        return image[..., :3]
+    return image
+
+
 def pairs_from_files(ir: str | Path, vi: str | Path, max_pairs: int) -> list[Pair]:
     """Two image files (one pair) or two folders (pairs matched by file stem)."""
     from ..io import pair_folders, read_thermal, read_visible
@@ -43,29 +53,22 @@ def pairs_from_bag(bag: str | Path, thermal_topic: str, visible_topic: str, max_
     from ..replay.bagio import find_topic, iter_messages, open_bag
     from ..replay.codec import INPUT_MSGTYPES, decode_frame, decode_header
 
-    def paired_stamps() -> list[tuple[int, int]]:
-        pairer: ApproximateTimePairer[int] = ApproximateTimePairer(5, slop)
-        out: list[tuple[int, int]] = []
-        with open_bag(bag) as reader:
-            th, vi = (find_topic(reader, t, bag, INPUT_MSGTYPES) for t in (thermal_topic, visible_topic))
-            msgtypes.update({th.name: th.msgtype, vi.name: vi.msgtype})
-            th, vi = th.name, vi.name
-            for topic, _, raw in iter_messages(reader, [th, vi]):
-                stamp, _ = decode_header(raw, msgtypes[topic])
-                out += pairer.add(0 if topic == th else 1, stamp, stamp)
-            out += pairer.flush()
-        return out
-
-    msgtypes: dict[str, str] = {}  # topic -> message type, filled by the first pass
-    stamps = paired_stamps()
+    pairer: ApproximateTimePairer[int] = ApproximateTimePairer(5, slop)
+    stamps: list[tuple[int, int]] = []
+    with open_bag(bag) as reader:  # first pass: the topics, and every pair's stamps
+        infos = [find_topic(reader, t, bag, INPUT_MSGTYPES) for t in (thermal_topic, visible_topic)]
+        th, vi = (info.name for info in infos)
+        msgtypes = {info.name: info.msgtype for info in infos}
+        for topic, _, raw in iter_messages(reader, [th, vi]):
+            stamp, _ = decode_header(raw, msgtypes[topic])
+            stamps += pairer.add(0 if topic == th else 1, stamp, stamp)
+        stamps += pairer.flush()
     if not stamps:
         raise InputError(f"bag {bag}: no {thermal_topic} / {visible_topic} messages within {slop} s of each other")
     chosen = [stamps[i] for i in spread(len(stamps), max_pairs)]
     wanted_t, wanted_v = {t for t, _ in chosen}, {v for _, v in chosen}
     frames: dict[tuple[int, int], np.ndarray] = {}
-    with open_bag(bag) as reader:
-        th = find_topic(reader, thermal_topic, bag, INPUT_MSGTYPES).name
-        vi = find_topic(reader, visible_topic, bag, INPUT_MSGTYPES).name
+    with open_bag(bag) as reader:  # second pass: decode the chosen frames only
         for topic, log_ns, raw in iter_messages(reader, [th, vi]):
             side = 0 if topic == th else 1
             stamp, _ = decode_header(raw, msgtypes[topic])
@@ -75,7 +78,6 @@ def pairs_from_bag(bag: str | Path, thermal_topic: str, visible_topic: str, max_
                 if side == 1:
                     if frame.order is None:
                         raise InputError(f"bag {bag}: visible encoding {frame.encoding!r} is not 8-bit")
-                    if frame.order in ("bgr", "bgra"):
-                        image = image[..., 2::-1]
+                    image = visible_as_rgb(image, frame.order)
                 frames[(side, stamp)] = image
     return [(frames[(0, t)], frames[(1, v)]) for t, v in chosen]

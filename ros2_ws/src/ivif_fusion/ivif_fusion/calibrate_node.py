@@ -66,13 +66,11 @@ def parse_hfov(value) -> tuple[float, float] | None:
 
 
 def calibration_pair(thermal: np.ndarray, visible: np.ndarray, visible_encoding: str) -> tuple[np.ndarray, np.ndarray]:
-    """Owned copies of two decoded frames as the estimator takes them: visible in RGB order (grey stays grey)."""
-    order = ENCODINGS[visible_encoding].order
-    if order in ("bgr", "bgra"):
-        visible = visible[..., 2::-1]
-    elif order == "rgba":
-        visible = visible[..., :3]
-    return np.array(thermal, copy=True), np.ascontiguousarray(visible)
+    """Two decoded frames as the estimator takes them and as they may be kept: the thermal copied out of its
+    message, the visible contiguous in RGB order (grey stays grey)."""
+    from fusion_core.calibration.sources import visible_as_rgb
+
+    return np.array(thermal, copy=True), np.ascontiguousarray(visible_as_rgb(visible, ENCODINGS[visible_encoding].order))
 
 
 class CalibrateNode(Node):
