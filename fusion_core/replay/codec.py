@@ -1,4 +1,5 @@
-"""sensor_msgs/Image <-> numpy for bag files (and sensor_msgs/CompressedImage -> numpy, :func:`decode_frame`), through rosbags' own message types (no ROS install needed).
+"""sensor_msgs/Image <-> numpy for bag files (and sensor_msgs/CompressedImage, :func:`decode_frame` and
+:func:`encode_compressed_image`), through rosbags' own message types (no ROS install needed).
 
 A rosbag2 stores each message as CDR bytes; rosbags' typestore (de)serialises them with pure Python.
 This module is the bag-side twin of the ROS package's ``image_conversion`` (which works on rclpy
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..compressed_image import MSGTYPE as COMPRESSED_MSGTYPE
-from ..compressed_image import decode_compressed
+from ..compressed_image import decode_compressed, encode_compressed
 from ..errors import ConfigError, InputError
 
 IMAGE_MSGTYPE = "sensor_msgs/msg/Image"
@@ -88,17 +89,11 @@ def encode_image(image: np.ndarray, encoding: str, stamp_ns: int, frame_id: str)
     if image.dtype != dtype or not shape_ok:
         want = "(H, W)" if channels == 1 else f"(H, W, {channels})"
         raise InputError(f"encoding {encoding!r} needs a {dtype} {want} array, got {image.dtype} {image.shape}")
-    if stamp_ns < 0:
-        raise InputError(f"stamp must be >= 0 ns, got {stamp_ns}")
     ts = typestore()
-    t = ts.types
     height, width = image.shape[:2]
     data = np.ascontiguousarray(image).astype(dtype.newbyteorder("<"), copy=False)
-    msg = t[IMAGE_MSGTYPE](
-        header=t["std_msgs/msg/Header"](
-            stamp=t["builtin_interfaces/msg/Time"](sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
-            frame_id=frame_id,
-        ),
+    msg = ts.types[IMAGE_MSGTYPE](
+        header=_header(stamp_ns, frame_id),
         height=height,
         width=width,
         encoding=encoding,
@@ -112,16 +107,21 @@ def encode_image(image: np.ndarray, encoding: str, stamp_ns: int, frame_id: str)
 def encode_compressed_image(image: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -> bytes:
     """Serialise ``image`` (as :func:`encode_image` takes it) as a CDR sensor_msgs/CompressedImage the way
     image_transport's compressed plugin would (:func:`fusion_core.compressed_image.encode_compressed`)."""
-    from ..compressed_image import encode_compressed
-
+    header = _header(stamp_ns, frame_id)
     data, fmt = encode_compressed(image, encoding)
+    ts = typestore()
+    msg = ts.types[COMPRESSED_MSGTYPE](header=header, format=fmt, data=np.frombuffer(data, np.uint8))
+    return bytes(ts.serialize_cdr(msg, COMPRESSED_MSGTYPE))
+
+
+def _header(stamp_ns: int, frame_id: str) -> Any:
+    """A rosbags std_msgs/Header; InputError for a negative stamp (builtin_interfaces/Time cannot hold one)."""
+    if stamp_ns < 0:
+        raise InputError(f"stamp must be >= 0 ns, got {stamp_ns}")
     t = typestore().types
-    msg = t[COMPRESSED_MSGTYPE](
-        header=t["std_msgs/msg/Header"](
-            stamp=t["builtin_interfaces/msg/Time"](sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
-            frame_id=frame_id),
-        format=fmt, data=np.frombuffer(data, np.uint8))
-    return bytes(typestore().serialize_cdr(msg, COMPRESSED_MSGTYPE))
+    return t["std_msgs/msg/Header"](
+        stamp=t["builtin_interfaces/msg/Time"](sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
+        frame_id=frame_id)
 
 
 def decode_header(raw: bytes | memoryview, msgtype: str = IMAGE_MSGTYPE) -> tuple[int, str]:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .bagio import iter_messages, open_bag, qualify, topics
-from .codec import Frame, decode_frame, decode_image, typestore
+from .codec import IMAGE_MSGTYPE, Frame, decode_frame, decode_image, typestore
 from .collect import PairCollector
 from .delivery import pair_delivery
 from .offline import ALPHA_TOPIC, FUSED_TOPIC, ReplayConfig, ReplayResult
@@ -44,7 +44,7 @@ class StampCursor:
 
     def __init__(self, messages: Iterator[tuple[str, int, bytes]], msgtypes: dict[str, str] | None = None) -> None:
         self._messages = messages
-        self._msgtypes = msgtypes or {}  # topic -> message type when not sensor_msgs/Image (a compressed camera)
+        self._msgtypes = msgtypes or {}  # topic -> message type; a topic not in it carries sensor_msgs/Image
         self._buffer: dict[str, dict[int, Frame]] = {}
         self._newest: dict[str, int] = {}
         self._done = False
@@ -58,7 +58,7 @@ class StampCursor:
             except StopIteration:
                 self._done = True
                 break
-            frame = decode_frame(raw, self._msgtypes[t], t) if t in self._msgtypes else decode_image(raw, t)
+            frame = decode_frame(raw, self._msgtypes.get(t, IMAGE_MSGTYPE), t)
             self._buffer.setdefault(t, {})[frame.stamp_ns] = frame
             self._newest[t] = max(self._newest.get(t, frame.stamp_ns), frame.stamp_ns)
         frame = buf.get(stamp_ns)
