@@ -19,7 +19,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 COLOUR_THERMAL_LEVELS = 4.0  # mean channel difference above which a 3-channel thermal file is taken for a palette
 
 
-
 @dataclass(frozen=True)
 class ImagePair:
     stem: str
@@ -71,14 +70,16 @@ def read_thermal(path: str | Path) -> np.ndarray:
     if img.ndim == 3:
         if img.shape[2] == 4:
             img = img[:, :, :3]
-        if not np.array_equal(img[:, :, 0], img[:, :, 1]):
+        if np.array_equal(img[:, :, 0], img[:, :, 1]):
+            img = img[:, :, 0]
+        else:
             spread = float(np.abs(np.diff(img.astype(np.int32), axis=2)).mean())
             if spread > COLOUR_THERMAL_LEVELS:
                 logging.getLogger(__name__).warning(
                     f"thermal image {path} is in colour (its channels differ by {spread:.1f} grey levels on average): "
                     "converted to grey; a colour-palette thermal image does not give temperatures in order, use the "
                     "camera's grey (raw or 8-bit) output")
-        img = img[:, :, 0] if np.array_equal(img[:, :, 0], img[:, :, 1]) else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     if img.dtype not in (np.uint8, np.uint16):
         raise InputError(f"thermal image {path} has unsupported dtype {img.dtype}")
     return img

@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
     from ..calibration.auto import auto_calibration, write_calibration
     from ..calibration.sources import pairs_from_bag, pairs_from_files
     from ..errors import ConfigError
-
     from ._common import check_output_file
 
     if args.max_pairs < 1:

@@ -125,7 +125,6 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError, InputError
     from ..io import pair_folders, read_thermal, read_visible, to_luminance
     from ..metrics import HIGHER_IS_BETTER, METRICS, compute_all, summarize
-
     from ._common import check_output_file
 
     check_output_file(args.json, "--json")

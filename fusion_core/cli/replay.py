@@ -64,11 +64,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def configs_from_args(args: argparse.Namespace):
     """(ReplayConfig, LiveConfig | None) from the parsed options."""
+    from ..errors import InputError
     from ..replay.collect import CollectSettings
     from ..replay.live import DEFAULT_FASTDDS_PROFILE, LiveConfig
     from ..replay.offline import ReplayConfig
-
-    from ..errors import InputError
 
     args.detect = args.detect or args.detector is not None
     if args.labels is not None and not args.labels.is_dir():

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..boxes import box_file
 from ..errors import InputError
 from ..io import list_images, read_visible, write_image
 from .config import Detection
 from .detector import Detector
 from .draw import draw_detections
-from ..boxes import box_file
 from .evaluate import BootstrapResult, MapResult, evaluate_map, load_ground_truth, paired_bootstrap
 
 

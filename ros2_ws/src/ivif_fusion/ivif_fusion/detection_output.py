@@ -5,8 +5,8 @@ Topics (relative, so they move with the namespace and remap as usual): ``detecti
 (vision_msgs/Detection2DArray, only when vision_msgs is installed), ``detections/json``
 (std_msgs/String, :func:`ivif_fusion.detection_msgs.to_json`; always published when vision_msgs is
 missing, otherwise only with ``publish_json``) and ``detections/image`` (the image with labelled
-boxes, rgb8/bgr8 — grey comes back bgr8 — with ``publish_image``, drawn only while it has subscribers). Every message carries the
-header of the image the detector ran on.
+boxes, rgb8/bgr8 — grey comes back bgr8 — with ``publish_image``, drawn only while it has
+subscribers). Every message carries the header of the image the detector ran on.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ class DetectorNode(Node):
         super().__init__(node_name, **kwargs)
         from diagnostic_msgs.msg import DiagnosticArray
         from fusion_core.detection import Detector
+
         self.params = DetectorParams.from_values(declare(self, DETECTOR_PARAMS), available_onnx_providers())
         with model_path_errors():
             self.detector = Detector(self.params.detector_config())
