@@ -32,8 +32,8 @@ from rclpy.node import Node
 
 from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, stamp_ns
 from .image_input import decode, input_topic, message_type
-from .params import FUSION_PARAMS, ParamSpec, declare
-from .qos import input_qos
+from .params import FUSION_PARAMS, ParamSpec, declare, warn_undeclared_qos_overrides
+from .qos import input_qos, subscription
 
 EXIT_REFUSED = 3
 INPUTS = ("thermal", "visible")
@@ -94,13 +94,14 @@ class CalibrateNode(Node):
         self._worker: threading.Thread | None = None
         qos = input_qos(values["input_reliability"])
         transports = (values["thermal_transport"], values["visible_transport"])
-        self._subs = [self.create_subscription(message_type(transports[i]), input_topic(f"{name}/image_raw", transports[i]),
-                                               lambda msg, i=i: self._on_image(i, msg), qos)
+        self._subs = [subscription(self, message_type(transports[i]), input_topic(f"{name}/image_raw", transports[i]),
+                                   lambda msg, i=i: self._on_image(i, msg), qos)
                       for i, name in enumerate(INPUTS)]
         self._timer = self.create_timer(0.5, self._check_timeout)
         self.get_logger().info(
             f"collecting {values['pairs']} pair(s) at least {values['interval']} s apart from {self._subs[0].topic_name} + "
             f"{self._subs[1].topic_name}; calibration -> {values['output']}")
+        warn_undeclared_qos_overrides(self)
 
     # --- executor side: convert, pair, keep --------------------------------------------------------
     def _on_image(self, index: int, msg) -> None:

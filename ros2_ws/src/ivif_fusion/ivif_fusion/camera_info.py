@@ -51,16 +51,15 @@ class CameraInfoRelay:
     def __init__(self, node, counters, log) -> None:
         from sensor_msgs.msg import CameraInfo
 
-        from .qos import input_qos, output_qos
+        from .qos import input_qos, output_qos, publisher, subscription
 
         self._counters = counters
         self._log = log
         self._lock = threading.Lock()
         self._latest = None  # newest CameraInfo received (under _lock)
-        self._publisher = node.create_publisher(CameraInfo, "fusion/camera_info", output_qos())
+        self._publisher = publisher(node, CameraInfo, "fusion/camera_info", output_qos())
         # best effort matches a camera driver's reliable and best-effort publishers alike
-        self._subscription = node.create_subscription(CameraInfo, "visible/camera_info", self._on_info,
-                                                      input_qos("best_effort", 5))
+        self._subscription = subscription(node, CameraInfo, "visible/camera_info", self._on_info, input_qos("best_effort", 5))
 
     @property
     def topics(self) -> tuple[str, str]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .detection_msgs import load_vision_msgs, to_detection2d_array, to_json
 from .image_conversion import ENCODINGS, array_to_image
-from .qos import output_qos
+from .qos import output_qos, publisher
 
 
 def detector_input(array: np.ndarray, encoding: str) -> tuple[np.ndarray, str]:
@@ -40,13 +40,13 @@ class DetectionOutputs:
         self.vision = load_vision_msgs()
         self._array_pub = None
         if self.vision is not None:
-            self._array_pub = node.create_publisher(self.vision.Detection2DArray, "detections", output_qos())
+            self._array_pub = publisher(node, self.vision.Detection2DArray, "detections", output_qos())
         else:
             node.get_logger().warning("vision_msgs is not installed: 'detections' (Detection2DArray) is not published; "
                                       "detections go to 'detections/json' (std_msgs/String) instead")
-        self._json_pub = node.create_publisher(String, "detections/json", output_qos()) \
+        self._json_pub = publisher(node, String, "detections/json", output_qos()) \
             if publish_json or self.vision is None else None
-        self._image_pub = node.create_publisher(Image, "detections/image", output_qos()) if publish_image else None
+        self._image_pub = publisher(node, Image, "detections/image", output_qos()) if publish_image else None
 
     def publish(self, detections: Sequence, image: np.ndarray, order: str, header) -> None:
         """Publish ``detections`` of ``image`` ((H, W) or (H, W, 3) uint8 in ``order``) under ``header``."""

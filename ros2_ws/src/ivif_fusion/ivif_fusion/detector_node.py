@@ -17,8 +17,8 @@ from .detection_output import DetectionOutputs, detect_and_publish
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .image_conversion import VISIBLE_ENCODINGS
 from .image_input import decode, input_topic, message_type
-from .params import DETECTOR_PARAMS, DetectorParams, declare, model_path_errors
-from .qos import input_event_callbacks, input_qos, output_qos
+from .params import DETECTOR_PARAMS, DetectorParams, declare, model_path_errors, warn_undeclared_qos_overrides
+from .qos import input_event_callbacks, input_qos, output_qos, publisher, subscription
 from .worker import LatestWorker
 
 COUNTERS = ("received", "bad_frames", "lost_dds", "processed", "detections", "errors")
@@ -52,7 +52,7 @@ class DetectorNode(Node):
 
         self._outputs = DetectionOutputs(self, self.params.publish_json, self.params.publish_image)
         self._vision = self._outputs.vision
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos(10))
+        self._diag_pub = publisher(self, DiagnosticArray, "/diagnostics", output_qos(10))
         self._worker: LatestWorker = LatestWorker(self._detect, self.params.worker_queue_size, f"{node_name}_worker",
                                                   self._on_worker_error)
         # before subscribing: the first fused image finds a warm session (see FusionNode._warm_up), at the
@@ -60,13 +60,14 @@ class DetectorNode(Node):
         warm_ms = self.detector.warm_up(WARM_UP_SIZE)
         qos = input_qos(self.params.input_reliability, 1)
         transport = self.params.input_transport
-        self._sub = self.create_subscription(message_type(transport), input_topic(INPUT, transport), self._on_image, qos,
-                                             event_callbacks=input_event_callbacks(self, INPUT, self.counters, "lost_dds"))
+        self._sub = subscription(self, message_type(transport), input_topic(INPUT, transport), self._on_image, qos,
+                                 event_callbacks=input_event_callbacks(self, INPUT, self.counters, "lost_dds"))
         self._silence = InputSilence((self._sub.topic_name,))  # named as resolved (namespace, remapping)
         self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(f"detecting on {self._sub.topic_name} with {self.params.detector_config().resolved_model_path.name} "
                                f"({', '.join(self.params.providers)}), "
                                f"{self.detector.canvas}, warmed up in {warm_ms:.0f} ms")
+        warn_undeclared_qos_overrides(self)
 
     def _on_image(self, msg) -> None:
         self.counters.add("received")

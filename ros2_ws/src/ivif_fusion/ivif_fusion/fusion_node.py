@@ -44,8 +44,8 @@ from .image_input import compressed_message, decode, input_topic, message_type
 from .inprocess_detection import COUNTERS as DETECTOR_COUNTERS
 from .inprocess_detection import DetectorFailure, InProcessDetector
 from .params import (FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params, model_path_errors,
-                     pipelined_thread_defaults)
-from .qos import input_event_callbacks, input_qos, output_qos
+                     pipelined_thread_defaults, warn_undeclared_qos_overrides)
+from .qos import describe, input_event_callbacks, input_qos, output_qos, publisher, subscription
 from .worker import LatestWorker
 
 INPUTS = ("thermal", "visible")
@@ -110,14 +110,14 @@ class FusionNode(Node):
         self._last_problems = 0
         self._last_errors = 0
 
-        self._fused_pub = self.create_publisher(Image, "fusion/image", output_qos())
-        self._alpha_pub = self.create_publisher(Image, "fusion/alpha", output_qos()) if self.params.publish_alpha else None
-        self._compressed_pub = (self.create_publisher(CompressedImage, "fusion/image/compressed", output_qos())
+        self._fused_pub = publisher(self, Image, "fusion/image", output_qos())
+        self._alpha_pub = publisher(self, Image, "fusion/alpha", output_qos()) if self.params.publish_alpha else None
+        self._compressed_pub = (publisher(self, CompressedImage, "fusion/image/compressed", output_qos())
                                 if self.params.publish_compressed else None)
         self._camera_info = CameraInfoRelay(self, self.counters, self._log) if self.params.publish_camera_info else None
         from diagnostic_msgs.msg import DiagnosticArray
 
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos(10))
+        self._diag_pub = publisher(self, DiagnosticArray, "/diagnostics", output_qos(10))
         self._worker: LatestWorker[tuple[Frame, Frame]] = LatestWorker(
             self._fuse_pair, self.params.worker_queue_size, f"{node_name}_worker", self._on_worker_error)
         self._warm_up()  # before subscribing: the first camera frames find a warm engine
@@ -128,16 +128,17 @@ class FusionNode(Node):
         transports = (self.params.thermal_transport, self.params.visible_transport)
         self._subs = [
             # two arguments (no default on info): rclpy then hands over the MessageInfo
-            self.create_subscription(message_type(transports[i]), input_topic(f"{name}/image_raw", transports[i]),
-                                     lambda msg, info, i=i: self._on_image(i, msg, info), qos,
-                                     event_callbacks=input_event_callbacks(self, f"{name}/image_raw", self.counters, f"lost_dds_{name}"))
+            subscription(self, message_type(transports[i]), input_topic(f"{name}/image_raw", transports[i]),
+                         lambda msg, info, i=i: self._on_image(i, msg, info), qos,
+                         event_callbacks=input_event_callbacks(self, f"{name}/image_raw", self.counters, f"lost_dds_{name}"))
             for i, name in enumerate(INPUTS)
         ]
         self._timer = self.create_timer(self.params.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
             f"fusing {self._subs[0].topic_name} + {self._subs[1].topic_name} -> {self._fused_pub.topic_name} with backend "
             f"{self.engine.backend} on {self.engine.device}, torch threads {self._torch_threads} (slop {self.params.slop} s, "
-            f"queue {self.params.queue_size}, inputs {self.params.input_reliability}, Fast DDS {_transport_summary()})")
+            f"queue {self.params.queue_size}, inputs {' / '.join(describe(sub.qos_profile) for sub in self._subs)}, "
+            f"Fast DDS {_transport_summary()})")
         if self._camera_info is not None:
             self.get_logger().info("relaying the visible camera's CameraInfo {} -> {} with each fused frame's header"
                                    .format(*self._camera_info.topics))
@@ -155,6 +156,7 @@ class FusionNode(Node):
                 f"({', '.join(self.detection.params.providers)}, "
                 f"{self.detection.detector.canvas}) on "
                 f"{'its own thread' if values['detector.own_thread'] else 'the fusion worker'}")
+        warn_undeclared_qos_overrides(self)
 
     def _warm_up(self) -> None:
         """Run the engine (and the in-process detector) once on a blank pair before the first camera frame:

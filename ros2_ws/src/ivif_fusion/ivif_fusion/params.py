@@ -206,7 +206,8 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
 
 
 # Overrides that ROS itself reads later (per-topic QoS, declared when a publisher or subscription is made).
-ROS_OWNED_PREFIXES = ("qos_overrides.",)
+QOS_OVERRIDES = "qos_overrides."
+ROS_OWNED_PREFIXES = (QOS_OVERRIDES,)
 
 
 def undeclared_overrides(node) -> list[str]:
@@ -218,6 +219,23 @@ def undeclared_overrides(node) -> list[str]:
     in rclpy; an rclpy without it gives an empty list, so the check is skipped rather than wrong)."""
     overrides = getattr(node, "_parameter_overrides", None) or {}
     return sorted(n for n in overrides if not n.startswith(ROS_OWNED_PREFIXES) and not node.has_parameter(n))
+
+
+def warn_undeclared_qos_overrides(node) -> list[str]:
+    """Warn about each ``qos_overrides.*`` value that no publisher or subscription of ``node`` declared; call it
+    once every entity exists (:mod:`ivif_fusion.qos` declares them as each is made). Returns the warnings.
+
+    Why: like any undeclared parameter ROS ignores it without a word, and a QoS override is easy to get
+    wrong (the topic must be the resolved one, with its leading '/', namespace and remapping; only history,
+    depth and reliability are overridable)."""
+    overrides = getattr(node, "_parameter_overrides", None) or {}
+    given = sorted(n for n in overrides if n.startswith(ROS_OWNED_PREFIXES) and not node.has_parameter(n))
+    declared = [QOS_OVERRIDES + n for n in node.get_parameters_by_prefix(QOS_OVERRIDES.rstrip("."))]
+    messages = [message + "; only history, depth and reliability of the node's own topics can be overridden"
+                for message in undeclared_messages(given, declared)]
+    for message in messages:
+        node.get_logger().warning(message)
+    return messages
 
 
 def undeclared_messages(names: list[str], declared: list[str]) -> list[str]:
