@@ -293,6 +293,16 @@ def test_camera_info_topics_follow_their_image_topics() -> None:
     assert ("visible/camera_info", "/cam/info") in fusion.remappings and ("fusion/camera_info", "fused_info") in fusion.remappings
 
 
+@pytest.mark.parametrize("detector", ["node", "inprocess"])
+def test_use_sim_time_reaches_every_node(detector: str) -> None:
+    nodes = node_settings(_values(use_sim_time="true", detector=detector))
+    assert [n.overrides["use_sim_time"] for n in nodes] == [True] * len(nodes) and len(nodes) == (2 if detector == "node" else 1)
+    assert all(n.overrides.get("use_sim_time") is False for n in node_settings(_values(use_sim_time="False", detector="node")))
+    assert all("use_sim_time" not in n.overrides for n in node_settings(_values(detector="node")))  # '' keeps the files'
+    with pytest.raises(ConfigError, match="use_sim_time"):
+        node_settings(_values(use_sim_time="yes"))
+
+
 def test_detector_inprocess_enables_fusion_node_detector() -> None:
     """detector:=inprocess starts fusion_node alone with detector.enabled, the shared detector_* arguments as its
     detector.* parameters (the others, e.g. the subscription's reliability, do not apply) and the detection remaps."""

@@ -11,8 +11,9 @@ detector_node on the fused image, ``none``. Topics are remappings (the CameraInf
 topic, image_transport's rule); ``namespace``, ``use_detector``
 (kept for old command lines: ``false`` = ``detector:=none``), ``params_file``,
 ``detector_params_file``, ``calibration_file`` (the YAML of ``ivif calibrate``, a params file
-layered over ``params_file`` for fusion_node), ``log_level``, ``fastdds_profile`` (default: the installed
-``config/fastdds_images.xml``, see :mod:`ivif_fusion.transport`) and ``fastdds_builtin_transports``
+layered over ``params_file`` for fusion_node), ``log_level``, ``use_sim_time`` (ROS's own parameter,
+for both nodes), ``fastdds_profile`` (default: the installed ``config/fastdds_images.xml``, see
+:mod:`ivif_fusion.transport`) and ``fastdds_builtin_transports``
 (default '': unset, so the profile's transports apply) complete the set; :func:`transport_changes`
 turns the last two into the environment the nodes get.
 
@@ -97,6 +98,10 @@ def launch_arguments(fusion_params_file: str, detector_params_file: str, fastdds
                   "'node' (a separate detector_node on the fused image) or 'none'"),
         LaunchArg("use_detector", "true", "old switch, kept for existing command lines: false = detector:=none"),
         LaunchArg("log_level", "info", "log level of both nodes (debug|info|warn|error|fatal)"),
+        LaunchArg("use_sim_time", KEEP,
+                  "true: the nodes run on the /clock topic's time (a bag played with 'ros2 bag play --clock', a "
+                  "simulator), so latency figures and /diagnostics stamps compare with the recorded stamps; "
+                  "'' = the params file's value (ROS's default false)"),
         LaunchArg("fastdds_profile", fastdds_profile_file,
                   "Fast DDS XML profile of the nodes (FASTDDS_DEFAULT_PROFILES_FILE): a shared-memory segment large "
                   "enough for raw images, so frames neither stall nor get lost between processes; give the camera "
@@ -181,6 +186,9 @@ def node_settings(values: dict[str, str]) -> list[NodeSetting]:
          ("fusion/image", fused), ("fusion/image/compressed", f"{fused}/compressed"), ("fusion/alpha", values["alpha_topic"]),
          ("visible/camera_info", _camera_info_remap(values, "visible_camera_info_topic")),
          ("fusion/camera_info", _camera_info_remap(values, "fused_camera_info_topic"))], log_level)
+    sim_time = values.get("use_sim_time", KEEP).strip()
+    sim_time_override = {} if sim_time == KEEP else {"use_sim_time": parse_value("use_sim_time", sim_time, False)}
+    fusion.overrides.update(sim_time_override)
     if values.get("calibration_file", KEEP).strip():
         fusion.extra_params_files.append(values["calibration_file"].strip())
     nodes = [fusion]
@@ -193,6 +201,7 @@ def node_settings(values: dict[str, str]) -> list[NodeSetting]:
         nodes.append(NodeSetting(
             "detector_node", "detector_node", ns, values["detector_params_file"], _overrides(values, DETECTOR_PARAMS, "detector_"),
             [("fusion/image", fused), ("fusion/image/compressed", f"{fused}/compressed")] + detection_topics, log_level))
+        nodes[-1].overrides.update(sim_time_override)
     return nodes
 
 
