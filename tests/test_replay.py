@@ -164,7 +164,8 @@ def test_codec_honours_step_and_big_endian():
 
 
 @pytest.mark.parametrize("raw,message", [
-    (lambda: _raw_image("yuv422", 1, 1, 2, b"\0\0"), "encoding 'yuv422' is not supported"),
+    (lambda: _raw_image("nv21", 1, 1, 2, b"\0\0"), "encoding 'nv21' is not supported"),
+    (lambda: _raw_image("yuv422", 1, 1, 2, b"\0\0"), "yuv422 width 1 is odd"),  # 4:2:2 packs pixel pairs
     (lambda: _raw_image("rgb8", 2, 2, 5, bytes(10)), "step 5 is smaller than width*channels*bytes = 6"),
     (lambda: _raw_image("mono8", 2, 4, 4, bytes(6)), "data holds 6 bytes"),
     (lambda: b"\0\1\0\0garbage", "not a decodable sensor_msgs/Image"),

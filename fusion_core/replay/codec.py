@@ -4,7 +4,8 @@
 A rosbag2 stores each message as CDR bytes; rosbags' typestore (de)serialises them with pure Python.
 This module is the bag-side twin of the ROS package's ``image_conversion`` (which works on rclpy
 messages and cannot be imported without a ROS install). It honours ``step`` (row padding) and
-``is_bigendian`` and knows the encodings a camera driver commonly publishes.
+``is_bigendian`` and knows the encodings a camera driver commonly publishes; Bayer mosaics and packed YUV
+4:2:2 come out as bgr8 frames (:mod:`fusion_core.camera_formats`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..camera_formats import CAMERA_FORMATS, to_bgr8
 from ..compressed_image import MSGTYPE as COMPRESSED_MSGTYPE
 from ..compressed_image import decode_compressed, encode_compressed
 from ..errors import ConfigError, InputError
@@ -33,6 +35,8 @@ ENCODINGS: dict[str, tuple[np.dtype, int, str | None]] = {
     "8UC3": (np.dtype(np.uint8), 3, "bgr"),
     "rgba8": (np.dtype(np.uint8), 4, "rgba"),
     "bgra8": (np.dtype(np.uint8), 4, "bgra"),
+    # Bayer mosaics and packed YUV 4:2:2: decoded to bgr8 (fusion_core.camera_formats), never fused as stored
+    **{encoding: (np.dtype(np.uint8), channels, None) for encoding, channels in CAMERA_FORMATS.items()},
 }
 
 # FusionEngine output order -> encoding of the fused image (the visible's colour encoding).
@@ -172,6 +176,8 @@ def decode_image(raw: bytes | memoryview, where: str = "image") -> Frame:
         rows = np.ascontiguousarray(rows)
     wire = dtype.newbyteorder(">" if msg.is_bigendian else "<")
     image = rows.view(wire).reshape((height, width, channels) if channels > 1 else (height, width))
-    if wire != dtype or not image.flags.writeable:
+    if encoding in CAMERA_FORMATS:  # a Bayer or YUV 4:2:2 camera: its pixels, as the live node makes them
+        image, encoding = to_bgr8(image, encoding, where), "bgr8"
+    elif wire != dtype or not image.flags.writeable:
         image = image.astype(dtype)  # own, writable, native-order pixels (torch refuses read-only buffers)
     return Frame(image, encoding, stamp_to_ns(msg.header.stamp), str(msg.header.frame_id))

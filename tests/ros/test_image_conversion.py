@@ -82,7 +82,7 @@ def _bad(**changes):
 
 
 @pytest.mark.parametrize("msg,allowed,message", [
-    (_bad(encoding="yuv422"), None, "image encoding 'yuv422' is not supported; use one of mono8, 8UC1"),
+    (_bad(encoding="bayer_rggb16"), None, "image encoding 'bayer_rggb16' is not supported; use one of mono8, 8UC1"),
     (_bad(encoding="bgr8"), None, "step 6 is smaller than width\\*channels\\*bytes = 18 \\(bgr8"),
     (_bad(data=bytes(23)), None, "data has 23 bytes, expected step\\*height = 6\\*4 = 24"),
     (_bad(step=7), None, "data has 24 bytes, expected step\\*height = 7\\*4 = 28"),

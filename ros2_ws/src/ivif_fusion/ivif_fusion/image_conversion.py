@@ -14,7 +14,12 @@ rgb8       uint8     3         rgb
 bgr8       uint8     3         bgr
 rgba8      uint8     4         rgba
 bgra8      uint8     4         bgra
+bayer_*8   uint8     1         (visible: to bgr8)
+yuv422*    uint8     2         (visible: to bgr8)
 =========  ========  ========  ==========================
+
+``bayer_rggb8``/``bggr8``/``gbrg8``/``grbg8`` and ``yuv422`` (UYVY) / ``yuv422_yuy2`` are read here as stored;
+:func:`ivif_fusion.image_input.decode` turns them into bgr8 (:mod:`fusion_core.camera_formats`).
 
 :func:`image_to_array` honours ``step`` (row padding) and ``is_bigendian``. When the byte order is
 native it returns a view on the message's buffer (zero-copy; row padding is skipped by strides, so
@@ -29,6 +34,7 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
+from fusion_core.camera_formats import CAMERA_FORMATS
 from fusion_core.errors import InputError
 
 
@@ -49,9 +55,12 @@ ENCODINGS: dict[str, EncodingInfo] = {
     "bgr8": EncodingInfo(np.dtype(np.uint8), 3, "bgr"),
     "rgba8": EncodingInfo(np.dtype(np.uint8), 4, "rgba"),
     "bgra8": EncodingInfo(np.dtype(np.uint8), 4, "bgra"),
+    # Bayer mosaics and packed YUV 4:2:2 (fusion_core.camera_formats): read as stored here, converted to bgr8
+    # by image_input.decode before anything fuses or detects them
+    **{encoding: EncodingInfo(np.dtype(np.uint8), channels, "camera") for encoding, channels in CAMERA_FORMATS.items()},
 }
 THERMAL_ENCODINGS = ("mono8", "8UC1", "mono16", "16UC1", "32FC1")
-VISIBLE_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1")
+VISIBLE_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", *CAMERA_FORMATS)
 _ORDER_TO_ENCODING = {"mono": "mono8", "rgb": "rgb8", "bgr": "bgr8", "rgba": "rgba8", "bgra": "bgra8"}
 _NATIVE_BIG = sys.byteorder == "big"
 

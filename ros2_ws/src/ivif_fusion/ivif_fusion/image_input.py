@@ -7,13 +7,16 @@ here with fusion_core's decoder (:mod:`fusion_core.compressed_image`: its rules,
 16-bit PNG keeps a thermal camera's counts, a cut-off JPEG is refused). Decoding is CPU work for every frame (the
 price of the smaller messages).
 
-:func:`decode` returns (array, encoding) for either transport, so the rest of the node works the same.
+:func:`decode` returns (array, encoding) for either transport, so the rest of the node works the same; a raw
+Bayer mosaic or YUV 4:2:2 frame comes back as bgr8 (:mod:`fusion_core.camera_formats`), so the fused image of
+such a camera is bgr8.
 Anything undecodable raises :class:`fusion_core.errors.InputError`, counted by the nodes as a bad frame.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from fusion_core.camera_formats import CAMERA_FORMATS, to_bgr8
 from fusion_core.compressed_image import decode_compressed
 from fusion_core.errors import InputError
 
@@ -47,7 +50,10 @@ def decode(msg, allowed: tuple[str, ...], role: str) -> tuple[np.ndarray, str]:
     """A raw or compressed image message -> (array, its ROS encoding); InputError when it is bad or its layout is not
     in ``allowed`` (e.g. a colour JPEG on the thermal input)."""
     if not hasattr(msg, "format"):  # sensor_msgs/Image
-        return image_to_array(msg, allowed, role), msg.encoding
+        array = image_to_array(msg, allowed, role)
+        if msg.encoding in CAMERA_FORMATS:  # a Bayer mosaic or YUV 4:2:2: demosaic / unpack, as bag replay does
+            return to_bgr8(array, msg.encoding, f"{role} image"), "bgr8"
+        return array, msg.encoding
     return compressed_to_array(msg, allowed, role)
 
 

@@ -67,7 +67,7 @@ class NodeSetting:
 
 TOPIC_ARGS: tuple[tuple[str, str, str], ...] = (
     ("thermal_topic", "thermal/image_raw", "thermal input (mono8, mono16, 8UC1, 16UC1, 32FC1)"),
-    ("visible_topic", "visible/image_raw", "visible input (rgb8, bgr8, rgba8, bgra8, mono8)"),
+    ("visible_topic", "visible/image_raw", "visible input (rgb8, bgr8, rgba8, bgra8, mono8, bayer_*8, yuv422, yuv422_yuy2)"),
     ("fused_topic", "fusion/image", "fused output (the visible's encoding) and the detector's input"),
     ("alpha_topic", "fusion/alpha", "per-pixel alpha output (mono8, alpha*255)"),
     ("detections_topic", "detections", "detector output; the annotated image is <detections_topic>/image, JSON <detections_topic>/json"),
