@@ -220,6 +220,34 @@ def test_shipped_model_finds_labelled_people_and_cars(shipped_detector, msrs_dir
     assert annotated.shape == image.shape and not np.array_equal(annotated, image)
 
 
+def test_retune_changes_what_is_kept_without_a_new_session(msrs_dir):
+    """Thresholds and classes change for the next detections, on the same network session; the kept boxes
+    are exactly the subset the new settings allow of what the old settings found (same boxes, same scores)."""
+    detector = Detector(DetectorConfig(threads=1, score_threshold=0.1, classes=None))
+    image = read_visible(msrs_dir / "vi" / "00055D.png")
+    session = detector._runner
+    everything = detector.detect(image, "rgb")
+    assert len({d.class_name for d in everything}) >= 2 and min(d.score for d in everything) < 0.5 < max(d.score for d in everything)
+
+    config = detector.retune(score_threshold=0.5)
+    assert config.score_threshold == 0.5 and detector.config is config and detector._runner is session
+    assert detector.detect(image, "rgb") == [d for d in everything if d.score >= 0.5]
+
+    detector.retune(classes=("car",))  # score_threshold stays 0.5
+    cars = detector.detect(image, "rgb")
+    assert [(d.box_xyxy, d.score) for d in cars] == [(d.box_xyxy, d.score) for d in everything
+                                                      if d.class_name == "car" and d.score >= 0.5]
+    assert cars and {(d.class_id, d.class_name) for d in cars} == {(0, "car")}  # ids are positions in the kept list
+
+    with pytest.raises(ConfigError, match="nms_iou"):
+        detector.retune(nms_iou=0.0)
+    with pytest.raises(ConfigError, match="not COCO class names"):
+        detector.retune(classes=("cart",))
+    assert (detector.config.score_threshold, detector.config.nms_iou, detector.config.classes) == (0.5, 0.65, ("car",))
+    detector.retune(score_threshold=0.1, classes=None)
+    assert detector.detect(image, "rgb") == everything
+
+
 def _iou(a, b) -> float:
     w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

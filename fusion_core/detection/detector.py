@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -147,16 +148,47 @@ def to_bgr(image: np.ndarray, order: str) -> np.ndarray:
     return np.ascontiguousarray(image) if order == "bgr" else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
 
 
+class KEEP:
+    """Marker for :meth:`Detector.retune`: leave this setting as it is (``None`` means all classes)."""
+
+
+@dataclass(frozen=True)
+class _Tuning:
+    """What a detection keeps, swapped as one object by :meth:`Detector.retune`."""
+
+    config: DetectorConfig
+    names: tuple[str, ...]
+    coco_ids: tuple[int, ...]
+
+
 class Detector:
     """YOLOX detector: ``detect(image, order)`` -> list of :class:`Detection`, highest score first."""
 
     def __init__(self, config: DetectorConfig | None = None, runner: HeadRunner | None = None) -> None:
-        self.config = config or DetectorConfig()
-        self._runner = runner if runner is not None else onnx_runner(self.config)
-        self._names = self.config.class_names
-        self._coco_ids = self.config.coco_ids
+        config = config or DetectorConfig()
+        self._runner = runner if runner is not None else onnx_runner(config)
+        self._tuning = _Tuning(config, config.class_names, config.coco_ids)
         # the canvas is rounded to the coarsest stride when the runner takes rectangles, else square
         self._stride = max(STRIDES) if getattr(self._runner, "rectangular", False) else None
+
+    @property
+    def config(self) -> DetectorConfig:
+        return self._tuning.config
+
+    def retune(self, score_threshold: float | None = None, nms_iou: float | None = None,
+               classes: tuple[str, ...] | None | type[KEEP] = KEEP) -> DetectorConfig:
+        """Change what the following detections keep, without reloading the network: the score threshold,
+        the NMS IoU and the kept classes (``None`` = all 80; default: unchanged). Returns the new config.
+
+        Why: a robot's operator tunes these while watching the output (a ROS node's runtime parameters).
+        Validated as :class:`DetectorConfig` is (ConfigError, nothing changed). A ``detect`` already running
+        finishes with the old settings: it reads them once, and they are swapped as one object."""
+        old = self._tuning.config
+        config = replace(old, score_threshold=old.score_threshold if score_threshold is None else float(score_threshold),
+                         nms_iou=old.nms_iou if nms_iou is None else float(nms_iou),
+                         classes=old.classes if classes is KEEP else classes)
+        self._tuning = _Tuning(config, config.class_names, config.coco_ids)
+        return config
 
     @property
     def rectangular(self) -> bool:
@@ -184,20 +216,21 @@ class Detector:
         """Objects in one uint8 image (``order``: 'rgb', 'bgr' or 'mono'); boxes in its pixel frame."""
         if image.ndim < 2 or min(image.shape[:2]) < 1:
             raise InputError(f"detector input has no pixels (shape {image.shape})")
+        tuning = self._tuning  # once: a retune() meanwhile applies from the next call on
         bgr = to_bgr(image, order)
-        batch, placement = letterbox(bgr, self.config.input_size, self._stride)  # (1, 3, Hc, Wc)
+        batch, placement = letterbox(bgr, tuning.config.input_size, self._stride)  # (1, 3, Hc, Wc)
         raw = self._runner(batch)  # (1, N, 5 + C)
         boxes, scores, coco_classes = decode_yolox(raw, (placement.canvas_height, placement.canvas_width))
         n_classes = np.shape(raw)[-1] - 5
-        to_output = np.full(max(n_classes, 1 + max(self._coco_ids)), -1, dtype=np.int64)
-        to_output[list(self._coco_ids)] = np.arange(len(self._coco_ids))
+        to_output = np.full(max(n_classes, 1 + max(tuning.coco_ids)), -1, dtype=np.int64)
+        to_output[list(tuning.coco_ids)] = np.arange(len(tuning.coco_ids))
         class_ids = to_output[coco_classes]
         wanted = np.flatnonzero(class_ids >= 0)
         keep = wanted[nms_per_class(boxes[wanted], scores[wanted], class_ids[wanted],
-                                    self.config.score_threshold, self.config.nms_iou)]
+                                    tuning.config.score_threshold, tuning.config.nms_iou)]
         image_boxes = boxes_to_image(boxes[keep], placement)
         return [
             Detection(box_xyxy=tuple(float(v) for v in box), score=float(scores[i]),  # type: ignore[arg-type]
-                      class_id=int(class_ids[i]), class_name=self._names[int(class_ids[i])])
+                      class_id=int(class_ids[i]), class_name=tuning.names[int(class_ids[i])])
             for box, i in zip(image_boxes, keep)
         ]
