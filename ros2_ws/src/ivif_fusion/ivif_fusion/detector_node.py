@@ -14,6 +14,7 @@ from fusion_core.errors import InputError
 from rclpy.node import Node
 
 from .detection_output import DetectionOutputs, detect_and_publish
+from .detector_tuning import retune_on_parameter_change
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .image_conversion import VISIBLE_ENCODINGS
 from .image_input import decode, input_topic, message_type
@@ -68,6 +69,7 @@ class DetectorNode(Node):
                                f"({', '.join(self.params.providers)}), "
                                f"{self.detector.canvas}, warmed up in {warm_ms:.0f} ms")
         warn_undeclared_qos_overrides(self)
+        retune_on_parameter_change(self, self.detector)
 
     def _on_image(self, msg) -> None:
         self.counters.add("received")

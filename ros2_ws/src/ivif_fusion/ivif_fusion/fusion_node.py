@@ -38,14 +38,15 @@ from rclpy.node import Node
 from .camera_info import COUNTERS as CAMERA_INFO_COUNTERS
 from .camera_info import CameraInfoRelay
 from .delivery import DeliveryMonitor
+from .detector_tuning import retune_on_parameter_change
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .footprint import FootprintReport
 from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, stamp_ns
 from .image_input import compressed_message, decode, input_topic, message_type
 from .inprocess_detection import COUNTERS as DETECTOR_COUNTERS
 from .inprocess_detection import DetectorFailure, InProcessDetector
-from .params import (FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params, model_path_errors,
-                     pipelined_thread_defaults, warn_undeclared_qos_overrides)
+from .params import (DETECTOR_PREFIX, FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params,
+                     model_path_errors, pipelined_thread_defaults, warn_undeclared_qos_overrides)
 from .qos import describe, input_event_callbacks, input_qos, output_qos, publisher, subscription
 from .worker import LatestWorker
 
@@ -158,6 +159,7 @@ class FusionNode(Node):
                 f"{self.detection.detector.canvas}) on "
                 f"{'its own thread' if values['detector.own_thread'] else 'the fusion worker'}")
         warn_undeclared_qos_overrides(self)
+        retune_on_parameter_change(self, self.detection.detector if self.detection else None, DETECTOR_PREFIX)
 
     def _warm_up(self) -> None:
         """Run the engine (and the in-process detector) once on a blank pair before the first camera frame:

@@ -1,8 +1,9 @@
 """Node parameters: one table per node (name, default, description, range/choices), declared with
 ``ParameterDescriptor``\\ s, read once into frozen dataclasses, validated at start-up.
 
-Every parameter is ``read_only``: the nodes read them once, so a later ``ros2 param set`` would be
-silently ignored; read-only makes rclpy refuse it instead. rclpy itself enforces types and numeric
+Every parameter is ``read_only`` except the detector's ``score_threshold``, ``nms_iou`` and ``classes``
+(``runtime=True``, applied while running by :mod:`ivif_fusion.detector_tuning`): the nodes read the others
+once, so a later ``ros2 param set`` would be silently ignored; read-only makes rclpy refuse it instead. rclpy itself enforces types and numeric
 ranges at declaration; choices and cross-field rules are checked here. Any violation raises
 :class:`fusion_core.errors.ConfigError` naming the parameter, which stops the node's start-up.
 
@@ -42,6 +43,7 @@ class ParamSpec:
     bounds: tuple[float, float] | None = None
     choices: tuple[str, ...] | None = None
     dynamic_typing: bool = False  # for arrays that may be given empty ([] in YAML has no type)
+    runtime: bool = False  # may be changed while the node runs (ros2 param set); else read once, read-only
 
 
 FUSION_PARAMS: tuple[ParamSpec, ...] = (
@@ -128,10 +130,12 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("input_size", 416, "side of the square letterbox the model takes, pixels (multiple of 32)", (32, 4096)),
     ParamSpec("rectangular", True, "letterbox onto the scaled image rounded up to multiples of 32 (416x320 for 4:3) "
               "instead of the full square: about 25 % less detector time, same scale"),
-    ParamSpec("score_threshold", 0.3, "minimum objectness x class score of a published detection", (0.0, 1.0)),
-    ParamSpec("nms_iou", 0.65, "IoU above which a lower-scored box of the same class is suppressed", (0.01, 1.0)),
-    ParamSpec("classes", ["person", "bicycle", "car"], "COCO class names to keep (class_id = position); empty = all 80",
-              dynamic_typing=True),
+    ParamSpec("score_threshold", 0.3, "minimum objectness x class score of a published detection; may be changed "
+              "while running", (0.0, 1.0), runtime=True),
+    ParamSpec("nms_iou", 0.65, "IoU above which a lower-scored box of the same class is suppressed; may be changed "
+              "while running", (0.01, 1.0), runtime=True),
+    ParamSpec("classes", ["person", "bicycle", "car"], "COCO class names to keep (class_id = position); empty = all 80; "
+              "may be changed while running", dynamic_typing=True, runtime=True),
     ParamSpec("input_reliability", "reliable", "QoS reliability of the fusion/image subscription", choices=RELIABILITIES),
     ParamSpec("input_transport", "raw", "'raw' (fusion/image) or 'compressed' (fusion/image/compressed, JPEG: for a "
               "detector on another machine than fusion_node, e.g. over Wi-Fi)", choices=TRANSPORTS),
@@ -187,7 +191,7 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for spec in specs:
         constraints = f"one of: {', '.join(spec.choices)}" if spec.choices else ""
-        descriptor = ParameterDescriptor(description=spec.description, read_only=True,
+        descriptor = ParameterDescriptor(description=spec.description, read_only=not spec.runtime,
                                          additional_constraints=constraints, dynamic_typing=spec.dynamic_typing)
         if spec.bounds is not None and isinstance(spec.default, int) and not isinstance(spec.default, bool):
             descriptor.integer_range = [IntegerRange(from_value=int(spec.bounds[0]), to_value=int(spec.bounds[1]), step=0)]
