@@ -85,13 +85,14 @@ def read_thermal(path: str | Path) -> np.ndarray:
     return img
 
 
-def read_visible(path: str | Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB, or (H, W) uint8 when the file is single-channel."""
+def read_visible(path: str | Path, role: str = "visible image") -> np.ndarray:
+    """(H, W, 3) uint8 RGB, or (H, W) uint8 when the file is single-channel. ``role`` names the file in errors
+    (a fused image is read the same way)."""
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise InputError(f"cannot read visible image {path}")
+        raise InputError(f"cannot read {role} {path}")
     if img.dtype != np.uint8:
-        raise InputError(f"visible image {path} must be 8-bit, got {img.dtype}")
+        raise InputError(f"{role} {path} must be 8-bit, got {img.dtype}")
     if img.ndim == 2:
         return img
     if img.shape[2] == 4:

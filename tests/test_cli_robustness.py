@@ -173,3 +173,12 @@ def test_broken_links_and_impossible_sizes(small, tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["bench", "--quick", "--size", "100000x100000"])
     assert "each side must be at most 8192 px" in capsys.readouterr().err
+
+
+def test_eval_names_an_unreadable_fused_file_as_fused(small, tmp_path, capsys) -> None:
+    fused = tmp_path / "v9"
+    fused.mkdir()
+    for stem in STEMS:
+        (fused / f"{stem}.png").write_bytes(b"not a png")
+    code, _, err = run(capsys, "eval", "--ir", small / "ir", "--vi", small / "vi", "--fused", f"v9={fused}")
+    assert code == 2 and f"cannot read fused image of 'v9' {fused / STEMS[0]}.png" in err and "visible" not in err

@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         for label in labels:
             if label in fused_files:
                 source = str(fused_files[label][pair.stem])
-                image = read_visible(fused_files[label][pair.stem])
+                image = read_visible(fused_files[label][pair.stem], f"fused image of {label!r}")
             else:
                 source, image = f"baseline {label}", fuse_baseline_image(label, thermal, visible)
             t0 = time.perf_counter()
