@@ -84,8 +84,11 @@ def test_detector_node_keeps_the_subset_the_new_settings_allow(graph, msrs_dir) 
     assert (node.get_parameter("classes").value, node.get_parameter("score_threshold").value) == (["car"], 0.4)
     assert detections(4) == [d for d in before if d[1] >= 0.4 and d[0] == "car"]
 
+    values = node.diagnostic_values()  # what /diagnostics reports as in force
+    assert (values["score_threshold"], values["nms_iou"], values["classes"]) == (0.4, 0.65, "car")
     assert [r.successful for r in set_remotely(client, graph, classes=[], score_threshold=0.1)] == [True, True]
     assert (node.detector.config.classes, node.detector.config.score_threshold) == (None, 0.1)  # [] = all 80
+    assert (node.diagnostic_values()["classes"], node.diagnostic_values()["score_threshold"]) == ("all", 0.1)
 
 
 def test_fusion_node_retunes_its_detector_or_refuses_when_it_has_none(graph) -> None:
@@ -96,6 +99,7 @@ def test_fusion_node_retunes_its_detector_or_refuses_when_it_has_none(graph) -> 
         Parameter("detector.enabled", value=True)]))
     [result] = with_detector.set_parameters([Parameter("detector.nms_iou", value=0.4)])
     assert result.successful and with_detector.detection.detector.config.nms_iou == 0.4
+    assert with_detector.detection.values()["detector_nms_iou"] == 0.4
     [result] = with_detector.set_parameters([Parameter("detector.input_size", value=320)])
     assert not result.successful and with_detector.detection.detector.config.input_size == 416
 

@@ -14,7 +14,7 @@ from fusion_core.errors import InputError
 from rclpy.node import Node
 
 from .detection_output import DetectionOutputs, detect_and_publish
-from .detector_tuning import retune_on_parameter_change
+from .detector_tuning import retune_on_parameter_change, tuning_values
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
 from .image_conversion import VISIBLE_ENCODINGS
 from .image_input import decode, input_topic, message_type
@@ -103,6 +103,7 @@ class DetectorNode(Node):
         values["silence_input_s"] = self._silence.seconds()[self._sub.topic_name]
         values["dropped_worker"] = self._worker.dropped
         values["dropped_total"] = self._worker.dropped + counts["bad_frames"] + counts["lost_dds"]
+        values.update(tuning_values(self.detector))
         return values
 
     def _publish_diagnostics(self) -> None:

@@ -27,6 +27,13 @@ def retune_on_parameter_change(node, detector, prefix: str = "") -> None:
     node.add_on_set_parameters_callback(lambda params: _on_set(node, detector, prefix, params))
 
 
+def tuning_values(detector) -> dict[str, object]:
+    """The settings in force, for /diagnostics: what an operator checks after a ``ros2 param set``."""
+    config = detector.config
+    return {"score_threshold": config.score_threshold, "nms_iou": config.nms_iou,
+            "classes": ",".join(config.classes) if config.classes else "all"}
+
+
 def _on_set(node, detector, prefix: str, params: list) -> Any:
     from rcl_interfaces.msg import SetParametersResult
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .detection_output import DetectionOutputs, detect_and_publish
+from .detector_tuning import tuning_values
 from .diagnostics import Counters, LatencyWindow, ThrottledLog
 from .image_conversion import stamp_ns
 from .params import DETECTOR_PREFIX, DetectorParams, model_path_errors
@@ -95,6 +96,7 @@ class InProcessDetector:
             p50, p99 = window.percentiles(50, 99)
             values[f"{label}_p50_ms"], values[f"{label}_p99_ms"] = p50, p99
         values["dropped_detector"] = self.dropped
+        values.update({f"detector_{name}": value for name, value in tuning_values(self.detector).items()})
         return values
 
     def stop(self) -> None:
