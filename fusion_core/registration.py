@@ -90,6 +90,20 @@ class Footprint:
     coverage: float
     bbox: tuple[int, int, int, int] | None
 
+    def outline(self) -> list[tuple[float, float]]:
+        """The covered region as a convex polygon, vertices (x, y) in visible pixel indices in order; [] when
+        nothing is covered. Why convex, and so exact to a pixel: the region is the thermal frame's rectangle
+        mapped by a homography (a convex quadrilateral, for a camera looking forward) clipped to the visible
+        rectangle, and both keep convexity. For a downstream node that drops detections outside the thermal
+        view, or draws it (rviz)."""
+        if self.bbox is None:
+            return []
+        import cv2
+
+        contours, _ = cv2.findContours(self.covered.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        polygon = cv2.approxPolyDP(cv2.convexHull(np.concatenate(contours)), 1.0, True)
+        return [(float(x), float(y)) for x, y in polygon[:, 0]]
+
 
 @dataclass(frozen=True)
 class _Warp:

@@ -89,3 +89,26 @@ def test_a_calibrations_identity_maps_pixels_one_to_one_between_its_sizes():
         calibrated(torch.rand(48, 64), (48, 64))
     resized = Registrar(RegistrationConfig(homography=identity))(x, (48, 64))
     assert abs(float(resized.mean()) - float(x.mean())) < 0.01 and float(resized[30:].abs().max()) > 0
+
+
+@pytest.mark.parametrize("homography, corners", [
+    ((0.5, 0, 100, 0, 0.5, 50, 0, 0, 1), [(100, 50), (419, 50), (419, 289), (100, 289)]),  # a quarter-size inset
+    (None, [(0, 0), (639, 0), (639, 479), (0, 479)]),  # pre-registered: the whole frame
+])
+def test_footprint_outline_is_the_covered_rectangle(homography, corners) -> None:
+    config = RegistrationConfig(homography=homography) if homography else RegistrationConfig()
+    outline = Registrar(config).footprint((480, 640), (480, 640)).outline()
+    assert sorted(outline) == sorted((float(x), float(y)) for x, y in corners)
+
+
+def test_footprint_outline_fills_the_covered_mask_of_a_rotated_perspective_rig() -> None:
+    t = np.radians(10)
+    h = (1.2 * np.cos(t), -1.2 * np.sin(t), -60, 1.2 * np.sin(t), 1.2 * np.cos(t), -100, 1e-4, 0, 1)
+    footprint = Registrar(RegistrationConfig(homography=h)).footprint((480, 640), (480, 640))
+    outline = footprint.outline()
+    assert 0.3 < footprint.coverage < 1.0 and len(outline) >= 5  # clipped by the frame: more than 4 corners
+    filled = np.zeros((480, 640), np.uint8)
+    cv2.fillConvexPoly(filled, np.round(outline).astype(np.int32), 1)
+    agree = (filled.astype(bool) == footprint.covered).mean()
+    assert agree > 0.998  # the polygon is the mask up to its boundary pixels
+    assert Registrar(RegistrationConfig(homography=(1, 0, 5000, 0, 1, 0, 0, 0, 1))).footprint((480, 640), (480, 640)).outline() == []
