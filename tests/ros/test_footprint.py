@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 import pytest
-from ros_harness import wait_for
-from test_fusion_node import MS, input_probe, latest_diagnostics, make_image, stamp_of
+from ros_harness import Probe, wait_for
+from test_fusion_node import MS, input_probe, latest_diagnostics, make_image, stamp_of, stepwise_node
 
 from fusion_core.engine import EngineConfig, create_engine
 from fusion_core.io import read_thermal, read_visible
@@ -127,3 +127,47 @@ def test_replay_node_params_make_the_node_fuse_like_the_engine(graph) -> None:
     assert got.registration == engine.registration
     assert (got.alpha_smoothing, got.alpha_motion_threshold) == (0.6, 0.05)
     assert (got.backend, got.device, got.thermal.policy) == ("onnxruntime", "cpu", engine.thermal.policy)
+
+
+
+def test_the_footprint_outline_is_latched_and_follows_the_frame_size(msrs_dir, graph) -> None:
+    """fusion/thermal_footprint: the outline of each new frame-size combination, with the header of its first
+    fused pair; a subscriber that comes later still gets the newest one (transient local)."""
+    import cv2
+    from geometry_msgs.msg import PolygonStamped
+    from ivif_fusion.footprint import footprint_qos
+
+    from fusion_core.registration import Registrar
+
+    namespace = "footprint_outline"
+    stepwise_node(graph, namespace, homography=list(SHRINK_AND_SHIFT), worker_queue_size=8)  # pair k out with k + 1
+    probe = input_probe(graph, namespace)
+    probe.record(PolygonStamped, "fusion/thermal_footprint", footprint_qos())
+    ir, rgb = read_thermal(msrs_dir / "ir" / "00055D.png"), read_visible(msrs_dir / "vi" / "00055D.png")
+    small_rgb = cv2.resize(rgb, (320, 240), interpolation=cv2.INTER_AREA)
+    stamps = [9500 * 1_000_000_000 + k * 100 * MS for k in range(4)]
+    for stamp, visible in zip(stamps, (rgb, rgb, small_rgb, rgb)):  # the last only lets the third out
+        probe.thermal.publish(make_image(ir, "mono8", stamp, "thermal_optical"))
+        probe.visible.publish(make_image(visible, "rgb8", stamp + 2 * MS, "visible_optical"))
+        time.sleep(0.2)
+    wait_for(lambda: len(probe.messages("fusion/image")) >= 3 and len(probe.messages("fusion/thermal_footprint")) >= 2,
+             30, "three fused pairs and two footprints")
+    registrar = Registrar(RegistrationConfig(homography=SHRINK_AND_SHIFT))
+    full, small = registrar.footprint((480, 640), (480, 640)).outline(), registrar.footprint((480, 640), (240, 320)).outline()
+    assert sorted(full) == [(100.0, 60.0), (100.0, 419.0), (579.0, 60.0), (579.0, 419.0)]
+    assert sorted(small) == [(100.0, 60.0), (100.0, 239.0), (319.0, 60.0), (319.0, 239.0)]  # clipped by the frame
+
+    def points(msg) -> list[tuple[float, float, float]]:
+        return [(p.x, p.y, p.z) for p in msg.polygon.points]
+
+    early = probe.messages("fusion/thermal_footprint")
+    assert [stamp_of(m) for m in early] == [stamps[0] + 2 * MS, stamps[2] + 2 * MS]  # not again for the same sizes
+    assert points(early[0]) == [(x, y, 0.0) for x, y in full] and points(early[1]) == [(x, y, 0.0) for x, y in small]
+    assert {m.header.frame_id for m in early} == {"visible_optical"}
+
+    late = Probe(graph, namespace, "late")
+    late.record(PolygonStamped, "fusion/thermal_footprint", footprint_qos())
+    wait_for(lambda: late.messages("fusion/thermal_footprint"), 10, "the latched footprint")
+    time.sleep(0.3)
+    [latched] = late.messages("fusion/thermal_footprint")
+    assert stamp_of(latched) == stamps[2] + 2 * MS and points(latched) == points(early[1])

@@ -11,6 +11,11 @@ the visible frame. Outside it the engine outputs the visible image with α = 0
   footprint), ``thermal_footprint_bbox`` (x_min, y_min, x_max, y_max in visible pixels, inclusive)
   and ``thermal_coverage`` of the last fused frame (footprint minus invalid thermal pixels).
 
+* on ``fusion/thermal_footprint`` (geometry_msgs/PolygonStamped, ``publish_footprint``): the footprint's
+  outline in visible pixel coordinates (x, y, z = 0; :meth:`fusion_core.registration.Footprint.outline`),
+  with the header of the first fused frame of each frame-size combination, latched (transient local), so a
+  node started later — one that drops detections outside the thermal view, a display — gets it at once.
+
 The α image (``fusion/alpha``) is 0 outside the footprint, so it doubles as a per-pixel map.
 """
 
@@ -32,17 +37,19 @@ class FootprintReport:
         self._sizes: Sizes | None = None
         self.coverage = float("nan")
         self.bbox: tuple[int, int, int, int] | None = None
+        self.outline: list[tuple[float, float]] = []  # Footprint.outline of the current sizes
         self.last_frame_coverage = float("nan")
 
-    def update(self, thermal_hw: tuple[int, int], visible_hw: tuple[int, int], frame_coverage: float) -> None:
-        """After a fused pair: its frame sizes (h, w) and ``FusionResult.thermal_coverage``."""
+    def update(self, thermal_hw: tuple[int, int], visible_hw: tuple[int, int], frame_coverage: float) -> bool:
+        """After a fused pair: its frame sizes (h, w) and ``FusionResult.thermal_coverage``. True when the
+        footprint is new (first pair, or other frame sizes): :attr:`outline` then describes the new one."""
         self.last_frame_coverage = frame_coverage
         sizes = (tuple(thermal_hw), tuple(visible_hw))
         if sizes == self._sizes:
-            return
+            return False
         self._sizes = sizes
         footprint = self._registrar.footprint(thermal_hw, visible_hw)
-        self.coverage, self.bbox = footprint.coverage, footprint.bbox
+        self.coverage, self.bbox, self.outline = footprint.coverage, footprint.bbox, footprint.outline()
         (th, tw), (vh, vw) = thermal_hw, visible_hw
         where = f"thermal {tw}x{th} covers {footprint.coverage:.1%} of visible {vw}x{vh}"
         if footprint.bbox is None:
@@ -53,8 +60,26 @@ class FootprintReport:
                                  "is the visible image with alpha 0")
         else:
             self._log("info", f"{where}")
+        return True
 
     def values(self) -> dict[str, object]:
         bbox = "" if self.bbox is None else ",".join(str(v) for v in self.bbox)
         return {"thermal_footprint_coverage": self.coverage, "thermal_footprint_bbox": bbox,
                 "thermal_coverage": self.last_frame_coverage}
+
+
+def footprint_qos():
+    """Latched: reliable, transient local, the newest outline only."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+
+    return QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def polygon_message(outline: list[tuple[float, float]], header):
+    """geometry_msgs/PolygonStamped of ``outline`` (visible pixels, z = 0) under ``header``; no points when the
+    thermal camera misses the visible frame."""
+    from geometry_msgs.msg import Point32, PolygonStamped
+
+    msg = PolygonStamped(header=header)
+    msg.polygon.points = [Point32(x=x, y=y, z=0.0) for x, y in outline]
+    return msg

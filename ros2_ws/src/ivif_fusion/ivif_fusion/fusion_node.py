@@ -8,7 +8,8 @@ compressed``, their ``/compressed`` topics (JPEG/PNG, :mod:`ivif_fusion.image_in
 and ``fusion/alpha`` (mono8, α·255) — all with the visible frame's header; the last two only while they
 have subscribers, so an unwatched output costs nothing —, ``fusion/camera_info`` (with
 ``publish_camera_info``: the visible camera's CameraInfo from ``visible/camera_info`` under that header,
-:mod:`ivif_fusion.camera_info`) and ``/diagnostics``. With ``detector.enabled`` it also runs YOLOX on each
+:mod:`ivif_fusion.camera_info`), ``fusion/thermal_footprint`` (latched outline of what the thermal camera
+sees, :mod:`ivif_fusion.footprint`) and ``/diagnostics``. With ``detector.enabled`` it also runs YOLOX on each
 fused frame and publishes ``detections`` / ``detections/json`` / ``detections/image`` with the same
 header (:mod:`ivif_fusion.inprocess_detection`), as a detector_node on ``fusion/image`` would.
 
@@ -40,7 +41,7 @@ from .camera_info import CameraInfoRelay
 from .delivery import DeliveryMonitor
 from .detector_tuning import retune_on_parameter_change
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
-from .footprint import FootprintReport
+from .footprint import FootprintReport, footprint_qos, polygon_message
 from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, stamp_ns
 from .image_input import compressed_message, decode, input_topic, message_type
 from .inprocess_detection import COUNTERS as DETECTOR_COUNTERS
@@ -76,6 +77,7 @@ class FusionNode(Node):
         import torch
         from fusion_core.engine import create_engine
         from fusion_core.engine.auto import prepost_torch_threads
+        from geometry_msgs.msg import PolygonStamped
         from sensor_msgs.msg import CompressedImage, Image
 
         from .detector_node import available_onnx_providers
@@ -116,6 +118,8 @@ class FusionNode(Node):
         self._alpha_pub = publisher(self, Image, "fusion/alpha", output_qos()) if self.params.publish_alpha else None
         self._compressed_pub = (publisher(self, CompressedImage, "fusion/image/compressed", output_qos())
                                 if self.params.publish_compressed else None)
+        self._footprint_pub = (publisher(self, PolygonStamped, "fusion/thermal_footprint", footprint_qos())
+                               if self.params.publish_footprint else None)
         self._camera_info = CameraInfoRelay(self, self.counters, self._log) if self.params.publish_camera_info else None
         from diagnostic_msgs.msg import DiagnosticArray
 
@@ -248,7 +252,9 @@ class FusionNode(Node):
         if self._camera_info is not None:
             self._camera_info.publish(header, result.fused.shape[1], result.fused.shape[0])
         self.counters.add("fused")
-        self._footprint.update(thermal.array.shape[:2], visible.array.shape[:2], result.thermal_coverage)
+        if (self._footprint.update(thermal.array.shape[:2], visible.array.shape[:2], result.thermal_coverage)
+                and self._footprint_pub is not None):
+            self._footprint_pub.publish(polygon_message(self._footprint.outline, header))
         if result.invalid_thermal:  # non-finite thermal pixels: fused as visible with alpha 0 (fusion_core.engine.validity)
             self.counters.add("invalid_thermal_frames")
             self.counters.add("invalid_thermal_pixels", result.invalid_thermal)

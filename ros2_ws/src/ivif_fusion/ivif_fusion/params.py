@@ -111,6 +111,9 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("publish_camera_info", True,
               "republish the visible camera's CameraInfo (visible/camera_info) as fusion/camera_info with each fused "
               "frame's header: the fused image and alpha are in the visible camera's geometry"),
+    ParamSpec("publish_footprint", True,
+              "publish fusion/thermal_footprint (geometry_msgs/PolygonStamped, latched): the outline of the part of the "
+              "visible frame the thermal camera sees, in visible pixels, whenever it changes"),
     ParamSpec("worker_queue_size", 1, "pairs waiting for the fusion worker; when full the oldest is dropped (1 = newest wins)",
               (1, 100)),
     ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", (0.05, 3600.0)),
@@ -284,6 +287,7 @@ class FusionParams:
     publish_compressed: bool
     jpeg_quality: int
     publish_camera_info: bool
+    publish_footprint: bool
     worker_queue_size: int
     diagnostics_period: float
     stale_timeout: float
@@ -311,7 +315,7 @@ class FusionParams:
             alpha_smoothing=float(v["alpha_smoothing"]), alpha_motion_threshold=float(v["alpha_motion_threshold"]),
             publish_alpha=bool(v["publish_alpha"]), publish_compressed=bool(v["publish_compressed"]),
             jpeg_quality=int(v["jpeg_quality"]), publish_camera_info=bool(v["publish_camera_info"]),
-            worker_queue_size=int(v["worker_queue_size"]),
+            publish_footprint=bool(v["publish_footprint"]), worker_queue_size=int(v["worker_queue_size"]),
             diagnostics_period=float(v["diagnostics_period"]), stale_timeout=float(v["stale_timeout"]),
             stamp_jump_back_threshold=float(v["stamp_jump_back_threshold"]),
         )
