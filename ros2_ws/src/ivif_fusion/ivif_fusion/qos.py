@@ -25,7 +25,7 @@ reliability (``qos_overrides.<resolved topic>.<publisher|subscription>.<policy>`
 as image_pipeline's and rosbag2's nodes do): a robot whose network or viewer needs another profile changes
 it in a params file instead of in code. A value ROS cannot use stops the node with a FATAL line naming
 the override (exit code 2); an override that names no topic of the node is warned about
-(:func:`ivif_fusion.params.undeclared_qos_overrides`).
+(:func:`ivif_fusion.params.warn_undeclared_qos_overrides`).
 """
 
 from __future__ import annotations
