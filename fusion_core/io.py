@@ -110,6 +110,15 @@ def write_image(path: str | Path, img: np.ndarray, order: str = "rgb") -> None:
         raise InputError(f"cannot write image {path}")
 
 
+def to_rgb(image: np.ndarray, order: str | None) -> np.ndarray:
+    """A uint8 image in engine order ('rgb', 'bgr', 'rgba', 'bgra', 'mono') as RGB (H, W, 3) or grey (H, W): a view
+    on ``image``, never a copy of the pixels."""
+    if image.ndim == 2 or order == "mono":
+        return image.reshape(image.shape[0], image.shape[1])
+    rgb = image[..., :3]
+    return rgb[..., ::-1] if order in ("bgr", "bgra") else rgb
+
+
 def to_luminance(img: np.ndarray) -> np.ndarray:
     """Float64 0–255 BT.601 luminance of a uint8 RGB (H, W, 3) or grey image; the metric suite's input."""
     img = img.astype(np.float64)

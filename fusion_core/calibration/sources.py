@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io import pair_folders, read_thermal, read_visible, to_rgb
 
 Pair = tuple[np.ndarray, np.ndarray]  # (thermal (H, W) uint8/uint16, visible (H, W[, 3]) uint8)
 
@@ -22,20 +23,8 @@ def spread(count: int, keep: int) -> list[int]:
     return sorted({int(round(i)) for i in np.linspace(0, count - 1, keep)})
 
 
-def visible_as_rgb(image: np.ndarray, order: str) -> np.ndarray:
-    """An 8-bit visible frame in channel ``order`` ('mono', 'rgb', 'bgr', 'rgba', 'bgra') as the estimator takes
-    it: RGB (H, W, 3), or grey as it is; a view where no reordering is needed, never a copy of the pixels."""
-    if order in ("bgr", "bgra"):
-        return image[..., 2::-1]
-    if order == "rgba":
-        return image[..., :3]
-    return image
-
-
 def pairs_from_files(ir: str | Path, vi: str | Path, max_pairs: int) -> list[Pair]:
     """Two image files (one pair) or two folders (pairs matched by file stem)."""
-    from ..io import pair_folders, read_thermal, read_visible
-
     ir, vi = Path(ir), Path(vi)
     if ir.is_file() and vi.is_file():
         return [(read_thermal(ir), read_visible(vi))]
@@ -78,6 +67,6 @@ def pairs_from_bag(bag: str | Path, thermal_topic: str, visible_topic: str, max_
                 if side == 1:
                     if frame.order is None:
                         raise InputError(f"bag {bag}: visible encoding {frame.encoding!r} is not 8-bit")
-                    image = visible_as_rgb(image, frame.order)
+                    image = to_rgb(image, frame.order)
                 frames[(side, stamp)] = image
     return [(frames[(0, t)], frames[(1, v)]) for t, v in chosen]

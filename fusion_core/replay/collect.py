@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..io import to_rgb
 from ..registration import RegistrationConfig
 from ..thermal import ThermalNormConfig
 from .codec import Frame
@@ -74,14 +75,6 @@ class Collected:
     alpha_hist: list[int]
     tiles: list[dict[str, Any]]
     detections: dict[str, Any] | None
-
-
-def to_rgb(image: np.ndarray, order: str | None) -> np.ndarray:
-    """A uint8 image in engine order ('rgb', 'bgr', 'rgba', 'bgra', 'mono') as RGB (H, W, 3) or grey (H, W)."""
-    if image.ndim == 2 or order == "mono":
-        return image.reshape(image.shape[0], image.shape[1])
-    rgb = image[..., :3]
-    return rgb[..., ::-1] if order in ("bgr", "bgra") else rgb
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:

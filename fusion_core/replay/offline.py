@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
+from ..io import to_rgb
 from .accounting import TopicAccount, recorded_drops
 from .bagio import BagWriter, bag_storage, find_topic, iter_messages, open_bag, qualify
 from .codec import IMAGE_MSGTYPE, INPUT_MSGTYPES, ORDER_ENCODING, Frame, decode_frame, encode_image
-from .collect import CollectSettings, PairCollector, to_rgb
+from .collect import CollectSettings, PairCollector
 from .make_bag import THERMAL_TOPIC, VISIBLE_TOPIC, read_sidecar
 
 FUSED_TOPIC = "/fusion/image"

@@ -68,9 +68,9 @@ def parse_hfov(value) -> tuple[float, float] | None:
 def calibration_pair(thermal: np.ndarray, visible: np.ndarray, visible_encoding: str) -> tuple[np.ndarray, np.ndarray]:
     """Two decoded frames as the estimator takes them and as they may be kept: the thermal copied out of its
     message, the visible contiguous in RGB order (grey stays grey)."""
-    from fusion_core.calibration.sources import visible_as_rgb
+    from fusion_core.io import to_rgb
 
-    return np.array(thermal, copy=True), np.ascontiguousarray(visible_as_rgb(visible, ENCODINGS[visible_encoding].order))
+    return np.array(thermal, copy=True), np.ascontiguousarray(to_rgb(visible, ENCODINGS[visible_encoding].order))
 
 
 class CalibrateNode(Node):
