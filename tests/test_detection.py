@@ -243,6 +243,8 @@ def test_retune_changes_what_is_kept_without_a_new_session(msrs_dir):
         detector.retune(nms_iou=0.0)
     with pytest.raises(ConfigError, match="not COCO class names"):
         detector.retune(classes=("cart",))
+    with pytest.raises(ConfigError, match="input_size cannot be retuned"):
+        detector.retune(input_size=320)  # the canvas belongs to the session
     assert (detector.config.score_threshold, detector.config.nms_iou, detector.config.classes) == (0.5, 0.65, ("car",))
     detector.retune(score_threshold=0.1, classes=None)
     assert detector.detect(image, "rgb") == everything

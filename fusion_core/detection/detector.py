@@ -148,8 +148,7 @@ def to_bgr(image: np.ndarray, order: str) -> np.ndarray:
     return np.ascontiguousarray(image) if order == "bgr" else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
 
 
-class KEEP:
-    """Marker for :meth:`Detector.retune`: leave this setting as it is (``None`` means all classes)."""
+RETUNABLE = ("score_threshold", "nms_iou", "classes")  # what Detector.retune changes: which boxes are kept
 
 
 @dataclass(frozen=True)
@@ -175,18 +174,17 @@ class Detector:
     def config(self) -> DetectorConfig:
         return self._tuning.config
 
-    def retune(self, score_threshold: float | None = None, nms_iou: float | None = None,
-               classes: tuple[str, ...] | None | type[KEEP] = KEEP) -> DetectorConfig:
-        """Change what the following detections keep, without reloading the network: the score threshold,
-        the NMS IoU and the kept classes (``None`` = all 80; default: unchanged). Returns the new config.
+    def retune(self, **changes: Any) -> DetectorConfig:
+        """Change what the following detections keep, without reloading the network: any of :data:`RETUNABLE`
+        (``classes=None`` = all 80), the others unchanged. Returns the new config.
 
         Why: a robot's operator tunes these while watching the output (a ROS node's runtime parameters).
         Validated as :class:`DetectorConfig` is (ConfigError, nothing changed). A ``detect`` already running
         finishes with the old settings: it reads them once, and they are swapped as one object."""
-        old = self._tuning.config
-        config = replace(old, score_threshold=old.score_threshold if score_threshold is None else float(score_threshold),
-                         nms_iou=old.nms_iou if nms_iou is None else float(nms_iou),
-                         classes=old.classes if classes is KEEP else classes)
+        unknown = sorted(set(changes) - set(RETUNABLE))
+        if unknown:
+            raise ConfigError(f"{', '.join(unknown)} cannot be retuned; only {', '.join(RETUNABLE)} (the rest needs a new Detector)")
+        config = replace(self._tuning.config, **changes)
         self._tuning = _Tuning(config, config.class_names, config.coco_ids)
         return config
 

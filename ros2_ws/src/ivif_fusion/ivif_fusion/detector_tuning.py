@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fusion_core.detection.detector import RETUNABLE
 from fusion_core.errors import ConfigError
-
-RUNTIME_DETECTOR_SETTINGS = ("score_threshold", "nms_iou", "classes")
 
 
 def retune_on_parameter_change(node, detector, prefix: str = "") -> None:
@@ -38,7 +37,7 @@ def _on_set(node, detector, prefix: str, params: list) -> Any:
     from rcl_interfaces.msg import SetParametersResult
 
     changes = {p.name[len(prefix):]: p.value for p in params
-               if p.name.startswith(prefix) and p.name[len(prefix):] in RUNTIME_DETECTOR_SETTINGS}
+               if p.name.startswith(prefix) and p.name[len(prefix):] in RETUNABLE}
     if not changes:
         return SetParametersResult(successful=True)
     if detector is None:
