@@ -217,15 +217,16 @@ QOS_OVERRIDES = "qos_overrides."
 ROS_OWNED_PREFIXES = (QOS_OVERRIDES,)
 
 
-def undeclared_overrides(node) -> list[str]:
-    """Names given to ``node`` (``-p``, ``--params-file``, ``parameter_overrides``) that it has not declared.
+def undeclared_overrides(node, ros_owned: bool = False) -> list[str]:
+    """Names given to ``node`` (``-p``, ``--params-file``, ``parameter_overrides``) that it has not declared:
+    its own parameters, or with ``ros_owned`` the ``qos_overrides.*`` ones (declared only as topics are made).
 
     Why: ROS 2 ignores such a value without a word, so a typo (``slopp``) or a wrong prefix
     (``detector.detector.input_size``) would leave the node running on its default while the user believes
     otherwise. rclpy keeps every override it was given in ``Node._parameter_overrides`` (no public accessor
     in rclpy; an rclpy without it gives an empty list, so the check is skipped rather than wrong)."""
     overrides = getattr(node, "_parameter_overrides", None) or {}
-    return sorted(n for n in overrides if not n.startswith(ROS_OWNED_PREFIXES) and not node.has_parameter(n))
+    return sorted(n for n in overrides if n.startswith(ROS_OWNED_PREFIXES) == ros_owned and not node.has_parameter(n))
 
 
 def warn_undeclared_qos_overrides(node) -> list[str]:
@@ -235,8 +236,7 @@ def warn_undeclared_qos_overrides(node) -> list[str]:
     Why: like any undeclared parameter ROS ignores it without a word, and a QoS override is easy to get
     wrong (the topic must be the resolved one, with its leading '/', namespace and remapping; only history,
     depth and reliability are overridable)."""
-    overrides = getattr(node, "_parameter_overrides", None) or {}
-    given = sorted(n for n in overrides if n.startswith(ROS_OWNED_PREFIXES) and not node.has_parameter(n))
+    given = undeclared_overrides(node, ros_owned=True)
     declared = [QOS_OVERRIDES + n for n in node.get_parameters_by_prefix(QOS_OVERRIDES.rstrip("."))]
     messages = [message + "; only history, depth and reliability of the node's own topics can be overridden"
                 for message in undeclared_messages(given, declared)]
