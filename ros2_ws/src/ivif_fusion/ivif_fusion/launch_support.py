@@ -186,9 +186,6 @@ def node_settings(values: dict[str, str]) -> list[NodeSetting]:
          ("fusion/image", fused), ("fusion/image/compressed", f"{fused}/compressed"), ("fusion/alpha", values["alpha_topic"]),
          ("visible/camera_info", _camera_info_remap(values, "visible_camera_info_topic")),
          ("fusion/camera_info", _camera_info_remap(values, "fused_camera_info_topic"))], log_level)
-    sim_time = values.get("use_sim_time", KEEP).strip()
-    sim_time_override = {} if sim_time == KEEP else {"use_sim_time": parse_value("use_sim_time", sim_time, False)}
-    fusion.overrides.update(sim_time_override)
     if values.get("calibration_file", KEEP).strip():
         fusion.extra_params_files.append(values["calibration_file"].strip())
     nodes = [fusion]
@@ -201,7 +198,10 @@ def node_settings(values: dict[str, str]) -> list[NodeSetting]:
         nodes.append(NodeSetting(
             "detector_node", "detector_node", ns, values["detector_params_file"], _overrides(values, DETECTOR_PARAMS, "detector_"),
             [("fusion/image", fused), ("fusion/image/compressed", f"{fused}/compressed")] + detection_topics, log_level))
-        nodes[-1].overrides.update(sim_time_override)
+    sim_time = values.get("use_sim_time", KEEP).strip()
+    if sim_time != KEEP:  # ROS's own parameter: every node runs on the same clock
+        for node in nodes:
+            node.overrides["use_sim_time"] = parse_value("use_sim_time", sim_time, False)
     return nodes
 
 
