@@ -135,14 +135,14 @@ def test_the_footprint_outline_is_latched_and_follows_the_frame_size(msrs_dir, g
     fused pair; a subscriber that comes later still gets the newest one (transient local)."""
     import cv2
     from geometry_msgs.msg import PolygonStamped
-    from ivif_fusion.footprint import footprint_qos
+    from ivif_fusion.qos import latched_qos
 
     from fusion_core.registration import Registrar
 
     namespace = "footprint_outline"
     stepwise_node(graph, namespace, homography=list(SHRINK_AND_SHIFT), worker_queue_size=8)  # pair k out with k + 1
     probe = input_probe(graph, namespace)
-    probe.record(PolygonStamped, "fusion/thermal_footprint", footprint_qos())
+    probe.record(PolygonStamped, "fusion/thermal_footprint", latched_qos())
     ir, rgb = read_thermal(msrs_dir / "ir" / "00055D.png"), read_visible(msrs_dir / "vi" / "00055D.png")
     small_rgb = cv2.resize(rgb, (320, 240), interpolation=cv2.INTER_AREA)
     stamps = [9500 * 1_000_000_000 + k * 100 * MS for k in range(4)]
@@ -166,7 +166,7 @@ def test_the_footprint_outline_is_latched_and_follows_the_frame_size(msrs_dir, g
     assert {m.header.frame_id for m in early} == {"visible_optical"}
 
     late = Probe(graph, namespace, "late")
-    late.record(PolygonStamped, "fusion/thermal_footprint", footprint_qos())
+    late.record(PolygonStamped, "fusion/thermal_footprint", latched_qos())
     wait_for(lambda: late.messages("fusion/thermal_footprint"), 10, "the latched footprint")
     time.sleep(0.3)
     [latched] = late.messages("fusion/thermal_footprint")

@@ -68,13 +68,6 @@ class FootprintReport:
                 "thermal_coverage": self.last_frame_coverage}
 
 
-def footprint_qos():
-    """Latched: reliable, transient local, the newest outline only."""
-    from rclpy.qos import DurabilityPolicy, QoSProfile
-
-    return QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
 def polygon_message(outline: list[tuple[float, float]], header):
     """geometry_msgs/PolygonStamped of ``outline`` (visible pixels, z = 0) under ``header``; no points when the
     thermal camera misses the visible frame."""

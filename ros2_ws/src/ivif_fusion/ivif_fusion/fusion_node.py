@@ -41,14 +41,14 @@ from .camera_info import CameraInfoRelay
 from .delivery import DeliveryMonitor
 from .detector_tuning import retune_on_parameter_change
 from .diagnostics import Counters, InputSilence, LatencyWindow, RateMeter, ThrottledLog, status_message, summarize
-from .footprint import FootprintReport, footprint_qos, polygon_message
+from .footprint import FootprintReport, polygon_message
 from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, array_to_image, encoding_for, stamp_ns
 from .image_input import compressed_message, decode, input_topic, message_type
 from .inprocess_detection import COUNTERS as DETECTOR_COUNTERS
 from .inprocess_detection import DetectorFailure, InProcessDetector
 from .params import (DETECTOR_PREFIX, FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params,
                      model_path_errors, pipelined_thread_defaults, warn_undeclared_qos_overrides)
-from .qos import describe, input_event_callbacks, input_qos, output_qos, publisher, subscription
+from .qos import describe, input_event_callbacks, input_qos, latched_qos, output_qos, publisher, subscription
 from .worker import LatestWorker
 
 INPUTS = ("thermal", "visible")
@@ -118,7 +118,7 @@ class FusionNode(Node):
         self._alpha_pub = publisher(self, Image, "fusion/alpha", output_qos()) if self.params.publish_alpha else None
         self._compressed_pub = (publisher(self, CompressedImage, "fusion/image/compressed", output_qos())
                                 if self.params.publish_compressed else None)
-        self._footprint_pub = (publisher(self, PolygonStamped, "fusion/thermal_footprint", footprint_qos())
+        self._footprint_pub = (publisher(self, PolygonStamped, "fusion/thermal_footprint", latched_qos())
                                if self.params.publish_footprint else None)
         self._camera_info = CameraInfoRelay(self, self.counters, self._log) if self.params.publish_camera_info else None
         from diagnostic_msgs.msg import DiagnosticArray

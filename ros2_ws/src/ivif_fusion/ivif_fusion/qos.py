@@ -79,6 +79,14 @@ def output_qos(depth: int = 5):
     return QoSProfile(depth=depth)
 
 
+def latched_qos():
+    """Reliable, transient local, the newest message only: a state that changes rarely (the thermal footprint),
+    which a subscriber that comes later must still get at once."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+
+    return QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
 def input_event_callbacks(node, topic_label: str, counters, counter_name: str):
     """Subscription event callbacks: DDS-reported lost samples are counted; an incompatible QoS is logged."""
     from rclpy.event_handler import SubscriptionEventCallbacks
