@@ -104,7 +104,7 @@ def test_input_silence() -> None:
 
 NS = "diag"
 STATUS = f"/{NS}/fusion_node: fusion"
-STALE = 0.5  # stale_timeout given to the node, s
+STALE = 1.0  # stale_timeout given to the node, s: half the shipped 2 s, ten thermal periods in test_one_silent_input_is_named
 
 
 @pytest.fixture(scope="module")
@@ -194,16 +194,26 @@ def test_one_silent_input_is_named(probe, msrs_dir) -> None:
 
     The earlier tests leave both inputs silent, so a report made before the first of these thermal frames
     arrives names both (seen under CI load: both at 0.5 s); from the first report naming visible alone, no
-    report made while thermal still flows may name thermal."""
+    report made while thermal still flows may name thermal. "Flows" is checked on this side too: a run in
+    which this test's own publishing paused for half the stale timeout (a loaded CI machine, a garbage
+    collection in this process) proves nothing either way and is repeated, at most three times."""
     ir8 = read_thermal(msrs_dir / "ir" / "00004N.png")
-    start = len(probe.messages("/diagnostics"))
-    base = 4000 * 1_000_000_000
-    end = time.monotonic() + 2.5
-    k = 0
-    while time.monotonic() < end:
-        probe.thermal.publish(stamped(ir8, "mono8", base + k * 100_000_000, "ir"))
-        k += 1
-        time.sleep(0.1)
+    pauses = []
+    for attempt in range(3):
+        start = len(probe.messages("/diagnostics"))
+        base = (4000 + 10 * attempt) * 1_000_000_000
+        end = time.monotonic() + 3.0
+        k, last, longest = 0, time.monotonic(), 0.0
+        while time.monotonic() < end:
+            probe.thermal.publish(stamped(ir8, "mono8", base + k * 100_000_000, "ir"))
+            now = time.monotonic()
+            longest, last = max(longest, now - last), now
+            k += 1
+            time.sleep(0.1)
+        if longest < STALE / 2:
+            break
+        pauses.append(round(longest, 2))
+    assert len(pauses) < 3, f"this test's publisher paused {pauses} s in every run; the check could not be made"
     seen = [m for _, m, _ in statuses(probe, start)]  # received while thermal flowed (its silence < STALE since)
     visible_only = [i for i, m in enumerate(seen) if "no visible frames for" in m and "no thermal frames" not in m]
     assert visible_only, seen
