@@ -118,18 +118,58 @@ def test_make_bag_replay_round_trip(storage, suffix, three_pairs, fuse_cli_out, 
     assert msgs["/fusion/image"][-1][0] == input_logs[-1]  # nothing comes after the last pair: flushed at the end
 
 
-def test_mono16_bag_fuses_like_mono8(three_pairs, tmp_path):
-    make_bag(three_pairs / "ir", three_pairs / "vi", tmp_path / "in16", thermal_encoding="mono16", limit=1)
-    msgs = _read_bag(tmp_path / "in16")
+@pytest.mark.parametrize("encoding,dtype,stored", [
+    ("mono16", np.uint16, lambda ir8: ir8.astype(np.uint16) * 257),
+    ("32FC1", np.float32, lambda ir8: ir8.astype(np.float32) / np.float32(255.0)),  # a float camera, live and replayed
+])
+def test_wide_thermal_bag_fuses_like_mono8(encoding, dtype, stored, three_pairs, tmp_path):
+    make_bag(three_pairs / "ir", three_pairs / "vi", tmp_path / "in", thermal_encoding=encoding, limit=1)
+    msgs = _read_bag(tmp_path / "in")
     thermal = msgs["/thermal/image_raw"][0][1]
-    stem = read_sidecar(tmp_path / "in16")[thermal.stamp_ns]
+    stem = read_sidecar(tmp_path / "in")[thermal.stamp_ns]
     source = read_thermal(three_pairs / "ir" / f"{stem}.png")
-    assert thermal.encoding == "mono16" and thermal.image.dtype == np.uint16
-    np.testing.assert_array_equal(thermal.image, source.astype(np.uint16) * 257)
-    replay(tmp_path / "in16", tmp_path / "out", ReplayConfig(collect=NO_METRICS))
+    assert thermal.encoding == encoding and thermal.image.dtype == dtype
+    np.testing.assert_array_equal(thermal.image, stored(source))
+    replay(tmp_path / "in", tmp_path / "out", ReplayConfig(collect=NO_METRICS))
     fused = _read_bag(tmp_path / "out" / "bag")["/fusion/image"][0][1].image
     expected = create_engine().fuse(source, read_visible(three_pairs / "vi" / f"{stem}.png"), "rgb").fused
-    assert np.abs(fused.astype(int) - expected.astype(int)).max() <= 1  # x257 then /65535 = /255 up to float rounding
+    assert np.abs(fused.astype(int) - expected.astype(int)).max() <= 1  # the same [0, 1] values up to float rounding
+
+
+def test_a_float_thermal_camera_cannot_be_written_compressed(tmp_path):
+    with pytest.raises(ConfigError, match="compressed plugin has no float format"):
+        write_pairs_bag(_noise_pairs(8, 8), 2, tmp_path / "in", thermal_encoding="32FC1", compressed=True)
+    assert not (tmp_path / "in").exists()
+
+
+def test_a_frame_the_input_cannot_take_is_a_counted_bad_frame(tmp_path):
+    """Replay applies the live node's per-input encodings: a colour frame on the thermal topic and a 16-bit frame
+    on the visible topic are bad frames, counted and named, as fusion_node counts them."""
+    from fusion_core.replay.bagio import BagWriter
+
+    rng = np.random.default_rng(3)
+    with BagWriter(tmp_path / "in") as bag:
+        for topic in ("/thermal/image_raw", "/visible/image_raw"):
+            bag.add_topic(topic, IMAGE_MSGTYPE)
+        for k in range(4):
+            stamp = 1_000_000_000 + k * 100_000_000
+            good = k % 2 == 0  # pairs 0 and 2 are good; 1 has a colour thermal frame, 3 a 16-bit visible frame
+            thermal = rng.integers(0, 255, (8, 8), dtype=np.uint8)
+            visible = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+            bag.write("/thermal/image_raw", stamp + 1000,
+                      encode_image(thermal, "mono8", stamp, "ir") if good or k == 3 else
+                      encode_image(visible, "rgb8", stamp, "ir"))
+            bag.write("/visible/image_raw", stamp + 2000,
+                      encode_image(visible, "rgb8", stamp, "cam") if k != 3 else
+                      encode_image(thermal.astype(np.uint16), "mono16", stamp, "cam"))
+    r = replay(tmp_path / "in", tmp_path / "out", ReplayConfig(collect=NO_METRICS), FusionEngine(AverageRunner(), EngineConfig()))
+    assert r.pairs == 2
+    thermal, visible = r.inputs["thermal"], r.inputs["visible"]
+    assert (thermal["read"], thermal["bad"], visible["read"], visible["bad"]) == (4, {"bad image": 1}, 4, {"bad image": 1})
+    assert "thermal encoding 'rgb8' is not supported; use one of mono8, 8UC1, mono16, 16UC1, 32FC1" in thermal["bad_examples"]["bad image"]
+    assert "visible encoding 'mono16' is not supported; use one of rgb8, bgr8, 8UC3" in visible["bad_examples"]["bad image"]
+    stamps = [m.stamp_ns for _, m in _read_bag(tmp_path / "out" / "bag")["/fusion/image"]]
+    assert stamps == [1_000_000_000, 1_200_000_000]
 
 
 # --- codec ---------------------------------------------------------------------------------------------------
@@ -137,9 +177,12 @@ def test_mono16_bag_fuses_like_mono8(three_pairs, tmp_path):
 @pytest.mark.parametrize("encoding,shape,dtype", [
     ("mono8", (5, 7), np.uint8), ("mono16", (5, 7), np.uint16), ("rgb8", (5, 7, 3), np.uint8),
     ("bgr8", (5, 7, 3), np.uint8), ("rgba8", (5, 7, 4), np.uint8), ("16UC1", (5, 7), np.uint16),
+    ("8UC3", (5, 7, 3), np.uint8), ("32FC1", (5, 7), np.float32),
 ])
 def test_codec_round_trip(encoding, shape, dtype):
-    image = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, shape, dtype=dtype)
+    rng = np.random.default_rng(0)
+    image = (rng.random(shape, dtype=np.float32) * 300 - 20 if np.dtype(dtype).kind == "f"
+             else rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype))
     frame = decode_image(encode_image(image, encoding, 1_717_243_200_123_456_789, "cam"))
     assert (frame.encoding, frame.stamp_ns, frame.frame_id) == (encoding, 1_717_243_200_123_456_789, "cam")
     assert frame.image.dtype == dtype and frame.image.flags.writeable

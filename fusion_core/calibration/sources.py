@@ -38,6 +38,7 @@ def pairs_from_bag(bag: str | Path, thermal_topic: str, visible_topic: str, max_
     """Up to ``max_pairs`` (thermal, visible) image pairs of a rosbag2, paired by header stamp within ``slop`` s
     (the fusion node's ApproximateTime policy), spread over the recording. Streams the bag twice: once
     to count pairs, once to decode the chosen ones, so memory holds only those."""
+    from ..image_encodings import INPUT_ENCODINGS, INPUT_ROLES, layout_of
     from ..pairing import ApproximateTimePairer
     from ..replay.bagio import find_topic, iter_messages, open_bag
     from ..replay.codec import INPUT_MSGTYPES, decode_frame, decode_header
@@ -63,10 +64,7 @@ def pairs_from_bag(bag: str | Path, thermal_topic: str, visible_topic: str, max_
             stamp, _ = decode_header(raw, msgtypes[topic])
             if stamp in (wanted_t if side == 0 else wanted_v):
                 frame = decode_frame(raw, msgtypes[topic], f"{topic} message at log time {log_ns} ns")
-                image = frame.image
-                if side == 1:
-                    if frame.order is None:
-                        raise InputError(f"bag {bag}: visible encoding {frame.encoding!r} is not 8-bit")
-                    image = to_rgb(image, frame.order)
+                layout_of(frame.encoding, INPUT_ENCODINGS[side], f"bag {bag}: {INPUT_ROLES[side]}")
+                image = frame.image if side == 0 else to_rgb(frame.image, frame.order)
                 frames[(side, stamp)] = image
     return [(frames[(0, t)], frames[(1, v)]) for t, v in chosen]

@@ -19,8 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", type=float, default=10.0, metavar="HZ", help="frame rate of both cameras (default: 10)")
     p.add_argument("--jitter", type=float, default=2.0, metavar="MS",
                    help="standard deviation of each camera's stamp jitter in ms, clipped to 3 sigma (default: 2)")
-    p.add_argument("--thermal-encoding", default="mono8", choices=("mono8", "mono16"),
-                   help="mono16 stores 8-bit thermal x257 (same values after normalisation) (default: mono8)")
+    p.add_argument("--thermal-encoding", default="mono8", choices=("mono8", "mono16", "32FC1"),
+                   help="mono16 stores 8-bit thermal x257, 32FC1 as float /255 (same values after normalisation; "
+                        "32FC1 raw only) (default: mono8)")
     p.add_argument("--storage", default="mcap", choices=("mcap", "sqlite3"), help="rosbag2 storage (default: mcap)")
     p.add_argument("--drop", type=float, default=0.0, metavar="P",
                    help="probability that a camera loses a frame, independently per camera (default: 0)")

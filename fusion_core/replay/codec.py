@@ -3,9 +3,9 @@
 
 A rosbag2 stores each message as CDR bytes; rosbags' typestore (de)serialises them with pure Python.
 This module is the bag-side twin of the ROS package's ``image_conversion`` (which works on rclpy
-messages and cannot be imported without a ROS install). It honours ``step`` (row padding) and
-``is_bigendian`` and knows the encodings a camera driver commonly publishes; Bayer mosaics and packed YUV
-4:2:2 come out as bgr8 frames (:mod:`fusion_core.camera_formats`).
+messages and cannot be imported without a ROS install); both read the one encoding table,
+:mod:`fusion_core.image_encodings`. It honours ``step`` (row padding) and ``is_bigendian``; Bayer mosaics and
+packed YUV 4:2:2 come out as bgr8 frames (:mod:`fusion_core.camera_formats`).
 """
 
 from __future__ import annotations
@@ -20,28 +20,10 @@ from ..camera_formats import CAMERA_FORMATS, to_bgr8
 from ..compressed_image import MSGTYPE as COMPRESSED_MSGTYPE
 from ..compressed_image import decode_compressed, encode_compressed
 from ..errors import ConfigError, InputError
+from ..image_encodings import ENCODINGS
 
 IMAGE_MSGTYPE = "sensor_msgs/msg/Image"
 INPUT_MSGTYPES = (IMAGE_MSGTYPE, COMPRESSED_MSGTYPE)  # what a camera topic of a bag may carry
-
-# encoding -> (numpy dtype, channels, FusionEngine visible order or None for 16-bit thermal-only)
-ENCODINGS: dict[str, tuple[np.dtype, int, str | None]] = {
-    "mono8": (np.dtype(np.uint8), 1, "mono"),
-    "8UC1": (np.dtype(np.uint8), 1, "mono"),
-    "mono16": (np.dtype(np.uint16), 1, None),
-    "16UC1": (np.dtype(np.uint16), 1, None),
-    "rgb8": (np.dtype(np.uint8), 3, "rgb"),
-    "bgr8": (np.dtype(np.uint8), 3, "bgr"),
-    "8UC3": (np.dtype(np.uint8), 3, "bgr"),
-    "rgba8": (np.dtype(np.uint8), 4, "rgba"),
-    "bgra8": (np.dtype(np.uint8), 4, "bgra"),
-    # Bayer mosaics and packed YUV 4:2:2: decoded to bgr8 (fusion_core.camera_formats), never fused as stored
-    **{encoding: (np.dtype(np.uint8), channels, None) for encoding, channels in CAMERA_FORMATS.items()},
-}
-
-# FusionEngine output order -> encoding of the fused image (the visible's colour encoding).
-ORDER_ENCODING = {"mono": "mono8", "rgb": "rgb8", "bgr": "bgr8", "rgba": "rgba8", "bgra": "bgra8"}
-
 
 @dataclass(frozen=True)
 class Frame:
@@ -54,8 +36,8 @@ class Frame:
 
     @property
     def order(self) -> str | None:
-        """Channel order for :meth:`FusionEngine.fuse` (``None`` for 16-bit images, thermal only)."""
-        return ENCODINGS[self.encoding][2]
+        """Channel order for :meth:`FusionEngine.fuse` (``None`` for 16-bit and float images, thermal only)."""
+        return ENCODINGS[self.encoding].order
 
 
 def require_rosbags() -> None:
@@ -88,7 +70,7 @@ def encode_image(image: np.ndarray, encoding: str, stamp_ns: int, frame_id: str)
     """
     if encoding not in ENCODINGS:
         raise ConfigError(f"image encoding {encoding!r} is not one of {', '.join(ENCODINGS)}")
-    dtype, channels, _ = ENCODINGS[encoding]
+    dtype, channels = ENCODINGS[encoding].dtype, ENCODINGS[encoding].channels
     shape_ok = image.ndim == 2 if channels == 1 else (image.ndim == 3 and image.shape[2] == channels)
     if image.dtype != dtype or not shape_ok:
         want = "(H, W)" if channels == 1 else f"(H, W, {channels})"
@@ -160,7 +142,7 @@ def decode_image(raw: bytes | memoryview, where: str = "image") -> Frame:
     encoding = str(msg.encoding)
     if encoding not in ENCODINGS:
         raise InputError(f"{where}: image encoding {encoding!r} is not supported; use one of {', '.join(ENCODINGS)}")
-    dtype, channels, _ = ENCODINGS[encoding]
+    dtype, channels = ENCODINGS[encoding].dtype, ENCODINGS[encoding].channels
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     row_bytes = width * channels * dtype.itemsize
     data = np.asarray(msg.data, dtype=np.uint8)

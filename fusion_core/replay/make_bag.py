@@ -31,7 +31,7 @@ from .schedule import DEFAULT_START_NS, Schedule, make_schedule
 THERMAL_TOPIC = "/thermal/image_raw"
 VISIBLE_TOPIC = "/visible/image_raw"
 FRAME_IDS = {"thermal": "thermal_camera", "visible": "visible_camera"}
-THERMAL_ENCODINGS = ("mono8", "mono16")
+THERMAL_ENCODINGS = ("mono8", "mono16", "32FC1")  # 32FC1: a float (e.g. radiometric) camera; raw bags only
 SIDECAR = "ivif_frames.csv"
 
 # index -> (stem, thermal uint8/uint16 (H, W), visible uint8 RGB (H, W, 3) or grey (H, W))
@@ -51,10 +51,12 @@ class MakeBagSummary:
 
 
 def thermal_for_encoding(thermal: np.ndarray, encoding: str, where: str) -> np.ndarray:
-    """8-bit thermal as mono8, or as mono16 scaled by 257 (0..255 -> 0..65535, so the ``fixed``
-    normalisation gives the same [0, 1] values); 16-bit sources only as mono16."""
+    """8-bit thermal as mono8, as mono16 scaled by 257 (0..255 -> 0..65535) or as 32FC1 divided by 255 (0..1), so
+    the ``fixed`` normalisation gives the same [0, 1] values; 16-bit sources only as mono16."""
     if encoding not in THERMAL_ENCODINGS:
         raise ConfigError(f"thermal encoding {encoding!r} is not one of {', '.join(THERMAL_ENCODINGS)}")
+    if encoding == "32FC1" and thermal.dtype == np.uint8:
+        return thermal.astype(np.float32) / np.float32(255.0)
     if encoding == "mono16":
         return thermal.astype(np.uint16) * np.uint16(257) if thermal.dtype == np.uint8 else thermal
     if thermal.dtype != np.uint8:
@@ -68,6 +70,8 @@ def write_pairs_bag(load: PairLoader, n: int, out: str | Path, rate: float = 10.
     """Write ``n`` pairs produced by ``load(i)`` as a two-camera bag at ``out`` (see the module docstring)."""
     if thermal_encoding not in THERMAL_ENCODINGS:
         raise ConfigError(f"thermal encoding {thermal_encoding!r} is not one of {', '.join(THERMAL_ENCODINGS)}")
+    if compressed and thermal_encoding == "32FC1":
+        raise ConfigError("image_transport's compressed plugin has no float format; write a 32FC1 thermal camera raw")
     if storage not in STORAGES:
         raise ConfigError(f"storage {storage!r} is not one of {', '.join(STORAGES)}")
     schedule = make_schedule(n, rate, jitter_ms, drop_prob, seed, start_ns)

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
+from ..image_encodings import INPUT_ENCODINGS, INPUT_ROLES, ORDER_ENCODING, layout_of
 from ..io import to_rgb
 from .accounting import TopicAccount, recorded_drops
 from .bagio import BagWriter, bag_storage, find_topic, iter_messages, open_bag, qualify
-from .codec import IMAGE_MSGTYPE, INPUT_MSGTYPES, ORDER_ENCODING, Frame, decode_frame, encode_image
+from .codec import IMAGE_MSGTYPE, INPUT_MSGTYPES, Frame, decode_frame, encode_image
 from .collect import CollectSettings, PairCollector
 from .make_bag import THERMAL_TOPIC, VISIBLE_TOPIC, read_sidecar
 
@@ -163,8 +164,7 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
                 t0 = time.perf_counter()
                 try:
                     frame = decode_frame(raw, msgtypes[topic], f"{topic} message at log time {log_ns} ns")
-                    if index[topic] == 1 and frame.order is None:
-                        raise InputError(f"visible encoding {frame.encoding!r} is not 8-bit; use mono8/rgb8/bgr8/rgba8/bgra8")
+                    layout_of(frame.encoding, INPUT_ENCODINGS[index[topic]], INPUT_ROLES[index[topic]])  # as the node
                 except InputError as exc:
                     accounts[topic].saw(None)
                     accounts[topic].bad_frame("undecodable" if "decodable" in str(exc) else "bad image", str(exc))

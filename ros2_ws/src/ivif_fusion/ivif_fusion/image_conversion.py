@@ -1,25 +1,10 @@
 """sensor_msgs/Image <-> numpy without cv_bridge.
 
-Supported encodings (ROS ``sensor_msgs/image_encodings`` names):
-
-=========  ========  ========  ==========================
-encoding   dtype     channels  engine order (visible)
-=========  ========  ========  ==========================
-mono8      uint8     1         mono
-8UC1       uint8     1         mono
-mono16     uint16    1         (thermal only)
-16UC1      uint16    1         (thermal only)
-32FC1      float32   1         (thermal only)
-rgb8       uint8     3         rgb
-bgr8       uint8     3         bgr
-rgba8      uint8     4         rgba
-bgra8      uint8     4         bgra
-bayer_*8   uint8     1         (visible: to bgr8)
-yuv422*    uint8     2         (visible: to bgr8)
-=========  ========  ========  ==========================
-
-``bayer_rggb8``/``bggr8``/``gbrg8``/``grbg8`` and ``yuv422`` (UYVY) / ``yuv422_yuy2`` are read here as stored;
-:func:`ivif_fusion.image_input.decode` turns them into bgr8 (:mod:`fusion_core.camera_formats`).
+The encodings and their layouts are fusion_core's one table (:mod:`fusion_core.image_encodings`), shared with
+bag replay so a camera that works live also works from its bag: mono8/8UC1, mono16/16UC1 and 32FC1 (thermal),
+rgb8/bgr8/8UC3/rgba8/bgra8 and mono8 (visible), and the Bayer (``bayer_*8``) and packed YUV 4:2:2 (``yuv422``,
+``yuv422_yuy2``) camera formats, which are read here as stored and turned into bgr8 by
+:func:`ivif_fusion.image_input.decode` (:mod:`fusion_core.camera_formats`).
 
 :func:`image_to_array` honours ``step`` (row padding) and ``is_bigendian``. When the byte order is
 native it returns a view on the message's buffer (zero-copy; row padding is skipped by strides, so
@@ -31,46 +16,14 @@ from __future__ import annotations
 
 import array
 import sys
-from dataclasses import dataclass
 
 import numpy as np
-from fusion_core.camera_formats import CAMERA_FORMATS
 from fusion_core.errors import InputError
+from fusion_core.image_encodings import ENCODINGS, ORDER_ENCODING, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, layout_of
 
-
-@dataclass(frozen=True)
-class EncodingInfo:
-    dtype: np.dtype
-    channels: int
-    order: str  # FusionEngine.fuse visible_order / Detector order for this layout ('mono' for 1 channel)
-
-
-ENCODINGS: dict[str, EncodingInfo] = {
-    "mono8": EncodingInfo(np.dtype(np.uint8), 1, "mono"),
-    "8UC1": EncodingInfo(np.dtype(np.uint8), 1, "mono"),
-    "mono16": EncodingInfo(np.dtype(np.uint16), 1, "mono"),
-    "16UC1": EncodingInfo(np.dtype(np.uint16), 1, "mono"),
-    "32FC1": EncodingInfo(np.dtype(np.float32), 1, "mono"),
-    "rgb8": EncodingInfo(np.dtype(np.uint8), 3, "rgb"),
-    "bgr8": EncodingInfo(np.dtype(np.uint8), 3, "bgr"),
-    "rgba8": EncodingInfo(np.dtype(np.uint8), 4, "rgba"),
-    "bgra8": EncodingInfo(np.dtype(np.uint8), 4, "bgra"),
-    # Bayer mosaics and packed YUV 4:2:2 (fusion_core.camera_formats): read as stored here, converted to bgr8
-    # by image_input.decode before anything fuses or detects them
-    **{encoding: EncodingInfo(np.dtype(np.uint8), channels, "camera") for encoding, channels in CAMERA_FORMATS.items()},
-}
-THERMAL_ENCODINGS = ("mono8", "8UC1", "mono16", "16UC1", "32FC1")
-VISIBLE_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", *CAMERA_FORMATS)
-_ORDER_TO_ENCODING = {"mono": "mono8", "rgb": "rgb8", "bgr": "bgr8", "rgba": "rgba8", "bgra": "bgra8"}
+__all__ = ["ENCODINGS", "THERMAL_ENCODINGS", "VISIBLE_ENCODINGS", "array_to_image", "encoding_for", "image_to_array",
+           "stamp_ns"]
 _NATIVE_BIG = sys.byteorder == "big"
-
-
-def encoding_info(encoding: str, allowed: tuple[str, ...] | None = None, role: str = "image") -> EncodingInfo:
-    """Layout of ``encoding``; InputError naming the valid ones when it is unknown or not in ``allowed``."""
-    valid = allowed if allowed is not None else tuple(ENCODINGS)
-    if encoding not in valid:
-        raise InputError(f"{role} encoding {encoding!r} is not supported; use one of {', '.join(valid)}")
-    return ENCODINGS[encoding]
 
 
 def image_to_array(msg, allowed: tuple[str, ...] | None = None, role: str = "image") -> np.ndarray:
@@ -79,7 +32,7 @@ def image_to_array(msg, allowed: tuple[str, ...] | None = None, role: str = "ima
     ``allowed`` restricts the encodings (e.g. :data:`THERMAL_ENCODINGS`); ``role`` names the input in
     error messages. The result shares memory with ``msg.data`` when no byte swap is needed.
     """
-    info = encoding_info(msg.encoding, allowed, role)
+    info = layout_of(msg.encoding, allowed, role)
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     row_bytes = width * info.channels * info.dtype.itemsize
     if height < 1 or width < 1:
@@ -102,16 +55,16 @@ def encoding_for(array_: np.ndarray, order: str) -> str:
     """The ROS encoding of a uint8 engine/detector output in channel ``order`` (grey -> mono8)."""
     if array_.ndim == 2 or (array_.ndim == 3 and array_.shape[2] == 1):
         return "mono8"
-    if order not in _ORDER_TO_ENCODING:
-        raise InputError(f"channel order {order!r} has no ROS encoding; use one of {', '.join(_ORDER_TO_ENCODING)}")
-    return _ORDER_TO_ENCODING[order]
+    if order not in ORDER_ENCODING:
+        raise InputError(f"channel order {order!r} has no ROS encoding; use one of {', '.join(ORDER_ENCODING)}")
+    return ORDER_ENCODING[order]
 
 
 def array_to_image(array_: np.ndarray, encoding: str, header=None):
     """(H, W) / (H, W, C) array -> sensor_msgs/Image (dense rows, native byte order), one copy of the pixels."""
     from sensor_msgs.msg import Image
 
-    info = encoding_info(encoding)
+    info = layout_of(encoding)
     expected_ndim = 2 if info.channels == 1 else 3
     if array_.ndim == 3 and info.channels == 1 and array_.shape[2] == 1:
         array_ = array_[:, :, 0]
