@@ -81,8 +81,10 @@ def test_missing_tensorrt_is_a_clear_config_error(tmp_path, capsys):
     from fusion_core.cli.main import main
 
     assert main(["export", "--format", "tensorrt", "--out", str(tmp_path / "m.plan"), "--exporter", "legacy"]) == 2
-    assert "--format tensorrt needs the tensorrt Python package" in capsys.readouterr().err
-    assert (tmp_path / "m.onnx").is_file()  # the ONNX step ran before TensorRT was needed
+    err = capsys.readouterr().err
+    assert "--format tensorrt needs the tensorrt Python package" in err
+    assert (tmp_path / "m.onnx").is_file()  # the ONNX step ran before TensorRT was needed, and the message says where
+    assert f"ivif export --model {tmp_path / 'm.onnx'} --format tensorrt --out m.plan` builds it" in err
 
 
 # ---------------------------------------------------------------- real TensorRT (GPU machines) ---

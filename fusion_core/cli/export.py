@@ -61,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         import tensorrt  # noqa: F401
     except ImportError as exc:
-        raise ConfigError(f"--format tensorrt needs the tensorrt Python package (TensorRT 10), but `import tensorrt` failed: {exc}") from exc
+        raise ConfigError(f"--format tensorrt needs the tensorrt Python package (TensorRT 10), but `import tensorrt` failed: "
+                          f"{exc}. The ONNX export is {onnx_path}: on the GPU machine that will run the plan (a plan is "
+                          f"tied to its GPU and TensorRT version), `ivif export --model {onnx_path} --format tensorrt "
+                          f"--out {args.out.name}{' --fp16' if args.fp16 else ''}` builds it") from exc
     sidecar = build_tensorrt_engine(onnx_path, args.out, fp16=args.fp16, **shapes)
     print(f"wrote {args.out} (TensorRT {sidecar['tensorrt_version']}, {sidecar['gpu_name']} sm{sidecar['compute_capability']}, "
           f"{precision}, profile {sidecar['profile']}) and {args.out.name}.json")
