@@ -80,10 +80,12 @@ class ThermalNormalizer:
     def __init__(self, config: ThermalNormConfig | None = None) -> None:
         self.config = config or ThermalNormConfig()
         self._bounds: tuple[float, float] | None = None
+        self.applied: tuple[float, float] | None = None  # the (low, high) source values the last frame was mapped by
 
     def reset(self) -> None:
-        """Forget the smoothed percentile bounds (start of a new sequence)."""
+        """Forget the smoothed percentile bounds and the last applied range (start of a new sequence)."""
         self._bounds = None
+        self.applied = None
 
     @property
     def bounds(self) -> tuple[float, float] | None:
@@ -97,6 +99,7 @@ class ThermalNormalizer:
         the AGC statistics and set to :data:`INVALID_FILL` in the result.
         """
         low, high = self._bounds_for(thermal, source_dtype, invalid)
+        self.applied = (low, high)
         scale = 1.0 / max(high - low, 1e-6)
         out = ((thermal - low) * scale).clamp_(0.0, 1.0)
         if invalid is not None:

@@ -74,6 +74,24 @@ def test_uint16_thermal_equals_uint8_when_scaled(engine, msrs_pair):
     assert np.abs(a - b).max() <= 1
 
 
+def test_retune_thermal_applies_from_the_next_frame_and_restarts_the_agc(msrs_pair):
+    from fusion_core.thermal import ThermalNormConfig
+
+    thermal, visible = msrs_pair
+    counts = (1000 + 4 * thermal.astype(np.uint16)).astype(np.uint16)
+    agc = ThermalNormConfig(policy="percentile", smoothing=0.5)
+    engine = create_engine(EngineConfig(thermal=agc))
+    engine.fuse(np.full_like(counts, 1500), visible)  # AGC memory of another scene
+    assert engine.normalizer.applied == (1500.0, 1501.0)  # a flat frame keeps a unit-width window
+    ranged = ThermalNormConfig(low=1000.0, high=2020.0)
+    engine.retune_thermal(ranged)
+    assert engine.config.thermal == ranged and engine.normalizer.applied is None
+    np.testing.assert_array_equal(engine.fuse(counts, visible).fused, create_engine(EngineConfig(thermal=ranged)).fuse(counts, visible).fused)
+    assert engine.normalizer.applied == (1000.0, 2020.0)
+    engine.retune_thermal(agc)  # back to the AGC: its first frame is fused with no memory of the flat scene
+    np.testing.assert_array_equal(engine.fuse(counts, visible).fused, create_engine(EngineConfig(thermal=agc)).fuse(counts, visible).fused)
+
+
 def test_float_and_three_channel_thermal(engine, msrs_pair):
     thermal, visible = msrs_pair
     a = engine.fuse(thermal, visible).fused

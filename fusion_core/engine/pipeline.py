@@ -14,7 +14,7 @@ the fused Y with it) is smoothed over the stream right after the network
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -23,7 +23,7 @@ import torch
 from ..colour import rgb_planes_to_ycbcr, ycbcr_planes_to_rgb
 from ..errors import InputError
 from ..registration import Registrar
-from ..thermal import ThermalNormalizer
+from ..thermal import ThermalNormConfig, ThermalNormalizer
 from .contract import VISIBLE_ORDERS, EngineConfig, FusionResult, NetworkRunner
 from .temporal import AlphaSmoother
 from .validity import apply_invalid, combine_invalid, coverage_of, find_invalid, to_visible_grid
@@ -128,6 +128,13 @@ class FusionEngine:
         """Forget temporal state (thermal AGC, smoothed α) before an unrelated sequence."""
         self.normalizer.reset()
         self.smoother.reset()
+
+    def retune_thermal(self, thermal: ThermalNormConfig) -> None:
+        """Normalise thermal frames by ``thermal`` from the next :meth:`fuse` on (a running camera's range or AGC
+        tuned while watching the output). One attribute is replaced, so a fusion in progress on another thread
+        finishes with the old setting and none mixes the two; the percentile AGC starts afresh."""
+        self.normalizer = ThermalNormalizer(thermal)
+        self.config = replace(self.config, thermal=thermal)
 
     def warm_up(self, thermal_size: tuple[int, int] = WARM_UP_SIZE, visible_size: tuple[int, int] | None = None) -> float:
         """Fuse a blank pair of these (width, height) sizes WARM_UP_CALLS times and forget it; returns the

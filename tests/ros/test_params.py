@@ -98,7 +98,7 @@ def test_params_file_is_applied_in_any_namespace(graph) -> None:
         assert (values["detector.enabled"], values["detector.classes"], values["detector.nms_iou"]) == \
             (False, ["person", "bicycle", "car"], 0.5)  # the nested detector: block, and a dotted override
         params = FusionParams.from_values(values, cuda_available=False)
-        assert params.homography is None and params.device == "cpu" and params.thermal_low is None
+        assert params.homography is None and params.device == "cpu" and params.thermal.low is None
         assert params.engine_config().registration.is_identity
         assert node.describe_parameter("slop").read_only
     finally:

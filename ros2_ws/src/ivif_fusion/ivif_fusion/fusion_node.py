@@ -49,6 +49,7 @@ from .inprocess_detection import DetectorFailure, InProcessDetector
 from .params import (DETECTOR_PREFIX, FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params,
                      model_path_errors, pipelined_thread_defaults, warn_undeclared_qos_overrides)
 from .qos import describe, input_event_callbacks, input_qos, latched_qos, output_qos, publisher, subscription
+from .thermal_tuning import retune_thermal_on_parameter_change, thermal_values
 from .worker import LatestWorker
 
 INPUTS = ("thermal", "visible")
@@ -164,6 +165,7 @@ class FusionNode(Node):
                 f"{'its own thread' if values['detector.own_thread'] else 'the fusion worker'}")
         warn_undeclared_qos_overrides(self)
         retune_on_parameter_change(self, self.detection.detector if self.detection else None, DETECTOR_PREFIX)
+        retune_thermal_on_parameter_change(self, self.engine)
 
     def _warm_up(self) -> None:
         """Run the engine (and the in-process detector) once on a blank pair before the first camera frame:
@@ -283,7 +285,7 @@ class FusionNode(Node):
             pending = [len(self._pairer.pending(i)) for i in (0, 1)]
             bounds_ms = [self._pairer.lower_bound_ns(i) / 1e6 for i in (0, 1)]
         values: dict[str, object] = {"backend": self.engine.backend, "device": str(self.engine.device),
-                                     "torch_threads": self._torch_threads}
+                                     "torch_threads": self._torch_threads, **thermal_values(self.engine)}
         rates = self._rates.rates({k: counts[k] for k in ("received_thermal", "received_visible", "pairs", "fused")})
         values.update({"rate_thermal_hz": rates["received_thermal"], "rate_visible_hz": rates["received_visible"],
                        "rate_pairs_hz": rates["pairs"], "rate_fused_hz": rates["fused"]})

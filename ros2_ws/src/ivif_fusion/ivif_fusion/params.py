@@ -2,7 +2,8 @@
 ``ParameterDescriptor``\\ s, read once into frozen dataclasses, validated at start-up.
 
 Every parameter is ``read_only`` except the detector's ``score_threshold``, ``nms_iou`` and ``classes``
-(``runtime=True``, applied while running by :mod:`ivif_fusion.detector_tuning`): the nodes read the others
+(``runtime=True``, applied while running by :mod:`ivif_fusion.detector_tuning`) and fusion_node's thermal
+normalisation ``thermal_*`` (:mod:`ivif_fusion.thermal_tuning`): the nodes read the others
 once, so a later ``ros2 param set`` would be silently ignored; read-only makes rclpy refuse it instead. rclpy itself enforces types and numeric
 ranges at declaration; choices and cross-field rules are checked here. Any violation raises
 :class:`fusion_core.errors.ConfigError` naming the parameter, which stops the node's start-up.
@@ -74,15 +75,16 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("precision", "fp32", "network precision; fp16 needs a CUDA device", choices=("fp32", "fp16")),
     ParamSpec("threads", 0, "CPU intra-op threads of the network (torch or ONNX Runtime); 0 = torch's default, or "
               "for ONNX Runtime the CPUs this process may use (unpinned)", (0, 256)),
-    ParamSpec("thermal_policy", "fixed", "thermal normalisation: 'fixed' range or 'percentile' AGC with temporal smoothing",
-              choices=("fixed", "percentile")),
+    ParamSpec("thermal_policy", "fixed", "thermal normalisation: 'fixed' range or 'percentile' AGC with temporal smoothing; "
+              "the thermal_* parameters may be changed while running", choices=("fixed", "percentile"), runtime=True),
     ParamSpec("thermal_low", 0.0, "fixed policy: raw thermal value mapped to 0 (equal low and high = the dtype's full range)",
-              (-1e9, 1e9)),
+              (-1e9, 1e9), runtime=True),
     ParamSpec("thermal_high", 0.0, "fixed policy: raw thermal value mapped to 1 (equal low and high = the dtype's full range)",
-              (-1e9, 1e9)),
-    ParamSpec("thermal_p_low", 1.0, "percentile policy: lower percentile, %", (0.0, 100.0)),
-    ParamSpec("thermal_p_high", 99.0, "percentile policy: upper percentile, %", (0.0, 100.0)),
-    ParamSpec("thermal_smoothing", 0.9, "percentile policy: weight of the previous bounds per frame, [0, 1)", (0.0, 0.999)),
+              (-1e9, 1e9), runtime=True),
+    ParamSpec("thermal_p_low", 1.0, "percentile policy: lower percentile, %", (0.0, 100.0), runtime=True),
+    ParamSpec("thermal_p_high", 99.0, "percentile policy: upper percentile, %", (0.0, 100.0), runtime=True),
+    ParamSpec("thermal_smoothing", 0.9, "percentile policy: weight of the previous bounds per frame, [0, 1)", (0.0, 0.999),
+              runtime=True),
     ParamSpec("homography", list(IDENTITY),
               "row-major 3x3 homography mapping thermal pixels to visible pixels (9 numbers); identity or empty = none",
               dynamic_typing=True),
@@ -271,12 +273,7 @@ class FusionParams:
     device: str  # resolved: 'cpu' or 'cuda'
     precision: str
     threads: int | None
-    thermal_policy: str
-    thermal_low: float | None
-    thermal_high: float | None
-    thermal_p_low: float
-    thermal_p_high: float
-    thermal_smoothing: float
+    thermal: Any  # fusion_core.thermal.ThermalNormConfig of the thermal_* parameters (thermal_norm_config)
     homography: tuple[float, ...] | None
     calibrated_sizes: tuple[tuple[int, int], tuple[int, int]] | None  # ((thermal w, h), (visible w, h))
     allow_resize: bool
@@ -295,7 +292,6 @@ class FusionParams:
 
     @classmethod
     def from_values(cls, v: dict[str, Any], cuda_available: bool) -> FusionParams:
-        low, high = float(v["thermal_low"]), float(v["thermal_high"])
         calibrated_sizes = parse_calibrated_sizes(v["calibration.thermal_size"], v["calibration.visible_size"])
         params = cls(
             slop=float(v["slop"]), queue_size=int(v["queue_size"]),
@@ -305,10 +301,7 @@ class FusionParams:
             thermal_transport=v["thermal_transport"], visible_transport=v["visible_transport"],
             backend=v["backend"], model_path=v["model_path"] or None,
             device=resolve_device(v["device"], cuda_available), precision=v["precision"],
-            threads=int(v["threads"]) or None, thermal_policy=v["thermal_policy"],
-            thermal_low=None if low == high else low, thermal_high=None if low == high else high,
-            thermal_p_low=float(v["thermal_p_low"]), thermal_p_high=float(v["thermal_p_high"]),
-            thermal_smoothing=float(v["thermal_smoothing"]),
+            threads=int(v["threads"]) or None, thermal=thermal_norm_config(v),
             homography=parse_homography(v["homography"], keep_identity=calibrated_sizes is not None),
             calibrated_sizes=calibrated_sizes,
             allow_resize=bool(v["allow_resize"]), max_aspect_change=float(v["max_aspect_change"]),
@@ -326,13 +319,7 @@ class FusionParams:
         """The fusion_core EngineConfig these parameters describe (ConfigError names the parameter)."""
         from fusion_core.engine import EngineConfig
         from fusion_core.registration import RegistrationConfig
-        from fusion_core.thermal import ThermalNormConfig
 
-        try:
-            thermal = ThermalNormConfig(policy=self.thermal_policy, low=self.thermal_low, high=self.thermal_high,
-                                        p_low=self.thermal_p_low, p_high=self.thermal_p_high, smoothing=self.thermal_smoothing)
-        except ConfigError as exc:
-            raise ConfigError(f"parameters thermal_*: {exc}") from exc
         try:
             registration = RegistrationConfig(homography=self.homography, calibrated_sizes=self.calibrated_sizes,
                                               allow_resize=self.allow_resize,
@@ -341,10 +328,27 @@ class FusionParams:
             raise ConfigError(f"parameter 'homography': {exc}") from exc
         try:
             return EngineConfig(backend=self.backend, model_path=self.model_path, device=self.device,
-                                precision=self.precision, thermal=thermal, registration=registration, threads=self.threads,
+                                precision=self.precision, thermal=self.thermal, registration=registration, threads=self.threads,
                                 alpha_smoothing=self.alpha_smoothing, alpha_motion_threshold=self.alpha_motion_threshold)
         except ConfigError as exc:
             raise ConfigError(f"parameters backend/device/precision: {exc}") from exc
+
+
+THERMAL_RUNTIME = ("thermal_policy", "thermal_low", "thermal_high", "thermal_p_low", "thermal_p_high", "thermal_smoothing")
+
+
+def thermal_norm_config(v: dict[str, Any]):
+    """The thermal_* parameter values -> fusion_core ThermalNormConfig (equal thermal_low and thermal_high = the
+    dtype's full range); ConfigError naming the parameters. At start-up and for every change while running."""
+    from fusion_core.thermal import ThermalNormConfig
+
+    low, high = float(v["thermal_low"]), float(v["thermal_high"])
+    try:
+        return ThermalNormConfig(policy=v["thermal_policy"], low=None if low == high else low,
+                                 high=None if low == high else high, p_low=float(v["thermal_p_low"]),
+                                 p_high=float(v["thermal_p_high"]), smoothing=float(v["thermal_smoothing"]))
+    except ConfigError as exc:
+        raise ConfigError(f"parameters thermal_*: {exc}") from exc
 
 
 @dataclass(frozen=True)
