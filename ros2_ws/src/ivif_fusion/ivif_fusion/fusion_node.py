@@ -1,7 +1,7 @@
 """fusion_node: pairs thermal and visible images by stamp, fuses them with fusion_core, publishes the result.
 
 Subscribes ``thermal/image_raw`` (mono8, mono16, 8UC1, 16UC1, 32FC1) and ``visible/image_raw``
-(rgb8, bgr8, rgba8, bgra8, mono8, 8UC1; a Bayer mosaic or YUV 4:2:2 is converted to bgr8,
+(rgb8, bgr8, 8UC3, rgba8, bgra8, mono8, 8UC1: :mod:`fusion_core.image_encodings`; a Bayer mosaic or YUV 4:2:2 is converted to bgr8,
 :mod:`fusion_core.camera_formats`) with sensor-data QoS — or, with ``{thermal,visible}_transport:
 compressed``, their ``/compressed`` topics (JPEG/PNG, :mod:`ivif_fusion.image_input`). Publishes
 ``fusion/image`` (the visible's encoding; mono8 for a grey visible), ``fusion/image/compressed`` (JPEG)

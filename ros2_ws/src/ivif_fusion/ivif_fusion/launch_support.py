@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 from fusion_core.errors import ConfigError
+from fusion_core.image_encodings import THERMAL_ENCODINGS, VISIBLE_ENCODINGS
 
 from .camera_info import camera_info_topic
 from .params import DETECTOR_PARAMS, DETECTOR_PREFIX, FUSION_PARAMS, INPROCESS_DETECTOR_SETTINGS, ParamSpec
@@ -66,8 +67,8 @@ class NodeSetting:
 
 
 TOPIC_ARGS: tuple[tuple[str, str, str], ...] = (
-    ("thermal_topic", "thermal/image_raw", "thermal input (mono8, mono16, 8UC1, 16UC1, 32FC1)"),
-    ("visible_topic", "visible/image_raw", "visible input (rgb8, bgr8, rgba8, bgra8, mono8, bayer_*8, yuv422, yuv422_yuy2)"),
+    ("thermal_topic", "thermal/image_raw", f"thermal input ({', '.join(THERMAL_ENCODINGS)})"),
+    ("visible_topic", "visible/image_raw", f"visible input ({', '.join(VISIBLE_ENCODINGS)})"),
     ("fused_topic", "fusion/image", "fused output (the visible's encoding) and the detector's input"),
     ("alpha_topic", "fusion/alpha", "per-pixel alpha output (mono8, alpha*255)"),
     ("detections_topic", "detections", "detector output; the annotated image is <detections_topic>/image, JSON <detections_topic>/json"),
