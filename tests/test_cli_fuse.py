@@ -78,3 +78,24 @@ def test_help_of_every_command(capsys):
             main([name, "--help"])
         assert exc.value.code == 0
         assert "usage: ivif " + name in capsys.readouterr().out
+
+
+def test_a_16_bit_camera_left_at_the_full_range_is_warned_about(pair_dirs, capsys):
+    """16-bit PNGs of a core whose counts span 1000-2020 (1000 + 4 * the MSRS IR): under the default fixed full range
+    the thermal side is nearly flat, and ivif fuse says so with the span and the options that fix it; with
+    --thermal-range at that span it says nothing and fuses as the 8-bit images."""
+    counts = pair_dirs / "ir16"
+    counts.mkdir()
+    for stem in STEMS:
+        cv2.imwrite(str(counts / f"{stem}.png"), (1000 + 4 * read_thermal(pair_dirs / "ir" / f"{stem}.png").astype(np.uint16)))
+    assert main(["fuse", "--ir", str(counts), "--vi", str(pair_dirs / "vi"), "--out", str(pair_dirs / "full")]) == 0
+    out = capsys.readouterr().out
+    assert "warning: pair '00004N': uint16 thermal frames span 1008 to 12" in out, out  # a night frame: 1008 to ~1240
+    assert "% of the range 0-65535" in out and "pass --thermal-range LOW HIGH (about that span) or --thermal-policy percentile" in out
+    assert main(["fuse", "--ir", str(counts), "--vi", str(pair_dirs / "vi"), "--out", str(pair_dirs / "ranged"),
+                 "--thermal-range", "1000", "2020"]) == 0
+    assert "warning" not in capsys.readouterr().out
+    assert main(["fuse", "--ir", str(pair_dirs / "ir"), "--vi", str(pair_dirs / "vi"), "--out", str(pair_dirs / "eight")]) == 0
+    for stem in STEMS:
+        ranged, eight = (cv2.imread(str(pair_dirs / d / "fused" / f"{stem}.png")).astype(int) for d in ("ranged", "eight"))
+        assert np.abs(ranged - eight).max() <= 1  # (1000 + 4v - 1000) / 1020 = v / 255

@@ -96,3 +96,22 @@ def test_non_finite_bounds_raise_and_keep_the_state():
     with pytest.raises(InputError, match="no finite pixel"):
         n(torch.full((4, 4), float("nan")), np.dtype(np.float32), torch.ones(4, 4, dtype=torch.bool))
     assert n.bounds == state
+
+
+def test_range_warning_names_a_wasted_range_and_only_that():
+    from fusion_core.thermal import range_warning
+
+    rng = np.random.default_rng(0)
+    core = rng.normal(22000, 600, (128, 160)).astype(np.uint16)  # a 16-bit core: ~3.8 % of 0-65535 at 1-99 %
+    message = range_warning(core, ThermalNormConfig())
+    low, high = np.percentile(core[::4, ::4].astype(float), [1, 99])
+    assert message.startswith(f"uint16 thermal frames span {low:.6g} to {high:.6g} (1st-99th percentile); that is "
+                              f"{(high - low) / 65535:.1%} of the range 0-65535") and message.endswith("nearly flat")
+    kelvin = rng.normal(300, 5, (64, 64)).astype(np.float32)
+    assert "100% of its pixels lie outside the range 0-1" in range_warning(kelvin, ThermalNormConfig())
+    assert range_warning(core, ThermalNormConfig(low=20000.0, high=24000.0)) is None  # a range is set
+    assert range_warning(core, ThermalNormConfig(policy="percentile")) is None  # the AGC adapts
+    assert range_warning((core >> 8).astype(np.uint8), ThermalNormConfig()) is None  # 8-bit: x / 255 is the camera's own
+    wide = rng.integers(0, 65535, (64, 64), dtype=np.uint16)
+    assert range_warning(wide, ThermalNormConfig()) is None  # uses the range
+    assert range_warning(np.full((8, 8), np.nan, np.float32), ThermalNormConfig()) is None  # nothing to measure

@@ -25,18 +25,22 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import create_engine
     from ..errors import InputError
     from ..io import pair_folders, read_thermal, read_visible, write_image
+    from ..thermal import range_warning
 
     pairs = pair_folders(args.ir, args.vi)
     engine = create_engine(engine_config_from_args(args))
     total_ms = 0.0
     outside_frame: list[str] = []  # pairs whose thermal footprint misses the visible frame
     outside_range: list[str] = []  # pairs whose thermal pixels all lie outside --thermal-range
+    flat: str | None = None  # the first pair's thermal range warning (a 16-bit camera left at the full range)
     for pair in tqdm(pairs, desc="fuse", unit="pair"):
         thermal, visible = read_thermal(pair.ir), read_visible(pair.vi)
         try:
             result = engine.fuse(thermal, visible, "rgb")
         except InputError as exc:
             raise InputError(f"pair {pair.stem!r} ({pair.ir}, {pair.vi}): {exc}") from exc
+        if pair is pairs[0]:
+            flat = range_warning(thermal, engine.config.thermal)
         if result.thermal_coverage == 0.0:
             outside_frame.append(pair.stem)
         if args.thermal_range and not ((thermal >= args.thermal_range[0]) & (thermal <= args.thermal_range[1])).any():
@@ -46,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
         total_ms += result.timings["total"]
     print(f"fused {len(pairs)} pairs with backend {engine.backend} on {engine.device} "
           f"({total_ms / len(pairs):.1f} ms per pair) -> {args.out}")
+    if flat is not None:
+        print(f"warning: pair {pairs[0].stem!r}: {flat}; pass --thermal-range LOW HIGH (about that span) or "
+              "--thermal-policy percentile")
     if outside_frame:
         print(f"warning: {len(outside_frame)} pair(s) had no thermal pixel inside the visible frame (the homography maps "
               f"the thermal image off it), so their output is the visible image: {', '.join(outside_frame[:5])}")

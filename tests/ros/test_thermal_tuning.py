@@ -25,7 +25,7 @@ pytestmark = pytest.mark.ros
 NS = "thermal_tune"
 
 
-def test_thermal_range_and_agc_retuned_while_running(graph, msrs_dir) -> None:
+def test_thermal_range_and_agc_retuned_while_running(graph, msrs_dir, capfd) -> None:
     from ivif_fusion.fusion_node import FusionNode
     from ivif_fusion.image_conversion import image_to_array
     from rclpy.parameter import Parameter
@@ -57,9 +57,11 @@ def test_thermal_range_and_agc_retuned_while_running(graph, msrs_dir) -> None:
     def expected(thermal: ThermalNormConfig) -> np.ndarray:
         return create_engine(EngineConfig(thermal=thermal)).fuse(counts, rgb, "rgb").fused  # a fresh engine: no AGC memory
 
+    capfd.readouterr()
     full = fused_at(10)
     assert np.array_equal(full, expected(ThermalNormConfig()))
     assert node.diagnostic_values()["thermal_range"] == "0 to 65535"
+    assert "uint16 thermal frames span 1008 to 12" in capfd.readouterr().err  # logged before the fused image went out
 
     [result] = set_remotely(client, graph, thermal_low=1000.0)  # alone, against thermal_high 0 (= full range)
     assert not result.successful and "thermal high (0.0) must be greater than low (1000.0)" in result.reason
@@ -68,6 +70,7 @@ def test_thermal_range_and_agc_retuned_while_running(graph, msrs_dir) -> None:
     wait_for(future.done, 10, "the parameter service to set thermal_low and thermal_high together")
     assert future.result().result.successful
     ranged = fused_at(20)
+    assert "thermal frames span" not in capfd.readouterr().err  # checked again after the change: the range fits now
     assert np.array_equal(ranged, expected(ThermalNormConfig(low=1000.0, high=2020.0)))
     def follows_thermal(fused: np.ndarray) -> float:
         return float(np.corrcoef(fused.mean(axis=2).ravel(), ir8.ravel())[0, 1])
@@ -94,3 +97,39 @@ def test_thermal_range_and_agc_retuned_while_running(graph, msrs_dir) -> None:
     reported = [float(v) for v in node.diagnostic_values()["thermal_range"].split(" to ")]
     percentiles = np.percentile(counts[::4, ::4].astype(float), [1.0, 99.0])  # the AGC's 1st/99th on its 4x subsample
     assert np.allclose(reported, percentiles, atol=0.5), (reported, percentiles)  # a night scene: 1008 to 1236
+
+    # back to the full range: warned again at once, because the setting changed (not after the 60 s period)
+    future = client.set_parameters_atomically([Parameter("thermal_policy", value="fixed"), Parameter("thermal_low", value=0.0),
+                                               Parameter("thermal_high", value=0.0)])
+    wait_for(future.done, 10, "the parameter service to restore the full range")
+    assert future.result().result.successful
+    capfd.readouterr()
+    assert np.array_equal(fused_at(50), full)
+    assert "uint16 thermal frames span 1008 to 12" in capfd.readouterr().err
+
+
+def test_range_check_warns_at_the_first_frame_on_change_and_then_once_a_period() -> None:
+    from ivif_fusion.thermal_tuning import ThermalRangeCheck
+
+    class Logger:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def warning(self, text: str) -> None:
+            self.lines.append(text)
+
+    now = [0.0]
+    logger = Logger()
+    check = ThermalRangeCheck(logger, period=60.0, clock=lambda: now[0])
+    flat = np.full((64, 80), 21000, np.uint16) + np.arange(80, dtype=np.uint16)
+    full, ranged = ThermalNormConfig(), ThermalNormConfig(low=20900.0, high=21100.0)
+    for t in (0.0, 1.0, 59.0):
+        now[0] = t
+        check.check(flat, full)
+    assert len(logger.lines) == 1 and "set thermal_low and thermal_high to about that span" in logger.lines[0]
+    now[0] = 60.0
+    check.check(flat, full)  # still flat a period later: said again
+    now[0] = 61.0
+    assert check.check(flat, ranged) is None  # changed: checked at once, and fine
+    check.check(flat, full)  # changed back: checked at once
+    assert len(logger.lines) == 3

@@ -49,7 +49,7 @@ from .inprocess_detection import DetectorFailure, InProcessDetector
 from .params import (DETECTOR_PREFIX, FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params,
                      model_path_errors, pipelined_thread_defaults, warn_undeclared_qos_overrides)
 from .qos import describe, input_event_callbacks, input_qos, latched_qos, output_qos, publisher, subscription
-from .thermal_tuning import retune_thermal_on_parameter_change, thermal_values
+from .thermal_tuning import ThermalRangeCheck, retune_thermal_on_parameter_change, thermal_values
 from .worker import LatestWorker
 
 INPUTS = ("thermal", "visible")
@@ -94,6 +94,7 @@ class FusionNode(Node):
         self._torch_threads = torch.get_num_threads()
         self.counters = Counters(COUNTERS)
         self._log = ThrottledLog(self.get_logger(), LOG_THROTTLE_S)
+        self._thermal_range = ThermalRangeCheck(self.get_logger())
         self.detection: InProcessDetector | None = None
         if detector_params is not None:
             self.detection = InProcessDetector(self, detector_params, bool(values["detector.own_thread"]), self.counters,
@@ -243,6 +244,7 @@ class FusionNode(Node):
             stamp = stamp_ns(visible.msg.header.stamp)
             self._log.log("warning", "bad_pairs", f"skipping pair at visible stamp {stamp} ns: {exc}")
             return
+        self._thermal_range.check(thermal.array, self.engine.config.thermal)  # logged before the image goes out
         header = visible.msg.header
         encoding = encoding_for(result.fused, order)
         self._fused_pub.publish(array_to_image(result.fused, encoding, header))

@@ -6,6 +6,8 @@ Why: a 16-bit or radiometric thermal camera's useful range depends on the camera
 kelvin × 100 for a radiometric core), and a wrong fixed range makes the thermal side black or white in the fused
 image. An operator sets it while looking at the fused image; /diagnostics reports ``thermal_range``, the range
 the last frame was mapped by, so a range the percentile AGC found can be copied into ``thermal_low``/``high``.
+:class:`ThermalRangeCheck` warns when the setting in force leaves a 16-bit or float camera's frames nearly flat
+(:func:`fusion_core.thermal.range_warning`), with the span measured and the parameters to set.
 A change is checked as at start-up (``high`` > ``low``, percentiles in order); a bad one is refused with the
 reason and nothing changes. It takes effect from the next pair (:meth:`FusionEngine.retune_thermal`); the
 percentile AGC starts afresh. The other engine parameters stay read-only.
@@ -13,9 +15,11 @@ percentile AGC starts afresh. The other engine parameters stay read-only.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 from fusion_core.errors import ConfigError
+from fusion_core.thermal import range_warning
 
 from .params import THERMAL_RUNTIME, thermal_norm_config
 
@@ -50,3 +54,29 @@ def _on_set(node, engine, params: list) -> Any:
         if config.policy == "fixed" else (f"percentiles {config.p_low:g}-{config.p_high:g}, smoothing {config.smoothing:g}")
     node.get_logger().info(f"thermal normalisation retuned: {config.policy}, {described}")
     return SetParametersResult(successful=True)
+
+
+class ThermalRangeCheck:
+    """Warns when the thermal setting in force leaves the camera's frames nearly flat: at the first frame, at the
+    first frame after each change of the setting, and then at most every ``period`` s while it lasts (a camera's
+    range drifts with the scene, so it is looked at again, but one warning a minute says enough)."""
+
+    def __init__(self, logger, period: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._logger = logger
+        self.period = period
+        self._clock = clock
+        self._checked_for: object = None  # the ThermalNormConfig last checked
+        self._next = 0.0
+
+    def check(self, thermal, config) -> str | None:
+        """Check ``thermal`` (a frame just fused) when due; the warning logged, if any."""
+        now = self._clock()
+        if config == self._checked_for and now < self._next:
+            return None
+        self._checked_for, self._next = config, now + self.period
+        warning = range_warning(thermal, config)
+        if warning is not None:
+            warning += ("; set thermal_low and thermal_high to about that span, or thermal_policy to percentile "
+                        "(both may be changed while the node runs)")
+            self._logger.warning(warning)
+        return warning
