@@ -61,7 +61,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def play(node, args: argparse.Namespace) -> int:
     """Publish the bag; returns the number of messages sent."""
     from fusion_core.replay.bagio import find_topic, iter_messages, open_bag
-    from fusion_core.replay.codec import decode_header
+    from fusion_core.replay.codec import decode_header, typestore
     from rclpy.duration import Duration
     from rclpy.qos import QoSProfile
 
@@ -69,6 +69,8 @@ def play(node, args: argparse.Namespace) -> int:
         infos = [find_topic(reader, t, args.bag) for t in args.topics]
         pubs = {i.name: node.create_publisher(message_class(i.msgtype), i.name, QoSProfile(depth=args.depth)) for i in infos}
         types = {i.name: i.msgtype for i in infos}
+        typestore()  # built now, not by the first decode_header of the publish log: that took 0.15-1 s between the
+        # first two messages, and the catch-up burst after it cost the demo a pair behind the newest-wins worker
         _wait_for_subscribers(node, pubs, args.wait_subscribers, args.wait_timeout)
         log_file = args.publish_log.open("w", newline="", encoding="utf-8") if args.publish_log else None
         writer = csv.writer(log_file) if log_file else None
