@@ -397,3 +397,57 @@ def test_same_calls_same_pairs(seed) -> None:
     first, _ = run_stream(events, 3, 20 * MS, inter_message_lower_bound=(None, None))
     again, _ = run_stream(events, 3, 20 * MS, inter_message_lower_bound=(None, None))
     assert first == again
+
+
+# --- stamp offset between the cameras ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("offset_ms", [45.0, -45.0, 0.0, 12.5])
+@pytest.mark.parametrize("thermal_hz,visible_hz", [(30.0, 30.0), (10.0, 30.0), (10.0, 10.0)])
+@pytest.mark.parametrize("thermal_first", [True, False])
+def test_stamp_offset_estimate_finds_the_offset(offset_ms, thermal_hz, visible_hz, thermal_first):
+    """Two cameras on one clock, thermal stamped ``offset_ms`` later, ±1 ms jitter, arriving in either order (the
+    late one 30 ms after): the median is the thermal frames' offset from their nearest visible frame to within the
+    jitter. That is the offset itself while it stays within half a visible period (at 30 Hz, 16.7 ms); beyond, a
+    frame's nearest visible frame is its neighbour's (45 ms at 30 Hz reads as 11.7 ms, pairs still form)."""
+    from fusion_core.pairing import StampOffsetEstimate
+
+    rng = random.Random(int(offset_ms * 10 + thermal_hz + visible_hz))
+    ratio = int(visible_hz / thermal_hz)
+    events = []
+    for k in range(60):
+        events.append((k / thermal_hz + offset_ms / 1e3 + rng.uniform(-1e-3, 1e-3), 0))
+        events += [((k * ratio + j) / visible_hz + rng.uniform(-1e-3, 1e-3), 1) for j in range(ratio)]
+    arrival = sorted(events, key=lambda e: e[0] + (0.0 if (e[1] == 0) == thermal_first else 0.03))
+    estimate = StampOffsetEstimate()
+    for stamp_s, index in arrival:
+        estimate.add(index, int(stamp_s * 1e9))
+    assert estimate.samples >= 40
+    half = 500.0 / visible_hz
+    expected_ms = (offset_ms + half) % (2 * half) - half  # to the nearest visible frame
+    assert abs(estimate.offset_ns / 1e6 - expected_ms) < 1.5, (estimate.offset_ns / 1e6, expected_ms)
+
+
+def test_stamp_offset_estimate_needs_samples_and_forgets_on_reset():
+    from fusion_core.pairing import StampOffsetEstimate
+
+    estimate = StampOffsetEstimate(min_samples=3)
+    for k in range(3):
+        estimate.add(0, k * 100 + 40)
+        assert estimate.offset_ns is None  # its visible neighbour after it is not in yet
+        estimate.add(1, k * 100)
+        estimate.add(1, k * 100 + 100)
+    assert estimate.offset_ns == 40.0
+    estimate.reset()
+    assert (estimate.samples, estimate.offset_ns) == (0, None)
+    with pytest.raises(ConfigError, match="min_samples <= window"):
+        StampOffsetEstimate(window=5, min_samples=6)
+
+
+def test_offset_advice_names_the_correction():
+    from fusion_core.pairing import offset_advice
+
+    assert offset_advice(None, 0.02, 0.0, "p") is None and offset_advice(19e6, 0.02, 0.0, "p") is None
+    text = offset_advice(45.2e6, 0.02, 0.0, "thermal_stamp_offset")
+    assert text.startswith("thermal stamps are 45.2 ms after the visible ones") and "slop of 20 ms" in text
+    assert "set thermal_stamp_offset to -0.0452 (now 0)" in text
+    assert "set thermal_stamp_offset to 0.0102 (now -0.035)" in offset_advice(-45.2e6, 0.02, -0.035, "thermal_stamp_offset")

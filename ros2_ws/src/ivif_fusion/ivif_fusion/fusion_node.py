@@ -49,6 +49,7 @@ from .inprocess_detection import DetectorFailure, InProcessDetector
 from .params import (DETECTOR_PREFIX, FUSION_DETECTOR_PARAMS, FUSION_PARAMS, FusionParams, declare, inprocess_detector_params,
                      model_path_errors, pipelined_thread_defaults, warn_undeclared_qos_overrides)
 from .qos import describe, input_event_callbacks, input_qos, latched_qos, output_qos, publisher, subscription
+from .stamp_offset import StampOffsetWatch
 from .thermal_tuning import ThermalRangeCheck, retune_thermal_on_parameter_change, thermal_values
 from .worker import LatestWorker
 
@@ -111,6 +112,9 @@ class FusionNode(Node):
             self.params.queue_size, self.params.slop, age_penalty=self.params.age_penalty,
             inter_message_lower_bound=self.params.inter_message_lower_bound)
         self._newest_stamp: list[int | None] = [None, None]  # per input, ns (under _pair_lock)
+        self._thermal_offset_ns = round(self.params.thermal_stamp_offset * 1e9)
+        self._stamp_offset = StampOffsetWatch(self.params.slop, self.params.thermal_stamp_offset,
+                                              lambda text: self._log.log("warning", "stamp_offset", text))
         self._timeline = 0  # under _pair_lock
         self._engine_timeline = 0  # worker thread only
         self._last_problems = 0
@@ -197,11 +201,12 @@ class FusionNode(Node):
             self.counters.add(f"bad_{name}")
             self._log.log("warning", f"bad_{name}", f"skipping bad {name} frame: {exc}")
             return
-        stamp = stamp_ns(msg.header.stamp)
+        stamp = stamp_ns(msg.header.stamp) + (self._thermal_offset_ns if index == 0 else 0)
         with self._pair_lock:
             jump = self._jumped_back(index, stamp)
             if jump is not None:
                 waiting = self._start_new_timeline(index, stamp)
+            self._stamp_offset.estimate.add(index, stamp)
             pairs = self._pairer.add(index, stamp, Frame(array, encoding, msg, received, self._timeline))
         if jump is not None:
             self.counters.add("stamp_resets")
@@ -227,6 +232,7 @@ class FusionNode(Node):
         forgotten too (its first frame after the jump is not a second jump). Caller holds ``_pair_lock``."""
         self._newest_stamp = [None, None]
         self._newest_stamp[index] = stamp
+        self._stamp_offset.estimate.reset()
         self._timeline += 1
         return self._pairer.reset()
 
@@ -286,6 +292,7 @@ class FusionNode(Node):
             stats = self._pairer.stats.as_dict()
             pending = [len(self._pairer.pending(i)) for i in (0, 1)]
             bounds_ms = [self._pairer.lower_bound_ns(i) / 1e6 for i in (0, 1)]
+            values_offset_ms = self._stamp_offset.offset_ms()
         values: dict[str, object] = {"backend": self.engine.backend, "device": str(self.engine.device),
                                      "torch_threads": self._torch_threads, **thermal_values(self.engine)}
         rates = self._rates.rates({k: counts[k] for k in ("received_thermal", "received_visible", "pairs", "fused")})
@@ -308,6 +315,7 @@ class FusionNode(Node):
             values[f"publishers_{name}"] = delivery["writers"]
         for name, seconds in self._silence.seconds().items():
             values[f"silence_{name}_s"] = seconds
+        values["stamp_offset_ms"] = values_offset_ms  # median thermal - visible after thermal_stamp_offset
         values["dropped_worker"] = self._worker.dropped
         values.update(self._footprint.values())
         if self.detection is not None:  # fused = detected + detector_errors + dropped_detector (+ in flight)
@@ -320,6 +328,8 @@ class FusionNode(Node):
 
     def _publish_diagnostics(self) -> None:
         values = self.diagnostic_values()
+        with self._pair_lock:
+            self._stamp_offset.check(int(values["pairs"]), int(values["received_thermal"]), int(values["received_visible"]))
         problems, errors = int(values["dropped_total"]), int(values["errors"]) + int(values["detector_errors"])
         level, message = summarize(errors - self._last_errors, problems - self._last_problems,
                                    self._silence.silent(self.params.stale_timeout), f"fusing at {values['rate_fused_hz']:.1f} Hz")

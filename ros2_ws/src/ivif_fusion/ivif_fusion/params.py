@@ -56,6 +56,9 @@ FUSION_PARAMS: tuple[ParamSpec, ...] = (
               "one thermal frame period)", (-1.0, 10.0)),
     ParamSpec("inter_message_lower_bound_visible", -1.0,
               "smallest gap (s) between consecutive visible stamps; < 0 = learn it from the stamps, 0 = none", (-1.0, 10.0)),
+    ParamSpec("thermal_stamp_offset", 0.0, "seconds added to every thermal stamp before pairing, for cameras that stamp "
+              "at different moments (a thermal core whose stamps are 40 ms late: -0.04; the node warns with the value "
+              "when stamps keep pairs from forming); the published images keep the visible stamp", (-10.0, 10.0)),
     ParamSpec("age_penalty", 0.0, "pairing: weight against a partner newer than the pivot frame (message_filters "
               "ApproximateTime); 0 = the narrowest pair wins", (0.0, 10.0)),
     ParamSpec("input_reliability", "reliable",
@@ -264,6 +267,7 @@ class FusionParams:
     slop: float
     queue_size: int
     inter_message_lower_bound: tuple[float | None, float | None]  # (thermal, visible) s; None = learn from stamps
+    thermal_stamp_offset: float  # s, added to thermal stamps before pairing
     age_penalty: float
     input_reliability: str
     thermal_transport: str
@@ -297,6 +301,7 @@ class FusionParams:
             slop=float(v["slop"]), queue_size=int(v["queue_size"]),
             inter_message_lower_bound=tuple(None if float(v[f"inter_message_lower_bound_{name}"]) < 0
                                             else float(v[f"inter_message_lower_bound_{name}"]) for name in ("thermal", "visible")),
+            thermal_stamp_offset=float(v["thermal_stamp_offset"]),
             age_penalty=float(v["age_penalty"]), input_reliability=v["input_reliability"],
             thermal_transport=v["thermal_transport"], visible_transport=v["visible_transport"],
             backend=v["backend"], model_path=v["model_path"] or None,
