@@ -19,7 +19,7 @@ pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e 
 from fusion_core.engine import EngineConfig, FusionEngine, create_engine  # noqa: E402
 from fusion_core.errors import ConfigError, InputError  # noqa: E402
 from fusion_core.io import read_thermal, read_visible  # noqa: E402
-from fusion_core.replay.bagio import iter_messages, open_bag, topics  # noqa: E402
+from fusion_core.replay.bagio import BagWriter, iter_messages, open_bag, topics  # noqa: E402
 from fusion_core.replay.codec import IMAGE_MSGTYPE, decode_image, encode_image, typestore  # noqa: E402
 from fusion_core.replay.collect import CollectSettings  # noqa: E402
 from fusion_core.replay.make_bag import make_bag, read_sidecar, write_pairs_bag  # noqa: E402
@@ -145,8 +145,6 @@ def test_a_float_thermal_camera_cannot_be_written_compressed(tmp_path):
 def test_a_frame_the_input_cannot_take_is_a_counted_bad_frame(tmp_path):
     """Replay applies the live node's per-input encodings: a colour frame on the thermal topic and a 16-bit frame
     on the visible topic are bad frames, counted and named, as fusion_node counts them."""
-    from fusion_core.replay.bagio import BagWriter
-
     rng = np.random.default_rng(3)
     with BagWriter(tmp_path / "in") as bag:
         for topic in ("/thermal/image_raw", "/visible/image_raw"):
@@ -531,3 +529,29 @@ def test_demo_plays_at_real_time_and_live_detector_modes(monkeypatch):
     assert graph_fusion_params(LiveConfig(detector=True, fusion_params={"slop": 0.02})) == {"slop": 0.02}  # node mode
     with pytest.raises(ConfigError, match="detector mode 'gpu' is not one of node, inprocess"):
         LiveConfig(detector_mode="gpu")
+
+
+def test_replay_names_and_corrects_a_thermal_stamp_offset(tmp_path, capsys):
+    """The thermal camera of a bag stamps 45 ms late (beyond the 20 ms slop): no pair forms, and the replay says so
+    with the correction; with --thermal-stamp-offset -0.045 every pair fuses, with the visible stamps."""
+    from fusion_core.cli.main import main
+
+    write_pairs_bag(_noise_pairs(24, 32), 20, tmp_path / "in", jitter_ms=0.0)  # 10 Hz, a phase of <= 5 ms between cameras
+    with BagWriter(tmp_path / "late") as out, open_bag(tmp_path / "in") as reader:
+        for topic in ("/thermal/image_raw", "/visible/image_raw"):
+            out.add_topic(topic, IMAGE_MSGTYPE)
+        for topic, log_ns, raw in iter_messages(reader, ["/thermal/image_raw", "/visible/image_raw"]):
+            frame = decode_image(raw)
+            stamp = frame.stamp_ns + (45_000_000 if topic == "/thermal/image_raw" else 0)
+            out.write(topic, log_ns, encode_image(frame.image, frame.encoding, stamp, frame.frame_id))
+    r = replay(tmp_path / "late", tmp_path / "out", ReplayConfig(collect=NO_METRICS), FusionEngine(AverageRunner(), EngineConfig()))
+    assert r.pairs == 0 and r.extra["stamp_offset_ms"] is not None and abs(r.extra["stamp_offset_ms"] - 45.0) < 6.0
+    assert "set --thermal-stamp-offset to -0.04" in r.extra["stamp_offset_advice"]
+    assert main(["replay", str(tmp_path / "late"), "--out", str(tmp_path / "cli"), "--no-metrics", "--sheet", "0"]) in (0, 1)
+    assert "warning: thermal stamps are 4" in capsys.readouterr().out
+    fixed = replay(tmp_path / "late", tmp_path / "fixed", ReplayConfig(collect=NO_METRICS, thermal_stamp_offset=-0.045),
+                   FusionEngine(AverageRunner(), EngineConfig()))
+    assert fixed.pairs == 20 and "stamp_offset_advice" not in fixed.extra and abs(fixed.extra["stamp_offset_ms"]) < 6.0
+    with open_bag(tmp_path / "in") as reader:
+        visible = sorted(decode_image(raw).stamp_ns for _, _, raw in iter_messages(reader, ["/visible/image_raw"]))
+    assert [m.stamp_ns for _, m in _read_bag(tmp_path / "fixed" / "bag")["/fusion/image"]] == visible

@@ -16,6 +16,9 @@ def add_replay_options(p: argparse.ArgumentParser, rate_factor: float = 1.0, det
     g = p.add_argument_group("pairing (the fusion node's policy)")
     g.add_argument("--slop", type=float, default=0.02, help="largest stamp difference of a pair, seconds (default: 0.02)")
     g.add_argument("--queue-size", type=int, default=5, help="frames kept per input while waiting for a partner (default: 5)")
+    g.add_argument("--thermal-stamp-offset", type=float, default=0.0, metavar="S",
+                   help="seconds added to every thermal stamp before pairing, for cameras that stamp at different moments "
+                        "(the replay says which value when the stamps keep pairs from forming) (default: 0)")
     g = p.add_argument_group("report")
     g.add_argument("--labels", type=Path, default=None, metavar="DIR",
                    help="YOLO boxes <stem>.txt for ROI-SSIM and detection mAP (bags from ivif make-bag know their stems)")
@@ -76,7 +79,7 @@ def configs_from_args(args: argparse.Namespace):
     collect = CollectSettings(metrics=not args.no_metrics, baselines=baselines, metric_stride=args.metric_stride,
                               sheet_pairs=args.sheet, labels_dir=args.labels)
     topics = {k: getattr(args, k) for k in ("thermal_topic", "visible_topic") if getattr(args, k, None)}
-    config = ReplayConfig(**topics, slop=args.slop,
+    config = ReplayConfig(**topics, slop=args.slop, thermal_stamp_offset=args.thermal_stamp_offset,
                           queue_size=args.queue_size, storage=getattr(args, "storage", None), detect=args.detect,
                           collect=collect)
     profile = str(DEFAULT_FASTDDS_PROFILE) if args.fastdds_profile is None else (args.fastdds_profile or None)
@@ -108,6 +111,8 @@ def print_summary(result, report: Path) -> None:
         for reason, count in account.get("bad", {}).items():
             example = account.get("bad_examples", {}).get(reason)
             print(f"{count} {camera} frame(s) dropped as {reason}" + (f", e.g. {example}" if example else ""))
+    if result.extra.get("stamp_offset_advice"):
+        print(f"warning: {result.extra['stamp_offset_advice']}")
     delivery = result.extra.get("delivery")
     if delivery:
         print(summary_line(delivery))

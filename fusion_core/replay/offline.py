@@ -41,7 +41,8 @@ OFFLINE_STAGES = ("decode", "pre", "network", "post", "fuse", "encode", "detect"
 class ReplayConfig:
     """Settings of one replay. ``slop`` (s), ``queue_size`` and ``inter_message_lower_bound`` (s per input,
     thermal then visible; 0 = none, None = estimated from the stamps; bounds change when a pair is handed
-    out, not which, while they hold) are the pairing policy's (node defaults);
+    out, not which, while they hold) are the pairing policy's (node defaults); ``thermal_stamp_offset`` (s) is added
+    to every thermal stamp before pairing, as fusion_node's parameter of that name;
     ``storage`` of the output bag (None: like the input); ``detect``: run the YOLOX detector on each
     fused image (detection summary in the report); ``write_bag``: False skips the output bag; ``warmup``:
     untimed fusions of the first pair before it is fused for real (the first calls of a backend are
@@ -52,6 +53,7 @@ class ReplayConfig:
     slop: float = 0.02
     queue_size: int = 5
     inter_message_lower_bound: tuple[float | None, float | None] = (None, None)
+    thermal_stamp_offset: float = 0.0
     storage: str | None = None
     write_bag: bool = True
     detect: bool = False
@@ -119,12 +121,13 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
     ``engine``: a :class:`FusionEngine` (default: ``create_engine()``); ``detector``: a
     :class:`fusion_core.detection.Detector` used when ``config.detect`` (default: the shipped YOLOX-nano).
     """
-    from ..pairing import ApproximateTimePairer
+    from ..pairing import ApproximateTimePairer, StampOffsetEstimate, offset_advice
 
     config = config or ReplayConfig()
     bag, out_dir = Path(bag), Path(out_dir)
     pairer: ApproximateTimePairer[tuple[Frame, float, int]] = ApproximateTimePairer(
         config.queue_size, config.slop, inter_message_lower_bound=config.inter_message_lower_bound)
+    offset_ns, stamp_offset = round(config.thermal_stamp_offset * 1e9), StampOffsetEstimate()
     if engine is None:
         from ..engine import create_engine
 
@@ -171,7 +174,9 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
                     continue
                 accounts[topic].saw(frame.stamp_ns)
                 decode_ms = (time.perf_counter() - t0) * 1000.0
-                for pair in pairer.add(index[topic], frame.stamp_ns, (frame, decode_ms, log_ns)):
+                stamp = frame.stamp_ns + (offset_ns if index[topic] == 0 else 0)
+                stamp_offset.add(index[topic], stamp)
+                for pair in pairer.add(index[topic], stamp, (frame, decode_ms, log_ns)):
                     fuse(pair, log_ns)
                 last_log_ns = log_ns
             for pair in pairer.flush():  # the end of the bag proves the last pair
@@ -180,12 +185,17 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
             if writer is not None:
                 writer.__exit__(None, None, None)
     collected = collector.close()
+    frames = min(accounts[th_info.name].read, accounts[vi_info.name].read)
+    advice = offset_advice(stamp_offset.offset_ns, config.slop, config.thermal_stamp_offset, "--thermal-stamp-offset") \
+        if collected.pairs * 2 < frames else None  # pairs failed: say whether the stamps are why
     return ReplayResult(
         mode="offline", bag=str(bag), out_dir=str(out_dir), out_bag=str(out_bag) if out_bag else None,
         backend=engine.backend, device=str(engine.device), slop=config.slop, queue_size=config.queue_size,
         pairs=collected.pairs, pairing=pairer.stats.as_dict(),
         inputs={"thermal": accounts[th_info.name].as_dict(), "visible": accounts[vi_info.name].as_dict()},
         fusion_errors=errors, recorded_drops=recorded_drops(bag), wall_s=time.perf_counter() - start, collected=collected,
+        extra={"stamp_offset_ms": None if stamp_offset.offset_ns is None else stamp_offset.offset_ns / 1e6,
+               **({"stamp_offset_advice": advice} if advice else {})},
     )
 
 

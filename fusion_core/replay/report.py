@@ -62,6 +62,8 @@ def _frames_section(r: Any) -> list[Block]:
         notes.append(f"The bag was made by `ivif make-bag` from {drops['pairs']} pairs; frames it dropped on purpose "
                      f"(simulated capture loss): {'; '.join(lost) if lost else 'none'}.")
     notes += list(r.extra.get("frame_notes", []))
+    if r.extra.get("stamp_offset_advice"):
+        notes.append(f"Why so few pairs: {r.extra['stamp_offset_advice']}.")
     if r.fusion_errors["count"]:
         notes.append(f"{r.fusion_errors['count']} pair(s) could not be fused: " + "; ".join(r.fusion_errors["examples"]))
     for cam in ("thermal", "visible"):

@@ -20,6 +20,7 @@ from .report import Block
 def fusion_node_params(engine: EngineConfig, config: ReplayConfig) -> dict[str, Any]:
     """fusion_node parameters that make the node fuse like ``engine`` and pair like ``config``."""
     params: dict[str, Any] = {"slop": config.slop, "queue_size": config.queue_size, "backend": engine.backend,
+                              "thermal_stamp_offset": config.thermal_stamp_offset,
                               "device": engine.device, "precision": engine.precision,
                               "thermal_policy": engine.thermal.policy}
     for name, bound in zip(("thermal", "visible"), config.inter_message_lower_bound):
