@@ -363,6 +363,32 @@ def test_pairs_from_bag_pairs_by_stamp_and_spreads(tmp_path):
         pairs_from_bag(bag, "/nope", "/visible/image_raw", max_pairs=3)
 
 
+def test_pairs_from_bag_names_and_takes_a_thermal_stamp_offset(tmp_path):
+    """Visible stamps 45 ms after the thermal ones (beyond the 20 ms slop): no pair, and the error names the
+    correction; with it, every frame pairs with its own partner."""
+    from fusion_core.calibration.sources import pairs_from_bag
+    from fusion_core.replay.bagio import BagWriter
+    from fusion_core.replay.codec import IMAGE_MSGTYPE, encode_image
+
+    rng = np.random.default_rng(1)
+    thermal = [rng.integers(0, 255, (24, 32), dtype=np.uint8) for _ in range(12)]
+    visible = [rng.integers(0, 255, (24, 32, 3), dtype=np.uint8) for _ in range(12)]
+    bag = tmp_path / "bag"
+    with BagWriter(bag) as writer:
+        writer.add_topic("/thermal/image_raw", IMAGE_MSGTYPE)
+        writer.add_topic("/visible/image_raw", IMAGE_MSGTYPE)
+        for i in range(12):
+            stamp = 1_000_000_000 + i * 100_000_000
+            writer.write("/thermal/image_raw", stamp, encode_image(thermal[i], "mono8", stamp, "t"))
+            writer.write("/visible/image_raw", stamp + 45_000_000, encode_image(visible[i], "rgb8", stamp + 45_000_000, "v"))
+    with pytest.raises(InputError, match=re.escape("thermal stamps are 45.0 ms before the visible ones")) as refused:
+        pairs_from_bag(bag, "/thermal/image_raw", "/visible/image_raw", max_pairs=3)
+    assert "set --thermal-stamp-offset to 0.0450 (now 0)" in str(refused.value)
+    pairs = pairs_from_bag(bag, "/thermal/image_raw", "/visible/image_raw", max_pairs=3, thermal_stamp_offset=0.045)
+    for (t, v), i in zip(pairs, (0, 6, 11)):
+        assert np.array_equal(t, thermal[i]) and np.array_equal(v, visible[i])
+
+
 def test_ambiguous_refusal_says_how_far_apart_the_rival_alignments_are():
     """Stripes of period 40 px: shifting the thermal frame by a period aligns it as well, so the search finds
     rival alignments a period or more apart, and the refusal names that distance for the user to judge."""

@@ -16,6 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--ir", type=Path, default=None, help="thermal image file or folder")
     src.add_argument("--vi", type=Path, default=None, help="visible image file or folder (paired with --ir by file stem)")
     src.add_argument("--bag", type=Path, default=None, help="rosbag2 directory or .mcap/.db3 file")
+    src.add_argument("--thermal-stamp-offset", type=float, default=0.0, metavar="S",
+                     help="--bag: seconds added to every thermal stamp before pairing, for cameras that stamp at "
+                          "different moments (named in the error when no pair forms) (default: 0)")
     src.add_argument("--thermal-topic", default="/thermal/image_raw",
                      help="thermal image topic in --bag, sensor_msgs/Image or CompressedImage (default: /thermal/image_raw)")
     src.add_argument("--visible-topic", default="/visible/image_raw", help="visible image topic in --bag (default: /visible/image_raw)")
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.bag is not None:
         if args.ir is not None or args.vi is not None:
             raise ConfigError("give either --bag or --ir/--vi, not both")
-        pairs = pairs_from_bag(args.bag, args.thermal_topic, args.visible_topic, args.max_pairs)
+        pairs = pairs_from_bag(args.bag, args.thermal_topic, args.visible_topic, args.max_pairs,
+                               thermal_stamp_offset=args.thermal_stamp_offset)
         inputs = f"bag {args.bag} ({args.thermal_topic}, {args.visible_topic}), {len(pairs)} pair(s)"
     elif args.ir is not None and args.vi is not None:
         pairs = pairs_from_files(args.ir, args.vi, args.max_pairs)

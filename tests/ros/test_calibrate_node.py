@@ -115,6 +115,25 @@ def test_gives_up_when_no_pair_arrives(tmp_path) -> None:
     assert not (tmp_path / "calib.yaml").exists()
 
 
+def test_gives_up_naming_a_stamp_offset(graph, rig, tmp_path) -> None:
+    """A thermal camera stamping 45 ms late: no pair within the timeout, and the refusal says which
+    thermal_stamp_offset would pair the frames."""
+    _, pairs = rig
+    thermal, visible = pairs[0]
+    with start("calib_late", tmp_path, "timeout:=4.0") as node:
+        probe = publisher_probe(graph, "calib_late")
+        for k in range(12):
+            stamp = 300 * S + k * 100 * MS
+            probe.thermal.publish(make_image(thermal, "mono8", stamp + 45 * MS, "thermal_optical"))
+            probe.visible.publish(make_image(visible, "rgb8", stamp, "visible_optical"))
+            time.sleep(0.05)
+        code, output = node.finish(60)
+    assert code == 3, output
+    assert "received 12 thermal and 12 visible frame(s)" in output
+    assert "thermal stamps are 45.0 ms after the visible ones" in output and "set thermal_stamp_offset to -0.0450 (now 0)" in output
+    assert not (tmp_path / "calib.yaml").exists()
+
+
 @pytest.mark.parametrize("value, want", [([0.0, 0.0], None), ([50.0, 70.0], (50.0, 70.0)), ([50.0], "thermal, visible"),
                                          ([0.0, 70.0], "two angles"), ([50.0, 180.0], "two angles")])
 def test_hfov_parameter(value, want) -> None:
