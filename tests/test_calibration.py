@@ -338,22 +338,30 @@ def test_fuse_with_calibration_equals_engine_with_homography(rig_files, rig_pair
     assert np.array_equal(fused, expected.fused)
 
 
-def test_pairs_from_bag_pairs_by_stamp_and_spreads(tmp_path):
-    from fusion_core.calibration.sources import pairs_from_bag
+def write_camera_bag(path, thermal, visible, visible_delay_ns: int):
+    """A two-camera bag at 10 Hz: frame i of each list of (array, encoding), the visible one ``visible_delay_ns``
+    after the thermal one (stamp and log time)."""
     from fusion_core.replay.bagio import BagWriter
     from fusion_core.replay.codec import IMAGE_MSGTYPE, encode_image
+
+    with BagWriter(path) as writer:
+        writer.add_topic("/thermal/image_raw", IMAGE_MSGTYPE)
+        writer.add_topic("/visible/image_raw", IMAGE_MSGTYPE)
+        for i, ((t, t_encoding), (v, v_encoding)) in enumerate(zip(thermal, visible)):
+            stamp = 1_000_000_000 + i * 100_000_000
+            writer.write("/thermal/image_raw", stamp, encode_image(t, t_encoding, stamp, "t"))
+            writer.write("/visible/image_raw", stamp + visible_delay_ns, encode_image(v, v_encoding, stamp + visible_delay_ns, "v"))
+    return path
+
+
+def test_pairs_from_bag_pairs_by_stamp_and_spreads(tmp_path):
+    from fusion_core.calibration.sources import pairs_from_bag
 
     rng = np.random.default_rng(0)
     thermal = [rng.integers(0, 65535, (24, 32), dtype=np.uint16) for _ in range(5)]
     visible = [rng.integers(0, 255, (36, 64, 3), dtype=np.uint8) for _ in range(5)]
-    bag = tmp_path / "bag"
-    with BagWriter(bag) as writer:
-        writer.add_topic("/thermal/image_raw", IMAGE_MSGTYPE)
-        writer.add_topic("/visible/image_raw", IMAGE_MSGTYPE)
-        for i in range(5):
-            stamp = 1_000_000_000 + i * 100_000_000
-            writer.write("/thermal/image_raw", stamp, encode_image(thermal[i], "mono16", stamp, "t"))
-            writer.write("/visible/image_raw", stamp + 3_000_000, encode_image(visible[i][..., ::-1].copy(), "bgr8", stamp + 3_000_000, "v"))
+    bag = write_camera_bag(tmp_path / "bag", [(t, "mono16") for t in thermal],
+                           [(v[..., ::-1].copy(), "bgr8") for v in visible], visible_delay_ns=3_000_000)
     pairs = pairs_from_bag(bag, "thermal/image_raw", "/visible/image_raw", max_pairs=3)
     assert len(pairs) == 3
     for (t, v), i in zip(pairs, (0, 2, 4)):  # spread over the recording
@@ -367,20 +375,12 @@ def test_pairs_from_bag_names_and_takes_a_thermal_stamp_offset(tmp_path):
     """Visible stamps 45 ms after the thermal ones (beyond the 20 ms slop): no pair, and the error names the
     correction; with it, every frame pairs with its own partner."""
     from fusion_core.calibration.sources import pairs_from_bag
-    from fusion_core.replay.bagio import BagWriter
-    from fusion_core.replay.codec import IMAGE_MSGTYPE, encode_image
 
     rng = np.random.default_rng(1)
     thermal = [rng.integers(0, 255, (24, 32), dtype=np.uint8) for _ in range(12)]
     visible = [rng.integers(0, 255, (24, 32, 3), dtype=np.uint8) for _ in range(12)]
-    bag = tmp_path / "bag"
-    with BagWriter(bag) as writer:
-        writer.add_topic("/thermal/image_raw", IMAGE_MSGTYPE)
-        writer.add_topic("/visible/image_raw", IMAGE_MSGTYPE)
-        for i in range(12):
-            stamp = 1_000_000_000 + i * 100_000_000
-            writer.write("/thermal/image_raw", stamp, encode_image(thermal[i], "mono8", stamp, "t"))
-            writer.write("/visible/image_raw", stamp + 45_000_000, encode_image(visible[i], "rgb8", stamp + 45_000_000, "v"))
+    bag = write_camera_bag(tmp_path / "bag", [(t, "mono8") for t in thermal], [(v, "rgb8") for v in visible],
+                           visible_delay_ns=45_000_000)
     with pytest.raises(InputError, match=re.escape("thermal stamps are 45.0 ms before the visible ones")) as refused:
         pairs_from_bag(bag, "/thermal/image_raw", "/visible/image_raw", max_pairs=3)
     assert "set --thermal-stamp-offset to 0.0450 (now 0)" in str(refused.value)
