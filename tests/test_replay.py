@@ -555,3 +555,20 @@ def test_replay_names_and_corrects_a_thermal_stamp_offset(tmp_path, capsys):
     with open_bag(tmp_path / "in") as reader:
         visible = sorted(decode_image(raw).stamp_ns for _, _, raw in iter_messages(reader, ["/visible/image_raw"]))
     assert [m.stamp_ns for _, m in _read_bag(tmp_path / "fixed" / "bag")["/fusion/image"]] == visible
+
+
+def test_live_result_keeps_the_bags_stamp_offset_advice(tmp_path):
+    """A live replay is scored against the offline replay of the same bag; the stamps' advice is the bag's, so the live
+    result carries it (printed and in the report, as offline)."""
+    from types import SimpleNamespace
+
+    from fusion_core.replay.live_analysis import _live_result
+    from fusion_core.replay.offline import ReplayResult
+
+    inputs = {cam: {"topic": f"/{cam}/image_raw", "read": 20, "bad": {}, "bad_examples": {}} for cam in ("thermal", "visible")}
+    offline = ReplayResult(mode="offline", bag="b", out_dir="o", out_bag=None, backend="x", device="cpu", slop=0.02,
+                           queue_size=5, pairs=0, pairing={"dropped": [{}, {}]}, inputs=inputs,
+                           fusion_errors={"count": 0, "examples": []}, recorded_drops=None, wall_s=1.0,
+                           extra={"stamp_offset_ms": 45.0, "stamp_offset_advice": "thermal stamps are 45.0 ms after"})
+    live = _live_result(offline, tmp_path / "rec", SimpleNamespace(pairs=0), {}, {}, 1.0)
+    assert (live.extra["stamp_offset_ms"], live.extra["stamp_offset_advice"]) == (45.0, "thermal stamps are 45.0 ms after")

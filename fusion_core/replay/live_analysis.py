@@ -231,5 +231,6 @@ def _live_result(offline: ReplayResult, recorded: Path, collected: Any, diagnost
         pairing={"emitted": num("pairs") if node else offline.pairs, "received": [inputs[c]["read"] for c in inputs], "dropped": dropped},
         inputs=inputs, fusion_errors={"count": num("bad_pairs") if node else 0, "examples": []},
         recorded_drops=offline.recorded_drops, wall_s=wall_s, collected=collected,
-        extra={"diagnostics": diagnostics, "frame_notes": notes},
+        extra={"diagnostics": diagnostics, "frame_notes": notes,  # the bag's stamps, and what they say, as offline
+               **{k: offline.extra[k] for k in ("stamp_offset_ms", "stamp_offset_advice") if k in offline.extra}},
     )
