@@ -25,12 +25,13 @@ def test_colcon_build_and_installed_layout(tmp_path, mode) -> None:
 
 def test_ros_benchmark_small_run(tmp_path) -> None:
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "ivif_fusion.benchmark", "--sizes", "160x128", "--latency-pairs", "4",
+    # 8 interleaved pairs (was 4): a median of 4 bare fusions was thrown by a load burst (both cores busy twice over)
+    proc = subprocess.run([sys.executable, "-m", "ivif_fusion.benchmark", "--sizes", "160x128", "--latency-pairs", "8",
                            "--duration", "1", "--device", "cpu", "--json", str(out)],
                           env=ros_env(), capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(out.read_text())["transports"]["profile"]["160x128"]
-    assert result["e2e_received"] == result["e2e_pairs"] == 4
+    assert result["e2e_received"] == result["e2e_pairs"] == 8
     assert 0 < result["bare_p50_ms"] <= result["bare_p99_ms"]
     assert result["e2e_p50_ms"] > 0.5 * result["bare_p50_ms"]  # the node runs the same fusion
     # The drop ladder's pass/fail depends on the machine's load (shared CPUs): check its bookkeeping only.
