@@ -4,7 +4,7 @@ Why one table: the live node (``ivif_fusion.image_conversion``, rclpy messages) 
 (:mod:`fusion_core.replay.codec`, rosbags messages) decode the same messages from two libraries. Each used to
 keep its own table, and they drifted: a float ``32FC1`` thermal camera fused live but its bag was refused by
 ``ivif replay``, and an ``8UC3`` visible camera was the other way round. Both now read this module, so a camera
-that works on the robot also works from its bag (tests/test_image_encodings.py decodes every encoding both ways).
+that works on the robot also works from its bag (tests/ros/test_image_conversion.py decodes every encoding both ways).
 
 Names are ROS ``sensor_msgs/image_encodings`` strings. ``8UC3`` has no colour meaning in ROS; it is read as
 bgr, the order OpenCV (and so cv_bridge) gives three-channel 8-bit images.

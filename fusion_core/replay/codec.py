@@ -20,7 +20,7 @@ from ..camera_formats import CAMERA_FORMATS, to_bgr8
 from ..compressed_image import MSGTYPE as COMPRESSED_MSGTYPE
 from ..compressed_image import decode_compressed, encode_compressed
 from ..errors import ConfigError, InputError
-from ..image_encodings import ENCODINGS
+from ..image_encodings import ENCODINGS, layout_of
 
 IMAGE_MSGTYPE = "sensor_msgs/msg/Image"
 INPUT_MSGTYPES = (IMAGE_MSGTYPE, COMPRESSED_MSGTYPE)  # what a camera topic of a bag may carry
@@ -140,9 +140,8 @@ def decode_image(raw: bytes | memoryview, where: str = "image") -> Frame:
     except Exception as exc:  # rosbags raises several types on truncated or foreign data
         raise InputError(f"{where}: not a decodable sensor_msgs/Image ({type(exc).__name__}: {exc})") from exc
     encoding = str(msg.encoding)
-    if encoding not in ENCODINGS:
-        raise InputError(f"{where}: image encoding {encoding!r} is not supported; use one of {', '.join(ENCODINGS)}")
-    dtype, channels = ENCODINGS[encoding].dtype, ENCODINGS[encoding].channels
+    layout = layout_of(encoding, role=f"{where}: image")
+    dtype, channels = layout.dtype, layout.channels
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     row_bytes = width * channels * dtype.itemsize
     data = np.asarray(msg.data, dtype=np.uint8)
