@@ -40,25 +40,25 @@ def pairs_from_bag(bag: str | Path, thermal_topic: str, visible_topic: str, max_
     (the fusion node's ApproximateTime policy), spread over the recording. Streams the bag twice: once
     to count pairs, once to decode the chosen ones, so memory holds only those."""
     from ..image_encodings import INPUT_ENCODINGS, INPUT_ROLES, layout_of
-    from ..pairing import ApproximateTimePairer, StampOffsetEstimate, offset_advice
+    from ..pairing import ApproximateTimePairer, StampOffsetEstimate
     from ..replay.bagio import find_topic, iter_messages, open_bag
     from ..replay.codec import INPUT_MSGTYPES, decode_frame, decode_header
 
     pairer: ApproximateTimePairer[int] = ApproximateTimePairer(5, slop)
-    offset_ns, estimate = round(thermal_stamp_offset * 1e9), StampOffsetEstimate()
+    offsets = StampOffsetEstimate(thermal_stamp_offset)
     stamps: list[tuple[int, int]] = []
     with open_bag(bag) as reader:  # first pass: the topics, and every pair's stamps
         infos = [find_topic(reader, t, bag, INPUT_MSGTYPES) for t in (thermal_topic, visible_topic)]
         th, vi = (info.name for info in infos)
         msgtypes = {info.name: info.msgtype for info in infos}
         for topic, _, raw in iter_messages(reader, [th, vi]):
-            stamp, _ = decode_header(raw, msgtypes[topic])
-            stamp += offset_ns if topic == th else 0  # pairs and the second pass work on corrected thermal stamps
-            estimate.add(0 if topic == th else 1, stamp)
-            stamps += pairer.add(0 if topic == th else 1, stamp, stamp)
+            side = 0 if topic == th else 1
+            stamp = offsets.corrected(side, decode_header(raw, msgtypes[topic])[0])  # both passes pair corrected stamps
+            offsets.add(side, stamp)
+            stamps += pairer.add(side, stamp, stamp)
         stamps += pairer.flush()
     if not stamps:
-        advice = offset_advice(estimate.offset_ns, slop, thermal_stamp_offset, "--thermal-stamp-offset")
+        advice = offsets.advice(slop, "--thermal-stamp-offset")
         raise InputError(f"bag {bag}: no {thermal_topic} / {visible_topic} messages within {slop} s of each other"
                          + (f"; {advice}" if advice else ""))
     chosen = [stamps[i] for i in spread(len(stamps), max_pairs)]
@@ -67,8 +67,7 @@ def pairs_from_bag(bag: str | Path, thermal_topic: str, visible_topic: str, max_
     with open_bag(bag) as reader:  # second pass: decode the chosen frames only
         for topic, log_ns, raw in iter_messages(reader, [th, vi]):
             side = 0 if topic == th else 1
-            stamp, _ = decode_header(raw, msgtypes[topic])
-            stamp += offset_ns if side == 0 else 0
+            stamp = offsets.corrected(side, decode_header(raw, msgtypes[topic])[0])
             if stamp in (wanted_t if side == 0 else wanted_v):
                 frame = decode_frame(raw, msgtypes[topic], f"{topic} message at log time {log_ns} ns")
                 layout_of(frame.encoding, INPUT_ENCODINGS[side], f"bag {bag}: {INPUT_ROLES[side]}")

@@ -11,7 +11,7 @@ so when that keeps pairs from forming.
 from ._stats import DROP_REASONS, INPUTS, PairingStats
 from .approximate_time import ApproximateTimePairer
 from .bound_estimate import InterMessageBoundEstimator
-from .stamp_offset import StampOffsetEstimate, offset_advice
+from .stamp_offset import StampOffsetEstimate, few_pairs, offset_advice
 
 __all__ = ["DROP_REASONS", "INPUTS", "ApproximateTimePairer", "InterMessageBoundEstimator", "PairingStats",
-           "StampOffsetEstimate", "offset_advice"]
+           "StampOffsetEstimate", "few_pairs", "offset_advice"]

@@ -22,26 +22,32 @@ from ..errors import ConfigError
 
 
 class StampOffsetEstimate:
-    """Median of thermal − nearest visible stamp (ns) over the last ``window`` thermal frames.
+    """Median of thermal − nearest visible stamp (ns) over the last ``window`` thermal frames, after the correction in
+    force (``correction_s``, added to every thermal stamp: the ``thermal_stamp_offset`` of the node and the CLIs).
 
-    Feed every stamp with :meth:`add` (input 0 thermal, 1 visible, any arrival order); ``min_samples`` differences
-    are needed before :attr:`offset_ns` is given (None until then). ``horizon`` visible stamps are kept to look
-    partners up in; a thermal stamp waits (at most ``horizon`` of them) until a visible stamp at or after it
-    arrives."""
+    Correct each received stamp with :meth:`corrected` (what pairing uses) and feed it with :meth:`add` (input 0
+    thermal, 1 visible, any arrival order); ``min_samples`` differences are needed before :attr:`offset_ns` is given
+    (None until then). ``horizon`` visible stamps are kept to look partners up in; a thermal stamp waits (at most
+    ``horizon`` of them) until a visible stamp at or after it arrives."""
 
-    def __init__(self, window: int = 60, min_samples: int = 10, horizon: int = 64) -> None:
+    def __init__(self, correction_s: float = 0.0, window: int = 60, min_samples: int = 10, horizon: int = 64) -> None:
         if not (isinstance(window, int) and isinstance(min_samples, int) and isinstance(horizon, int)) \
                 or not 1 <= min_samples <= window or horizon < 2:
             raise ConfigError(f"stamp offset estimate needs 1 <= min_samples <= window and horizon >= 2, got "
                               f"window {window!r}, min_samples {min_samples!r}, horizon {horizon!r}")
+        self.correction_s, self._correction_ns = correction_s, round(correction_s * 1e9)
         self.min_samples = min_samples
         self._differences: deque[int] = deque(maxlen=window)
         self._visible: list[int] = []  # sorted, at most horizon
         self._waiting: deque[int] = deque(maxlen=horizon)  # thermal stamps whose later visible neighbour is not in yet
         self._horizon = horizon
 
+    def corrected(self, index: int, stamp_ns: int) -> int:
+        """A received stamp of input ``index`` with the correction applied (thermal only)."""
+        return stamp_ns + self._correction_ns if index == 0 else stamp_ns
+
     def add(self, index: int, stamp_ns: int) -> None:
-        """One frame's stamp (``index`` 0 thermal, 1 visible)."""
+        """One frame's corrected stamp (``index`` 0 thermal, 1 visible)."""
         if index == 0:
             self._waiting.append(stamp_ns)
         else:
@@ -66,10 +72,20 @@ class StampOffsetEstimate:
         """Median thermal − visible stamp difference (ns) of the recent thermal frames, or None without enough."""
         return float(median(self._differences)) if len(self._differences) >= self.min_samples else None
 
+    def advice(self, slop_s: float, parameter: str) -> str | None:
+        """:func:`offset_advice` for the offset measured and the correction in force."""
+        return offset_advice(self.offset_ns, slop_s, self.correction_s, parameter)
+
     def _nearest_difference(self, thermal: int) -> int:
         i = bisect.bisect_left(self._visible, thermal)
         candidates = self._visible[max(i - 1, 0):i + 1]
         return min((thermal - v for v in candidates), key=abs)
+
+
+def few_pairs(pairs: int, thermal_frames: int, visible_frames: int) -> bool:
+    """Pairs failed: fewer than half the slower camera's frames were paired (a faster camera's extra frames are
+    unpaired by design, so the slower camera is the measure)."""
+    return pairs * 2 < min(thermal_frames, visible_frames)
 
 
 def offset_advice(offset_ns: float | None, slop_s: float, correction_s: float, parameter: str) -> str | None:

@@ -121,13 +121,13 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
     ``engine``: a :class:`FusionEngine` (default: ``create_engine()``); ``detector``: a
     :class:`fusion_core.detection.Detector` used when ``config.detect`` (default: the shipped YOLOX-nano).
     """
-    from ..pairing import ApproximateTimePairer, StampOffsetEstimate, offset_advice
+    from ..pairing import ApproximateTimePairer, StampOffsetEstimate, few_pairs
 
     config = config or ReplayConfig()
     bag, out_dir = Path(bag), Path(out_dir)
     pairer: ApproximateTimePairer[tuple[Frame, float, int]] = ApproximateTimePairer(
         config.queue_size, config.slop, inter_message_lower_bound=config.inter_message_lower_bound)
-    offset_ns, stamp_offset = round(config.thermal_stamp_offset * 1e9), StampOffsetEstimate()
+    stamp_offset = StampOffsetEstimate(config.thermal_stamp_offset)
     if engine is None:
         from ..engine import create_engine
 
@@ -174,7 +174,7 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
                     continue
                 accounts[topic].saw(frame.stamp_ns)
                 decode_ms = (time.perf_counter() - t0) * 1000.0
-                stamp = frame.stamp_ns + (offset_ns if index[topic] == 0 else 0)
+                stamp = stamp_offset.corrected(index[topic], frame.stamp_ns)
                 stamp_offset.add(index[topic], stamp)
                 for pair in pairer.add(index[topic], stamp, (frame, decode_ms, log_ns)):
                     fuse(pair, log_ns)
@@ -185,9 +185,8 @@ def replay(bag: str | Path, out_dir: str | Path, config: ReplayConfig | None = N
             if writer is not None:
                 writer.__exit__(None, None, None)
     collected = collector.close()
-    frames = min(accounts[th_info.name].read, accounts[vi_info.name].read)
-    advice = offset_advice(stamp_offset.offset_ns, config.slop, config.thermal_stamp_offset, "--thermal-stamp-offset") \
-        if collected.pairs * 2 < frames else None  # pairs failed: say whether the stamps are why
+    failed = few_pairs(collected.pairs, accounts[th_info.name].read, accounts[vi_info.name].read)
+    advice = stamp_offset.advice(config.slop, "--thermal-stamp-offset") if failed else None  # say whether stamps are why
     return ReplayResult(
         mode="offline", bag=str(bag), out_dir=str(out_dir), out_bag=str(out_bag) if out_bag else None,
         backend=engine.backend, device=str(engine.device), slop=config.slop, queue_size=config.queue_size,

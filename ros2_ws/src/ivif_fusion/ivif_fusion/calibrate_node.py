@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 from fusion_core.errors import ConfigError, InputError
-from fusion_core.pairing import ApproximateTimePairer, StampOffsetEstimate, offset_advice
+from fusion_core.pairing import ApproximateTimePairer, StampOffsetEstimate
 from rclpy.node import Node
 
 from .image_conversion import ENCODINGS, THERMAL_ENCODINGS, VISIBLE_ENCODINGS, stamp_ns
@@ -92,8 +92,7 @@ class CalibrateNode(Node):
         self._size: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         self._started = time.monotonic()
         self._pairer: ApproximateTimePairer[tuple[np.ndarray, str, object]] = ApproximateTimePairer(5, float(values["slop"]))
-        self._thermal_offset_ns = round(float(values["thermal_stamp_offset"]) * 1e9)
-        self._stamp_offset = StampOffsetEstimate()  # says why, when no pair forms
+        self._stamp_offset = StampOffsetEstimate(float(values["thermal_stamp_offset"]))  # says why, when no pair forms
         self._worker: threading.Thread | None = None
         qos = input_qos(values["input_reliability"])
         transports = (values["thermal_transport"], values["visible_transport"])
@@ -117,7 +116,7 @@ class CalibrateNode(Node):
             except InputError as exc:
                 self.get_logger().warning(f"skipping a {INPUTS[index]} frame: {exc}", throttle_duration_sec=5.0)
                 return
-            stamp = stamp_ns(msg.header.stamp) + (self._thermal_offset_ns if index == 0 else 0)
+            stamp = self._stamp_offset.corrected(index, stamp_ns(msg.header.stamp))
             self._stamp_offset.add(index, stamp)
             for (thermal, _, _), (visible, encoding, vmsg) in self._pairer.add(index, stamp, (array, encoding, msg)):
                 self._consider(thermal, visible, encoding, vmsg)
@@ -147,9 +146,8 @@ class CalibrateNode(Node):
                 self.get_logger().error(
                     f"no thermal/visible pair within {timeout:.1f} s (received {self.received[0]} thermal and "
                     f"{self.received[1]} visible frame(s); pairs need stamps within slop {self.values['slop']} s): nothing written"
-                    + "".join(f"; {advice}" for advice in [offset_advice(
-                        self._stamp_offset.offset_ns, float(self.values["slop"]),
-                        float(self.values["thermal_stamp_offset"]), "thermal_stamp_offset")] if advice))
+                    + "".join(f"; {advice}" for advice in [self._stamp_offset.advice(float(self.values["slop"]),
+                                                                                      "thermal_stamp_offset")] if advice))
                 self.exit_code = EXIT_REFUSED
                 return
             self.get_logger().warning(f"timeout {timeout:.1f} s: calibrating from the {len(self.kept)} pair(s) kept "

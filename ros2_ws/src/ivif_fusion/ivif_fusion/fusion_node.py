@@ -112,7 +112,6 @@ class FusionNode(Node):
             self.params.queue_size, self.params.slop, age_penalty=self.params.age_penalty,
             inter_message_lower_bound=self.params.inter_message_lower_bound)
         self._newest_stamp: list[int | None] = [None, None]  # per input, ns (under _pair_lock)
-        self._thermal_offset_ns = round(self.params.thermal_stamp_offset * 1e9)
         self._stamp_offset = StampOffsetWatch(self.params.slop, self.params.thermal_stamp_offset,
                                               lambda text: self._log.log("warning", "stamp_offset", text))
         self._timeline = 0  # under _pair_lock
@@ -201,7 +200,7 @@ class FusionNode(Node):
             self.counters.add(f"bad_{name}")
             self._log.log("warning", f"bad_{name}", f"skipping bad {name} frame: {exc}")
             return
-        stamp = stamp_ns(msg.header.stamp) + (self._thermal_offset_ns if index == 0 else 0)
+        stamp = self._stamp_offset.estimate.corrected(index, stamp_ns(msg.header.stamp))
         with self._pair_lock:
             jump = self._jumped_back(index, stamp)
             if jump is not None:

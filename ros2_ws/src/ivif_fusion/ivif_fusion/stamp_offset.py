@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from fusion_core.pairing import StampOffsetEstimate, offset_advice
+from fusion_core.pairing import StampOffsetEstimate, few_pairs
 
 PARAMETER = "thermal_stamp_offset"
 
@@ -22,8 +22,8 @@ class StampOffsetWatch:
     """The stamp offset estimate of one fusion_node and its warning (see the module docstring)."""
 
     def __init__(self, slop_s: float, correction_s: float, warn: Callable[[str], object]) -> None:
-        self.estimate = StampOffsetEstimate()
-        self._slop_s, self._correction_s, self._warn = slop_s, correction_s, warn
+        self.estimate = StampOffsetEstimate(correction_s)
+        self._slop_s, self._warn = slop_s, warn
         self._last: tuple[int, int, int] | None = None  # (pairs, received thermal, received visible) at the last check
 
     def offset_ms(self) -> float:
@@ -37,10 +37,10 @@ class StampOffsetWatch:
         last, self._last = self._last, (pairs, received_thermal, received_visible)
         if last is None:
             return None
-        new_pairs, slower = pairs - last[0], min(received_thermal - last[1], received_visible - last[2])
-        if slower < 5 or new_pairs * 2 >= slower:
+        thermal, visible = received_thermal - last[1], received_visible - last[2]
+        if min(thermal, visible) < 5 or not few_pairs(pairs - last[0], thermal, visible):
             return None
-        advice = offset_advice(self.estimate.offset_ns, self._slop_s, self._correction_s, PARAMETER)
+        advice = self.estimate.advice(self._slop_s, PARAMETER)
         if advice is not None:
             self._warn(advice)
         return advice
