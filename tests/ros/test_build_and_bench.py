@@ -25,7 +25,6 @@ def test_colcon_build_and_installed_layout(tmp_path, mode) -> None:
 
 def test_ros_benchmark_small_run(tmp_path) -> None:
     out = tmp_path / "bench.json"
-    # 8 interleaved pairs (was 4): a median of 4 bare fusions was thrown by a load burst (both cores busy twice over)
     proc = subprocess.run([sys.executable, "-m", "ivif_fusion.benchmark", "--sizes", "160x128", "--latency-pairs", "8",
                            "--duration", "1", "--device", "cpu", "--json", str(out)],
                           env=ros_env(), capture_output=True, text=True, timeout=400)
@@ -33,7 +32,10 @@ def test_ros_benchmark_small_run(tmp_path) -> None:
     result = json.loads(out.read_text())["transports"]["profile"]["160x128"]
     assert result["e2e_received"] == result["e2e_pairs"] == 8
     assert 0 < result["bare_p50_ms"] <= result["bare_p99_ms"]
-    assert result["e2e_p50_ms"] > 0.5 * result["bare_p50_ms"]  # the node runs the same fusion
+    # The node runs the same fusion: its published pixels are the bare engine's, to the bit. (A timing ratio
+    # e2e / bare used to stand in for this and failed under CI load.)
+    assert result["node_output_encoding"] == "bgr8"
+    assert result["node_output_max_abs_diff"] == 0
     # The drop ladder's pass/fail depends on the machine's load (shared CPUs): check its bookkeeping only.
     assert result["ladder"] and all(5 <= r["sent"] and 0 <= r["received"] <= r["sent"] for r in result["ladder"])
     passed = [r["rate_hz"] for r in result["ladder"] if r["no_drops"]]

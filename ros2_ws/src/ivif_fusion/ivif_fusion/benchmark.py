@@ -11,7 +11,9 @@ For each size (default 640x480 and 640x512) it measures
   throughput), each held for ``--duration`` seconds (at least 5 pairs); a rate passes when every pair
   comes out; the ladder stops at the first failure and reports the last rate that passed;
 * the node's own view from ``/diagnostics`` (fuse time inside the node, receive→publish latency), to
-  separate transport from computation.
+  separate transport from computation;
+* that the node ran the same fusion: its last fused image against the bare engine's for the same pair,
+  ``node_output_max_abs_diff`` in grey levels (0 = identical).
 
 The node is restarted for each size so its latency windows hold that size only.
 
@@ -72,6 +74,7 @@ class Bench(NodeWatcher):
         from sensor_msgs.msg import Image
 
         self.received: dict[int, int] = {}  # stamp ns -> receive time ns
+        self.last_fused = None  # the newest fused Image: its pixels are checked against the bare engine's
         super().__init__("ivif_ros_bench", namespace)
         self.thermal_pub = self.node.create_publisher(Image, "thermal/image_raw", 10)
         self.visible_pub = self.node.create_publisher(Image, "visible/image_raw", 10)
@@ -80,6 +83,7 @@ class Bench(NodeWatcher):
         now = time.time_ns()
         with self._lock:
             self.received[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = now
+            self.last_fused = msg
 
     def node_view(self) -> dict[str, str]:
         """The node's latest /diagnostics values (after one more period, so they cover the last pairs)."""
@@ -140,6 +144,23 @@ def start_node(args: argparse.Namespace, namespace: str) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env)
 
 
+def node_output_difference(bench: Bench, engine, thermal: np.ndarray, visible: np.ndarray) -> dict[str, object]:
+    """How far the node's last fused image is from the bare engine's fusion of the same pair.
+
+    The latency comparison only means something if the node runs the same fusion: 0 says it did, to the bit.
+    """
+    from ivif_fusion.image_conversion import image_to_array
+
+    with bench._lock:
+        msg = bench.last_fused
+    if msg is None:
+        return {"node_output_encoding": None, "node_output_max_abs_diff": None}
+    node = image_to_array(msg).astype(np.int16)
+    expected = engine.fuse(thermal, visible, "bgr").fused.astype(np.int16)
+    diff = int(np.abs(node - expected).max()) if node.shape == expected.shape else None
+    return {"node_output_encoding": msg.encoding, "node_output_max_abs_diff": diff}
+
+
 def measure_size(bench: Bench, engine, thermal: np.ndarray, visible: np.ndarray, args: argparse.Namespace) -> dict[str, object]:
     from ivif_fusion.image_conversion import array_to_image
 
@@ -155,6 +176,7 @@ def measure_size(bench: Bench, engine, thermal: np.ndarray, visible: np.ndarray,
         if latency is not None:
             e2e_ms.append(latency)
     bare = {"p50_ms": float(np.percentile(bare_ms, 50)), "p99_ms": float(np.percentile(bare_ms, 99))}
+    same_pixels = node_output_difference(bench, engine, thermal, visible)
     capacity_hz = 1000.0 / bare["p50_ms"]
     drain = 2.0 + 4 * bare["p99_ms"] / 1000.0
     lat = {"sent": args.latency_pairs, "received": len(e2e_ms), "latency_ms": e2e_ms}
@@ -179,7 +201,7 @@ def measure_size(bench: Bench, engine, thermal: np.ndarray, visible: np.ndarray,
     return {"bare_p50_ms": bare["p50_ms"], "bare_p99_ms": bare["p99_ms"], "bare_capacity_hz": capacity_hz,
             "e2e_p50_ms": p50, "e2e_p99_ms": p99, "e2e_pairs": lat["sent"],
             "e2e_received": lat["received"], "overhead_ratio_p50": p50 / bare["p50_ms"],
-            "max_rate_no_drops_hz": sustained, "ladder": ladder, "ladder_node_drops": ladder_drops, **node_view}
+            "max_rate_no_drops_hz": sustained, **same_pixels, "ladder": ladder, "ladder_node_drops": ladder_drops, **node_view}
 
 
 def main(argv: list[str] | None = None) -> int:
