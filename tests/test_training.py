@@ -42,7 +42,7 @@ BASE = f"data.base_dir={DATA}"
 # ---------------------------------------------------------------- config
 
 @pytest.mark.parametrize("data, message", [
-    ({"optim": {"lrr": 0.1}}, "unknown key 'optim.lrr' in 'optim'; valid keys: betas, grad_clip, lr, min_lr_ratio, schedule, steps, warmup, weight_decay"),
+    ({"optim": {"lrr": 0.1}}, "unknown key 'optim.lrr' in 'optim'; valid keys: betas, detection_grad_ratio, grad_clip, lr, min_lr_ratio, schedule, steps, warmup, weight_decay"),
     ({"trainer": {}}, "unknown key 'trainer' in the top level; valid keys: data, loss, mode, model, optim, run, ssvif"),
     ({"model": {"chanels": 8}}, "unknown key 'model.chanels' in 'model'; valid keys: channels, "),
     ({"data": {"datasets": [{"root": "MSRS", "split": "train", "label": "x"}]}}, "unknown key 'data.datasets.0.label'"),

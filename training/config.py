@@ -88,6 +88,9 @@ class OptimConfig:
     schedule: str = "cosine"
     min_lr_ratio: float = 0.05
     grad_clip: float = 1.0
+    # > 0: the detection term's gradient is projected off any conflict with the fusion terms' and capped at
+    # this multiple of their norm before the two are added (training/gradient_balance.py); 0: plain sum.
+    detection_grad_ratio: float = 0.0
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -96,6 +99,8 @@ class OptimConfig:
             raise ConfigError(f"optim needs steps >= 1, warmup >= 0, lr > 0 (got {self.steps}, {self.warmup}, {self.lr})")
         if not 0.0 <= self.min_lr_ratio <= 1.0:
             raise ConfigError(f"optim.min_lr_ratio must lie in [0, 1], got {self.min_lr_ratio}")
+        if self.detection_grad_ratio < 0:
+            raise ConfigError(f"optim.detection_grad_ratio must be >= 0 (0 = off), got {self.detection_grad_ratio}")
 
 
 @dataclass(frozen=True)

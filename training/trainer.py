@@ -34,6 +34,7 @@ from fusion_core.model.config import FIXED_STAGE_FIELDS
 from . import distributed as dist_utils
 from .config import OptimConfig, TrainConfig, config_from_dict, dump_config
 from .data import PairDataset, make_loader
+from .gradient_balance import balance
 from .logger import RunLogger, image_grid
 from .state import machine_info, prune_step_checkpoints, save_training_checkpoint, seed_everything, set_rng_state, write_record
 from .steps import TrainModule, seg_monitors
@@ -98,6 +99,10 @@ class _Run:
         if cfg.run.amp and not self.amp and info.is_main:
             warnings.warn("run.amp is ignored on the CPU (float16 autocast needs CUDA)", stacklevel=2)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.balance_detection = o.detection_grad_ratio > 0 and cfg.loss.detection > 0
+        if self.balance_detection and info.world_size > 1:
+            # torch.autograd.grad bypasses DistributedDataParallel's gradient all-reduce
+            raise ConfigError("optim.detection_grad_ratio needs a single process (world size 1)")
         s = cfg.ssvif
         self.weighting = RatioWeighting(s.target_ratio, s.ema, s.ramp_steps, s.stage1_steps, s.min_weight, s.max_weight) \
             if cfg.mode == "ssvif" else None
@@ -207,6 +212,20 @@ class _Run:
                      "ssvif/stage": float(stage)}
         return total, extra
 
+    def _balanced_backward(self, total: torch.Tensor, detection: torch.Tensor) -> dict[str, float]:
+        """Gradients of the fusion terms and of the detection term separately, combined by
+        :func:`training.gradient_balance.balance` into ``.grad``."""
+        scaled_fusion, scaled_det = self.scaler.scale(total - detection), self.scaler.scale(detection)
+        g_fusion = torch.autograd.grad(scaled_fusion, self.params, retain_graph=True, allow_unused=True)
+        # a batch with no labelled pair has a constant zero detection term: nothing to add
+        g_det = torch.autograd.grad(scaled_det, self.params, allow_unused=True) if scaled_det.requires_grad \
+            else [None] * len(self.params)
+        grads, stats = balance(list(g_fusion), list(g_det), self.params, self.cfg.optim.detection_grad_ratio)
+        for p, g in zip(self.params, grads):
+            p.grad = g
+        return {"balance/fusion_norm": stats.fusion_norm, "balance/detection_norm": stats.detection_norm,
+                "balance/cosine": stats.cosine, "balance/scale": stats.scale}
+
     def execute(self) -> TrainResult:
         cfg, info, r = self.cfg, self.info, self.cfg.run
         if info.is_main:
@@ -226,7 +245,10 @@ class _Run:
                                  vi_cbcr=batch["vi_cbcr"], boxes=batch["boxes"])
             total, extra = self._loss(out, stage)
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(total).backward()
+            if self.balance_detection and "detection" in out.terms:
+                extra.update(self._balanced_backward(total, cfg.loss.detection * out.terms["detection"]))
+            else:
+                self.scaler.scale(total).backward()
             self.scaler.unscale_(self.optimizer)
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf"))
             lr = self.optimizer.param_groups[0]["lr"]
