@@ -2,7 +2,8 @@
 # Scoreboard against published methods on the dev split (docs/evaluation.md, "Scoreboard against published methods").
 #   bash scripts/scoreboard.sh [OUT_DIR] [NAME=MODEL.pt ...]
 # OUT_DIR (default runs/scoreboard) receives the dev pairs, our fused folders, the ivif eval / ivif detect JSON and
-# scoreboard.md; docs/eval/scoreboard_{msrs,roadscene,detection}.json are written from them.
+# scoreboard.md; docs/eval/scoreboard_{msrs,roadscene,detection}.json are written from them (SCOREBOARD_JSON_DIR=DIR
+# writes them to DIR instead, e.g. for a screen of new candidates that leaves the committed scoreboard as it is).
 # Our models: v2 = the shipped default, plus each NAME=MODEL.pt given (e.g. v3=runs/v3/model.pt), labelled candidates.
 # Published: SeAFusion, DATFuse, DenseFuse, TarDAL fused outputs in $IVIF_SHARED_DATA/anchors (grey Y PNGs;
 # SeAFusion's colour MSRS output for detection). Baselines: ir_only, vi_only, average, max, laplacian.
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-runs/scoreboard}
 [ $# -gt 0 ] && shift
 DATA=${IVIF_SHARED_DATA:-../shared/data}
+JSON_DIR=${SCOREBOARD_JSON_DIR:-docs/eval}
 ANCHORS=$DATA/anchors
 PUBLISHED=(SeAFusion DATFuse DenseFuse TarDAL)
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -58,5 +60,5 @@ run ivif detect --images "$d/vi" --labels "$d/labels_det_ir" --compare "${ours_d
 python scripts/render_evaluation.py --scoreboard "$OUT/eval_msrs.json" "$OUT/eval_roadscene.json" \
     --ours "$ours_csv" --candidates "$candidates_csv" --published "$published_csv" \
     --detection "$OUT/detect_vs_seafusion.json" "$OUT/detect_vs_vi.json" \
-    --json-dir docs/eval | tee "$OUT/scoreboard.md"
-python scripts/render_evaluation.py --bars docs/eval | tee -a "$OUT/scoreboard.md"
+    --json-dir "$JSON_DIR" | tee "$OUT/scoreboard.md"
+python scripts/render_evaluation.py --bars "$JSON_DIR" | tee -a "$OUT/scoreboard.md"
