@@ -14,13 +14,15 @@ from the estimator (both clearly labelled; the plain column is the result):
   (the identity rig, :func:`identity_floor`), per pair; ``--no-floor`` skips it.
 * "vs MI": against the truth corrected by the dataset-wide scale and rotation at which the mutual
   information of the registered pairs peaks (:func:`mi_sweep`, :func:`correct_by_mi`), which involves
-  no part of the estimator.
+  no part of the estimator. ``--mi-fit`` adds "vs MI fit": scale, rotation and shift fitted jointly
+  (:func:`mi_fit`), re-scoring the committed estimates.
 A few pairs are fused with the recovered homography and with the registered thermal to compare the
 fusion metrics.
 
     nice -n 19 python scripts/calibration_benchmark.py --multi 6 --fusion 5 --images docs/images
     python scripts/calibration_benchmark.py --multi-scene --multi 12 --multi-pairs 3 --out docs/eval/calibration_multi_scene.json
     python scripts/calibration_benchmark.py --ambiguity --out docs/eval/calibration_ambiguity.json
+    python scripts/calibration_benchmark.py --mi-fit        # adds mi_fit / ours_vs_mi_fit to the committed JSON
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from fusion_core.calibration import CalibrationConfig, corner_error, estimate_homography, naive_resize, nominal_scale_from_fov  # noqa: E402
 from fusion_core.calibration.features import to_grey  # noqa: E402
-from fusion_core.calibration.geometry import apply, similarity  # noqa: E402
+from fusion_core.calibration.geometry import apply, similarity, translation  # noqa: E402
 from fusion_core.calibration.refine import refine  # noqa: E402
 from fusion_core.calibration.synthetic import SyntheticRig  # noqa: E402
 from fusion_core.errors import InputError  # noqa: E402
@@ -146,6 +148,108 @@ def mi_correction(sweep: dict, rig: SyntheticRig) -> np.ndarray:
     and best rotation about the visible centre (which the centred crop maps the registered centre to)."""
     vc = ((rig.visible_size[0] - 1) / 2, (rig.visible_size[1] - 1) / 2)
     return similarity(sweep["scale"]["best"], sweep["rotation_deg"]["best"], vc, vc)
+
+
+def _fast_mi(a: np.ndarray, b: np.ndarray) -> float:
+    """:func:`mutual_information` with 32 bins of 8 grey levels on pre-masked uint8 vectors, by bincount."""
+    joint = np.bincount((a >> 3).astype(np.intp) * 32 + (b >> 3), minlength=1024).reshape(32, 32)
+    p = joint / joint.sum()
+    outer = p.sum(1, keepdims=True) @ p.sum(0, keepdims=True)
+    nz = p > 0
+    return float((p[nz] * np.log(p[nz] / outer[nz])).sum())
+
+
+def fit_misregistration(pairs: list[tuple[np.ndarray, np.ndarray]], rounds: int = 6) -> tuple[np.ndarray, float, float]:
+    """The similarity with shift (scale, rotation in degrees about the image centre, x/y shift in pixels) that,
+    applied to every IR image (``cv2.warpAffine``), maximises the mean mutual information with its visible image
+    inside the central 80 %; uint8 grey pairs of one size each. Returns the parameters, the mean MI there and
+    at the identity.
+
+    Scale and rotation interact with the shift along a ridge, so a search one parameter at a time stalls (it
+    did: MSRS stopped at scale 0.998 with MI 0.2162 where 0.990 gives 0.2178). First a grid over scale and
+    rotation at zero shift, then a pattern search over all 80 neighbours in the four parameters, halving the
+    steps when none is better."""
+    images = []
+    for ir, vi in pairs:
+        h, w = vi.shape
+        mask = np.zeros((h, w), bool)
+        mask[h // 10: -h // 10, w // 10: -w // 10] = True
+        images.append((ir, vi[mask], mask))
+
+    def total(params: np.ndarray) -> float:
+        out = 0.0
+        for ir, vi_masked, mask in images:
+            size = (ir.shape[1], ir.shape[0])
+            moved = cv2.warpAffine(ir, _fit_warp(params, size)[:2], size, flags=cv2.INTER_LINEAR)
+            out += _fast_mi(moved[mask], vi_masked)
+        return out / len(images)
+
+    at_identity = total(np.array([1.0, 0.0, 0.0, 0.0]))
+    grid = [np.array([sc, rot, 0.0, 0.0]) for sc in np.arange(0.97, 1.0301, 0.005) for rot in np.arange(-1.0, 0.61, 0.2)]
+    values = [total(g) for g in grid]
+    params, best = grid[int(np.argmax(values))], max(values)
+    steps = np.array([0.0025, 0.1, 0.5, 0.5])
+    offsets = [np.array(o) for o in np.ndindex(3, 3, 3, 3) if o != (1, 1, 1, 1)]
+    for _ in range(3):  # step sizes: as set, half, quarter
+        for _ in range(12 * rounds):
+            trials = [params + (o - 1) * steps for o in offsets]
+            scores = [total(t) for t in trials]
+            if max(scores) <= best:
+                break
+            params, best = trials[int(np.argmax(scores))], max(scores)
+        steps = steps / 2
+    return params, best, at_identity
+
+
+def _fit_warp(params: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    c = ((size[0] - 1) / 2, (size[1] - 1) / 2)
+    return translation(params[2], params[3]) @ similarity(params[0], params[1], c, c)
+
+
+def mi_fit(name: str) -> dict:
+    """The dataset-wide misregistration as one similarity with shift, fitted jointly
+    (:func:`fit_misregistration`) on the pairs and working sizes of :func:`mi_sweep` (whose one-dimensional
+    sweeps leave the shift out and fix the other parameter). ``registered_warp`` maps a registered IR pixel
+    to the visible pixel its content matches, in full-resolution registered pixels. Involves no part of the
+    estimator."""
+    pairs, factor = [], 1.0
+    for stem, ir_path, vi_path in dataset_pairs(name, None):
+        if name == "msrs" and stem.endswith("N"):
+            continue
+        ir = np.clip(to_grey(read_thermal(ir_path)) * 255, 0, 255).astype(np.uint8)
+        vi = np.clip(to_grey(read_visible(vi_path)) * 255, 0, 255).astype(np.uint8)
+        factor = 1.0
+        if ir.shape[1] > 700:
+            ir, vi = (cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for x in (ir, vi))
+            factor = 0.5
+        pairs.append((ir, vi))
+    params, best, at_identity = fit_misregistration(pairs)
+    full = np.diag([factor, factor, 1.0])  # full-resolution registered pixels -> working pixels
+    ir0 = pairs[0][0]
+    w_full = np.linalg.inv(full) @ _fit_warp(params, (ir0.shape[1], ir0.shape[0])) @ full
+    return {"pairs": len(pairs), "scale": float(params[0]), "rotation_deg": float(params[1]),
+            "shift_x_px": float(params[2] / factor), "shift_y_px": float(params[3] / factor), "mean_mi": best,
+            "mean_mi_at_identity": at_identity, "registered_warp": w_full.tolist()}
+
+
+def correct_by_mi_fit(name: str, result: dict, rig: SyntheticRig) -> None:
+    """Like :func:`correct_by_mi` with :func:`mi_fit`'s joint correction (``result["mi_fit"]``), mapped into each
+    pair's visible frame through its crop: ``vs_mi_fit_px``, ``mi_fit_floor_px`` and the "ours_vs_mi_fit" summary."""
+    w_reg = np.asarray(result["mi_fit"]["registered_warp"])
+    sizes = {stem: cv2.imread(str(vi), cv2.IMREAD_UNCHANGED).shape[1::-1] for stem, _, vi in dataset_pairs(name, None)}
+    errors, refused = [], 0
+    for row in result["pairs"]:
+        a = rig.crop_to_visible(tuple(sizes[row["stem"]]))
+        s = a @ w_reg @ np.linalg.inv(a)
+        h_true = np.asarray(row["h_true"]).reshape(3, 3)
+        row["mi_fit_floor_px"] = corner_error(s @ h_true, h_true, rig.thermal_size)
+        if "h_est" in row:
+            row["vs_mi_fit_px"] = corner_error(s @ h_true, np.asarray(row["h_est"]).reshape(3, 3), rig.thermal_size)
+            errors.append(row["vs_mi_fit_px"])
+        else:
+            refused += 1
+    result["summary"]["ours_vs_mi_fit"] = summarise(errors, refused, [])
+    result["summary"]["mi_fit_floor_median_px"] = float(np.median([r["mi_fit_floor_px"] for r in result["pairs"]]))
 
 
 def spread_from(i: int, count: int, n: int) -> list[int]:
@@ -429,6 +533,9 @@ def main() -> int:
                    help="skip the identity-rig floor (the estimator's optimum on each un-warped registered pair) and the "
                         "error against the truth corrected by it")
     p.add_argument("--mi-only", action="store_true", help="only the mutual-information check of the datasets' registration")
+    p.add_argument("--mi-fit", action="store_true",
+                   help="fit each dataset's misregistration jointly (scale, rotation, shift; mi_fit) and re-score the "
+                        "committed benchmark's estimates (--out, read and rewritten) against the truth so corrected")
     p.add_argument("--ambiguity", action="store_true",
                    help="only the rigs the committed benchmark refused as ambiguous, re-estimated with the margin check "
                         "off, with every first-level rival; writes --out")
@@ -444,6 +551,19 @@ def main() -> int:
     config = CalibrationConfig(nominal_scale=nominal_scale_from_fov(rig.thermal_size[0], rig.visible_size[0], 50.0, 70.0))
     report: dict = {"rig": {k: getattr(rig, k) for k in rig.__dataclass_fields__}, "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
                     "failure_px": FAIL_PX, "seed": args.seed, "datasets": {}}
+    if args.mi_fit:
+        report = json.loads(Path(args.out).read_text())
+        for name in args.datasets:
+            res = report["datasets"][name]
+            res["mi_fit"] = mi_fit(name)
+            correct_by_mi_fit(name, res, rig)
+            fit = res["mi_fit"]
+            print(f"{name:10s} MI fit over {fit['pairs']} pairs: scale {fit['scale']:.4f}, rotation {fit['rotation_deg']:+.2f} deg, "
+                  f"shift ({fit['shift_x_px']:+.2f}, {fit['shift_y_px']:+.2f}) px, MI {fit['mean_mi_at_identity']:.4f} -> {fit['mean_mi']:.4f}; "
+                  f"moves the rigs' corners by a median {res['summary']['mi_fit_floor_median_px']:.1f} px; "
+                  f"ours vs that truth {res['summary']['ours_vs_mi_fit']}")
+        Path(args.out).write_text(json.dumps(report, indent=1, default=float))
+        return 0
     if args.fusion_only:
         report["fusion_scenes"] = args.fusion_scenes
         report["fusion"] = fusion_check(args, rig, config, args.fusion)
