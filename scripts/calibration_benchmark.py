@@ -237,19 +237,7 @@ def correct_by_mi_fit(name: str, result: dict, rig: SyntheticRig) -> None:
     pair's visible frame through its crop: ``vs_mi_fit_px``, ``mi_fit_floor_px`` and the "ours_vs_mi_fit" summary."""
     w_reg = np.asarray(result["mi_fit"]["registered_warp"])
     sizes = {stem: cv2.imread(str(vi), cv2.IMREAD_UNCHANGED).shape[1::-1] for stem, _, vi in dataset_pairs(name, None)}
-    errors, refused = [], 0
-    for row in result["pairs"]:
-        a = rig.crop_to_visible(tuple(sizes[row["stem"]]))
-        s = a @ w_reg @ np.linalg.inv(a)
-        h_true = np.asarray(row["h_true"]).reshape(3, 3)
-        row["mi_fit_floor_px"] = corner_error(s @ h_true, h_true, rig.thermal_size)
-        if "h_est" in row:
-            row["vs_mi_fit_px"] = corner_error(s @ h_true, np.asarray(row["h_est"]).reshape(3, 3), rig.thermal_size)
-            errors.append(row["vs_mi_fit_px"])
-        else:
-            refused += 1
-    result["summary"]["ours_vs_mi_fit"] = summarise(errors, refused, [])
-    result["summary"]["mi_fit_floor_median_px"] = float(np.median([r["mi_fit_floor_px"] for r in result["pairs"]]))
+    rescore(result, rig, "mi_fit", lambda row: (a := rig.crop_to_visible(tuple(sizes[row["stem"]]))) @ w_reg @ np.linalg.inv(a))
 
 
 def spread_from(i: int, count: int, n: int) -> list[int]:
@@ -264,17 +252,26 @@ def correct_by_mi(result: dict, rig: SyntheticRig) -> None:
     registered centre to): ``vs_mi_px`` per accepted pair, ``mi_floor_px`` (that correction's own size at the
     rig's thermal corners) per pair, and the "ours_vs_mi" summary. Independent of the estimator."""
     s = mi_correction(result["mi_sweep"], rig)
+    rescore(result, rig, "mi", lambda row: s)
+
+
+def rescore(result: dict, rig: SyntheticRig, name: str, correction) -> None:  # noqa: ANN001 - row -> (3, 3)
+    """Score the accepted estimates against the truth corrected by ``correction(row)`` (a visible-frame
+    transform applied after the true homography): per pair ``vs_<name>_px`` and ``<name>_floor_px`` (the
+    correction's own size at the rig's thermal corners), and the summaries ``ours_vs_<name>`` and
+    ``<name>_floor_median_px``."""
     errors, refused = [], 0
     for row in result["pairs"]:
         h_true = np.asarray(row["h_true"]).reshape(3, 3)
-        row["mi_floor_px"] = corner_error(s @ h_true, h_true, rig.thermal_size)
+        corrected = correction(row) @ h_true
+        row[f"{name}_floor_px"] = corner_error(corrected, h_true, rig.thermal_size)
         if "h_est" in row:
-            row["vs_mi_px"] = corner_error(s @ h_true, np.asarray(row["h_est"]).reshape(3, 3), rig.thermal_size)
-            errors.append(row["vs_mi_px"])
+            row[f"vs_{name}_px"] = corner_error(corrected, np.asarray(row["h_est"]).reshape(3, 3), rig.thermal_size)
+            errors.append(row[f"vs_{name}_px"])
         else:
             refused += 1
-    result["summary"]["ours_vs_mi"] = summarise(errors, refused, [])
-    result["summary"]["mi_floor_median_px"] = float(np.median([r["mi_floor_px"] for r in result["pairs"]]))
+    result["summary"][f"ours_vs_{name}"] = summarise(errors, refused, [])
+    result["summary"][f"{name}_floor_median_px"] = float(np.median([r[f"{name}_floor_px"] for r in result["pairs"]]))
 
 
 def summarise(errors: list[float], refused: int, seconds: list[float]) -> dict[str, float | int | None]:

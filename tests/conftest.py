@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -50,3 +52,17 @@ def msrs_luma(msrs_pair: tuple[np.ndarray, np.ndarray]) -> tuple[torch.Tensor, t
     ir = torch.from_numpy(thermal).float().div(255.0)[None, None]
     vi = luminance(torch.from_numpy(visible).float().div(255.0))[None, None].contiguous()
     return ir, vi
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script("name")``: the module scripts/name.py (the scripts folder is not a package)."""
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

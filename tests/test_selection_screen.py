@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +14,8 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
-def screen():
-    spec = importlib.util.spec_from_file_location("selection_screen", ROOT / "scripts" / "selection_screen.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def screen(load_script):
+    return load_script("selection_screen")
 
 
 def _board() -> dict:
