@@ -115,6 +115,31 @@ def mutual_information(a: np.ndarray, b: np.ndarray, mask: np.ndarray, bins: int
     return float((p[nz] * np.log(p[nz] / outer[nz])).sum())
 
 
+def mi_pairs(name: str) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """The pairs the registration checks read: (IR, visible) as uint8 grey and the working scale (images over
+    700 px wide are halved: 0.5, else 1); MSRS night pairs are left out (their visible images are nearly black)."""
+    pairs = []
+    for stem, ir_path, vi_path in dataset_pairs(name, None):
+        if name == "msrs" and stem.endswith("N"):
+            continue
+        ir = np.clip(to_grey(read_thermal(ir_path)) * 255, 0, 255).astype(np.uint8)
+        vi = np.clip(to_grey(read_visible(vi_path)) * 255, 0, 255).astype(np.uint8)
+        factor = 1.0
+        if ir.shape[1] > 700:
+            ir, vi = (cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for x in (ir, vi))
+            factor = 0.5
+        pairs.append((ir, vi, factor))
+    return pairs
+
+
+def central_mask(shape: tuple[int, ...]) -> np.ndarray:
+    """The central 80 % of an image, where a small warp's border does not reach."""
+    h, w = shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[h // 10: -h // 10, w // 10: -w // 10] = True
+    return mask
+
+
 def mi_sweep(name: str) -> dict:
     """An estimator-independent check of the dataset's own registration: mutual information of each registered
     visible image with its IR scaled (0.95–1.03, no rotation) or rotated (−1.2°–0.8°, no scaling) about the
@@ -122,23 +147,16 @@ def mi_sweep(name: str) -> dict:
     A peak away from 1 / 0° is a misregistration common to the dataset."""
     sweeps = {"scale": np.round(np.arange(0.95, 1.0301, 0.005), 3), "rotation_deg": np.round(np.arange(-1.2, 0.81, 0.1), 1)}
     totals = {k: np.zeros(len(v)) for k, v in sweeps.items()}
-    n = 0
-    for stem, ir_path, vi_path in dataset_pairs(name, None):
-        if name == "msrs" and stem.endswith("N"):
-            continue
-        ir = np.clip(to_grey(read_thermal(ir_path)) * 255, 0, 255).astype(np.uint8)
-        vi = np.clip(to_grey(read_visible(vi_path)) * 255, 0, 255).astype(np.uint8)
-        if ir.shape[1] > 700:
-            ir, vi = (cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for x in (ir, vi))
+    pairs = mi_pairs(name)
+    for ir, vi, _ in pairs:
         h, w = vi.shape
         c = ((w - 1) / 2, (h - 1) / 2)
-        mask = np.zeros((h, w), bool)
-        mask[h // 10: -h // 10, w // 10: -w // 10] = True  # away from the warp's border
+        mask = central_mask(vi.shape)
         for kind, values in sweeps.items():
             mi = [mutual_information(cv2.warpAffine(ir, (similarity(v, 0.0, c, c) if kind == "scale" else similarity(1.0, v, c, c))[:2],
                                                     (w, h), flags=cv2.INTER_LINEAR), vi, mask) for v in values]
             totals[kind] += np.asarray(mi) - np.mean(mi)
-        n += 1
+    n = len(pairs)
     return {"pairs": n, **{kind: {"values": sweeps[kind].tolist(), "mean_mi_minus_pair_mean": (totals[kind] / n).tolist(),
                                   "best": float(sweeps[kind][int(np.argmax(totals[kind]))])} for kind in sweeps}}
 
@@ -169,12 +187,7 @@ def fit_misregistration(pairs: list[tuple[np.ndarray, np.ndarray]], rounds: int 
     did: MSRS stopped at scale 0.998 with MI 0.2162 where 0.990 gives 0.2178). First a grid over scale and
     rotation at zero shift, then a pattern search over all 80 neighbours in the four parameters, halving the
     steps when none is better."""
-    images = []
-    for ir, vi in pairs:
-        h, w = vi.shape
-        mask = np.zeros((h, w), bool)
-        mask[h // 10: -h // 10, w // 10: -w // 10] = True
-        images.append((ir, vi[mask], mask))
+    images = [(ir, vi[mask], mask) for ir, vi in pairs for mask in [central_mask(vi.shape)]]
 
     def total(params: np.ndarray) -> float:
         out = 0.0
@@ -209,35 +222,31 @@ def _fit_warp(params: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def mi_fit(name: str) -> dict:
     """The dataset-wide misregistration as one similarity with shift, fitted jointly
     (:func:`fit_misregistration`) on the pairs and working sizes of :func:`mi_sweep` (whose one-dimensional
-    sweeps leave the shift out and fix the other parameter). ``registered_warp`` maps a registered IR pixel
-    to the visible pixel its content matches, in full-resolution registered pixels. Involves no part of the
-    estimator."""
-    pairs, factor = [], 1.0
-    for stem, ir_path, vi_path in dataset_pairs(name, None):
-        if name == "msrs" and stem.endswith("N"):
-            continue
-        ir = np.clip(to_grey(read_thermal(ir_path)) * 255, 0, 255).astype(np.uint8)
-        vi = np.clip(to_grey(read_visible(vi_path)) * 255, 0, 255).astype(np.uint8)
-        factor = 1.0
-        if ir.shape[1] > 700:
-            ir, vi = (cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for x in (ir, vi))
-            factor = 0.5
-        pairs.append((ir, vi))
-    params, best, at_identity = fit_misregistration(pairs)
-    full = np.diag([factor, factor, 1.0])  # full-resolution registered pixels -> working pixels
-    ir0 = pairs[0][0]
-    w_full = np.linalg.inv(full) @ _fit_warp(params, (ir0.shape[1], ir0.shape[0])) @ full
+    sweeps leave the shift out and fix the other parameter), shift given in full-resolution registered pixels.
+    Applied about each image's own centre (:func:`_fit_warp`), it maps a registered IR pixel to the visible pixel
+    its content matches. Involves no part of the estimator."""
+    pairs = mi_pairs(name)
+    params, best, at_identity = fit_misregistration([(ir, vi) for ir, vi, _ in pairs])
+    factor = pairs[0][2]  # one camera per dataset, so one working scale
     return {"pairs": len(pairs), "scale": float(params[0]), "rotation_deg": float(params[1]),
             "shift_x_px": float(params[2] / factor), "shift_y_px": float(params[3] / factor), "mean_mi": best,
-            "mean_mi_at_identity": at_identity, "registered_warp": w_full.tolist()}
+            "mean_mi_at_identity": at_identity}
 
 
 def correct_by_mi_fit(name: str, result: dict, rig: SyntheticRig) -> None:
-    """Like :func:`correct_by_mi` with :func:`mi_fit`'s joint correction (``result["mi_fit"]``), mapped into each
-    pair's visible frame through its crop: ``vs_mi_fit_px``, ``mi_fit_floor_px`` and the "ours_vs_mi_fit" summary."""
-    w_reg = np.asarray(result["mi_fit"]["registered_warp"])
-    sizes = {stem: cv2.imread(str(vi), cv2.IMREAD_UNCHANGED).shape[1::-1] for stem, _, vi in dataset_pairs(name, None)}
-    rescore(result, rig, "mi_fit", lambda row: (a := rig.crop_to_visible(tuple(sizes[row["stem"]]))) @ w_reg @ np.linalg.inv(a))
+    """Like :func:`correct_by_mi` with :func:`mi_fit`'s joint correction (``result["mi_fit"]``), built about each
+    pair's registered centre and mapped into its visible frame through its crop: ``vs_mi_fit_px``,
+    ``mi_fit_floor_px`` and the "ours_vs_mi_fit" summary."""
+    fit = result["mi_fit"]
+    params = np.array([fit["scale"], fit["rotation_deg"], fit["shift_x_px"], fit["shift_y_px"]])
+    sizes = {stem: tuple(cv2.imread(str(vi), cv2.IMREAD_UNCHANGED).shape[1::-1]) for stem, _, vi in dataset_pairs(name, None)}
+
+    def correction(row: dict) -> np.ndarray:
+        size = sizes[row["stem"]]
+        a = rig.crop_to_visible(size)
+        return a @ _fit_warp(params, size) @ np.linalg.inv(a)
+
+    rescore(result, rig, "mi_fit", correction)
 
 
 def spread_from(i: int, count: int, n: int) -> list[int]:
