@@ -3,8 +3,8 @@
 With the frozen detector in the loop, the detection term's gradient norm is 4–10 against 0.07–0.22 for
 each fusion term (docs/evaluation.md, "Two more directions"), and the step is clipped to norm 1: the
 fusion terms then hardly steer, and the structure metrics (SCD, Qabf, SSIM) slide as detection is trained.
-A smaller detection weight does not help, since it shrinks the detection signal everywhere, including
-where it agrees with fusion.
+A smaller detection weight lowers its share in every step alike, where it agrees with fusion as much as
+where it works against it.
 
 :func:`balance` combines the two gradients the way multi-task learning does it (the projection of
 PCGrad, Yu et al., NeurIPS 2020, "Gradient Surgery for Multi-Task Learning", one task kept fixed):
@@ -54,9 +54,5 @@ def balance(fusion: list[torch.Tensor | None], detection: list[torch.Tensor | No
     kept = float(d.norm())
     scale = min(1.0, ratio * f_norm / kept) if kept > 0 else 1.0
     total = f + scale * d
-    out, i = [], 0
-    for p in params:
-        n = p.numel()
-        out.append(total[i:i + n].view_as(p))
-        i += n
+    out = [chunk.view_as(p) for chunk, p in zip(total.split([p.numel() for p in params]), params)]
     return out, BalanceStats(f_norm, d_norm, cosine, scale)

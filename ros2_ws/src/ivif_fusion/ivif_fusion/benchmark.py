@@ -85,6 +85,10 @@ class Bench(NodeWatcher):
             self.received[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = now
             self.last_fused = msg
 
+    def newest_fused(self):  # noqa: ANN201 - sensor_msgs/Image or None
+        with self._lock:
+            return self.last_fused
+
     def node_view(self) -> dict[str, str]:
         """The node's latest /diagnostics values (after one more period, so they cover the last pairs)."""
         time.sleep(1.2)
@@ -151,8 +155,7 @@ def node_output_difference(bench: Bench, engine, thermal: np.ndarray, visible: n
     """
     from ivif_fusion.image_conversion import image_to_array
 
-    with bench._lock:
-        msg = bench.last_fused
+    msg = bench.newest_fused()
     if msg is None:
         return {"node_output_encoding": None, "node_output_max_abs_diff": None}
     node = image_to_array(msg).astype(np.int16)
