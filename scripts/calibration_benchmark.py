@@ -467,6 +467,18 @@ def _inner_box(mask: np.ndarray) -> tuple[slice, slice]:
     return slice(int(y0), int(y1)), slice(int(x0), int(x1))
 
 
+def rerender(name: str, i: int, stem: str, ir_path: Path, vi_path: Path, committed_row: dict, rig: SyntheticRig,
+             seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rig ``i`` of dataset ``name`` drawn and rendered again from its seed: (true H, thermal, visible), the very
+    images the committed benchmark calibrated; exits when the drawn rig differs from ``committed_row``'s."""
+    rng = np.random.default_rng([seed, DATASETS.index(name), i])
+    h_true = rig.draw(rng)
+    if not np.allclose(h_true.ravel(), committed_row["h_true"]):
+        raise SystemExit(f"{name} {stem}: the rig drawn now differs from the committed one; use the committed --seed and --limit")
+    thermal, visible = rig.render(read_thermal(ir_path), read_visible(vi_path), h_true, rng)
+    return h_true, thermal, visible
+
+
 def run_ambiguity(name: str, args: argparse.Namespace, rig: SyntheticRig, config: CalibrationConfig, committed: dict) -> dict:
     """Every rig the committed single-pair benchmark (``committed``: its rows of this dataset) refused as
     ambiguous, re-rendered from the same seed and re-estimated with the margin check off: how far the
@@ -480,11 +492,7 @@ def run_ambiguity(name: str, args: argparse.Namespace, rig: SyntheticRig, config
     for i, (stem, ir_path, vi_path) in enumerate(pairs):
         if not old_rows.get(stem, {}).get("refused", "").startswith("ambiguous"):
             continue
-        rng = np.random.default_rng([args.seed, DATASETS.index(name), i])
-        h_true = rig.draw(rng)
-        if not np.allclose(h_true.ravel(), old_rows[stem]["h_true"]):
-            raise SystemExit(f"{name} {stem}: the rig drawn now differs from the committed one; use the committed --seed and --limit")
-        thermal, visible = rig.render(read_thermal(ir_path), read_visible(vi_path), h_true, rng)
+        h_true, thermal, visible = rerender(name, i, stem, ir_path, vi_path, old_rows[stem], rig, args.seed)
         row: dict = {"stem": stem}
         try:
             est = estimate_homography([(thermal, visible)], no_margin)
