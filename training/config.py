@@ -20,6 +20,7 @@ from fusion_core.losses import FusionLossConfig
 from fusion_core.model import FusionNetConfig
 
 from ._typed import apply_override, build
+from .augment import AugmentConfig
 
 MODES = ("target_aware", "ssvif")
 SCHEDULES = ("cosine", "constant")
@@ -66,6 +67,7 @@ class DataConfig:
     hflip: bool = True
     vflip: bool = False
     cache: bool = True
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # photometric, per crop (training/augment.py); off by default
 
     def __post_init__(self) -> None:
         if not self.datasets:

@@ -29,6 +29,7 @@ from fusion_core.errors import ConfigError
 from fusion_core.io import pair_folders, read_thermal, read_visible
 from fusion_core.thermal import dtype_range
 
+from .augment import augment
 from .config import DataConfig, DatasetSpec
 
 
@@ -202,6 +203,7 @@ class PairDataset(Dataset):
         # Visible chroma rides along (neutral for a grey camera) so a loss can rebuild the colour image.
         vi_ycc = rgb_to_ycbcr(vi_t) if vi_t.ndim == 3 else torch.stack((vi_t, torch.full_like(vi_t, 0.5),
                                                                          torch.full_like(vi_t, 0.5)), dim=-1)
+        ir_t, vi_ycc = augment(ir_t, vi_ycc, self.config.augment, rng)  # after every crop/flip draw: off = as before
         out = torch.cat((torch.stack((ir_t, torch.from_numpy(mask.astype(np.float32)))), vi_ycc.permute(2, 0, 1)))
         if flips[0]:
             out = out.flip(-1)
