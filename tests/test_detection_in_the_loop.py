@@ -134,6 +134,27 @@ def test_class_balance_gives_a_rare_class_the_weight_of_a_common_one() -> None:
     assert float(balanced["cls"]) == pytest.approx((-np.log(0.99) + miss) / 2, rel=1e-3)
 
 
+def test_supervised_classes_leave_the_other_boxes_out_of_positives_and_negatives() -> None:
+    """``classes=(0,)``: the missed car is no positive (class term = the three found people only) and its cells are
+    no negatives either (objectness below the loss with the car's row simply deleted, where they are)."""
+    people = [(8.0 + 36 * i, 20.0, 40.0 + 36 * i, 100.0) for i in range(3)]
+    car = (20.0, 110.0, 140.0, 150.0)
+    raw = _raw_for(people, 160, 160, confident=True)
+    raw[0, :, 4] = torch.where(raw[0, :, 4] > 0.5, raw[0, :, 4], torch.full_like(raw[0, :, 4], 0.3))  # unsure elsewhere
+    with_car = torch.tensor([[[0.0, *b] for b in people] + [[2.0, *car]]])
+    without_car = torch.tensor([[[0.0, *b] for b in people] + [[-1.0, 0, 0, 0, 0]]])
+    person_only = detection_loss(raw, with_car, 160, 160, DetectionLossConfig(classes=(0,)))
+    deleted = detection_loss(raw, without_car, 160, 160)
+    everything = detection_loss(raw, with_car, 160, 160)
+    assert float(person_only["cls"]) == pytest.approx(-np.log(0.99), rel=1e-3)  # no car positive
+    assert float(person_only["cls"]) == pytest.approx(float(deleted["cls"]), rel=1e-6)
+    assert float(person_only["iou"]) == pytest.approx(float(deleted["iou"]), rel=1e-6)
+    assert float(person_only["obj"]) < float(deleted["obj"]) - 0.01  # the car's cells are not taught "nothing here"
+    assert float(everything["cls"]) > 3 * float(person_only["cls"])  # with the car supervised its miss counts
+    listed = detection_loss(raw, with_car, 160, 160, DetectionLossConfig(classes=(0, 1, 2)))
+    assert float(listed["total"]) == pytest.approx(float(everything["total"]), rel=1e-6)
+
+
 def test_an_image_without_targets_only_teaches_no_detection() -> None:
     empty = torch.full((1, 2, 5), -1.0)
     quiet = _raw_for([], 160, 160, confident=False)

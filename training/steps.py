@@ -83,7 +83,8 @@ class TrainModule(nn.Module):
         scaled[..., 1:5] *= scaled.new_tensor([cw / w, ch / h, cw / w, ch / h])
         terms = detection_loss(self.detector(canvas), scaled, ch, cw,
                                DetectionLossConfig(negatives=self.loss_config.detection_negatives,
-                                                   class_balanced=self.loss_config.detection_class_balanced))
+                                                   class_balanced=self.loss_config.detection_class_balanced,
+                                                   classes=self.loss_config.detection_classes))
         return {"detection": terms["total"], "det_obj": terms["obj"].detach(), "det_cls": terms["cls"].detach(),
                 "det_iou": terms["iou"].detach()}
 

@@ -16,6 +16,8 @@ nearest the centre, so a small box always has one). Terms, each averaged over th
   still teaches "no target"; labels that miss an object teach the fusion to hide it, hence the weight);
   with ``class_balanced`` the positives of each class present weigh as much in total as any other
   class's (MSRS has 3.6 times as many people as cars: unbalanced, the loss is mostly about people);
+  with ``classes`` set, only boxes of those classes are positives; the others are *ignored* (their cells
+  are not negatives either), so the loss asks nothing about how those objects look;
 * ``cls``: cross-entropy of the target class probability towards 1 on positives;
 * ``iou``: 1 − IoU of the positives' decoded boxes with their target.
 
@@ -42,6 +44,7 @@ class DetectionLossConfig:
     ignore_iou: float = 0.5
     negatives: float = 1.0  # weight of the "nothing here" objectness term (0: only the targets are asked for)
     class_balanced: bool = False  # every class present in the batch weighs the same, however many boxes it has
+    classes: tuple[int, ...] = ()  # supervised classes; () = every class. Boxes of other classes are ignored
     weight_obj: float = 1.0
     weight_cls: float = 1.0
     weight_iou: float = 5.0
@@ -116,6 +119,8 @@ def detection_loss(raw: torch.Tensor, boxes: torch.Tensor, height: int, width: i
                 nearest = ((centres[None] - centre[:, None]) / strides[None, :, None]).norm(dim=-1).argmin(dim=1)
             negative &= ~candidate.any(0) & ~(ious >= cfg.ignore_iou).any(0)
             for j in range(gt.shape[0]):
+                if cfg.classes and int(gt[j, 0]) not in cfg.classes:
+                    continue  # ignored: kept out of the negatives above, asked nothing here
                 cand = torch.nonzero(candidate[j]).flatten()
                 if cand.numel() == 0:
                     cand = nearest[j:j + 1]
