@@ -66,3 +66,9 @@ def load_script():
         return module
 
     return load
+
+
+@pytest.fixture(scope="session")
+def msrs_trainval() -> Path:
+    """The MSRS trainval folder of the shared data (``IVIF_SHARED_DATA`` honoured), with ir/ and vi/."""
+    return MSRS

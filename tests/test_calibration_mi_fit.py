@@ -3,15 +3,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("IVIF_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +13,10 @@ def bench(load_script):
     return load_script("calibration_benchmark")
 
 
-def test_a_known_misregistration_is_found_to_a_fraction_of_a_pixel(bench) -> None:
+def test_a_known_misregistration_is_found_to_a_fraction_of_a_pixel(bench, msrs_trainval) -> None:
     """Three real MSRS day IR images against themselves moved by a known similarity with shift (scale 1.012,
     rotation -0.3 deg, shift (1.5, -1.0) px, off every grid and step of the search): the fit is the inverse."""
-    root = DATA / "MSRS" / "trainval" / "ir"
+    root = msrs_trainval / "ir"
     stems = [s for s in sorted(p.stem for p in root.glob("*D.png"))][:3]
     known = np.array([1.012, -0.3, 1.5, -1.0])
     pairs = []
