@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fusion_core import EngineConfig, create_engine  # noqa: E402
-from fusion_core.io import read_thermal, read_visible  # noqa: E402
+from fusion_core.io import read_thermal, read_visible, to_luminance  # noqa: E402
 from fusion_core.thermal import ThermalNormConfig  # noqa: E402
 from training.data import read_split  # noqa: E402
 
@@ -40,13 +40,6 @@ SETS = {"msrs": ("MSRS", "config/splits/msrs_dev.txt", ".png"), "roadscene": ("R
 def changed(ir: np.ndarray, gain: float, offset: float) -> np.ndarray:
     """8-bit thermal ``ir`` as the camera would deliver it after an AGC change: clip(gain · IR + offset · 255)."""
     return np.clip(np.rint(ir.astype(np.float64) * gain + offset * 255.0), 0, 255).astype(np.uint8)
-
-
-def luminance(image: np.ndarray) -> np.ndarray:
-    """BT.601 luma of an RGB (H, W, 3) or grey (H, W) uint8 image, float."""
-    if image.ndim == 2:
-        return image.astype(np.float64)
-    return image[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
 
 
 def sensitivity(model: str, changes: list[tuple[float, float]], threads: int, policy: str) -> dict:
@@ -67,7 +60,7 @@ def sensitivity(model: str, changes: list[tuple[float, float]], threads: int, po
                 engine.reset()
                 res = engine.fuse(changed(ir, gain, offset), vi, "rgb")
                 d_alpha.append(float(np.abs(res.alpha.astype(np.float64) - ref.alpha).mean() / 255.0))
-                d_y.append(float(np.abs(luminance(res.fused) - luminance(ref.fused)).mean()))
+                d_y.append(float(np.abs(to_luminance(res.fused) - to_luminance(ref.fused)).mean()))
         out[name] = {"pairs": len(d_alpha) // len(changes), "mean_abs_delta_alpha": float(np.mean(d_alpha)),
                      "mean_abs_delta_fused_y": float(np.mean(d_y))}
     return out

@@ -23,7 +23,6 @@ About 0.3 s per rig on one core.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -46,13 +45,6 @@ STEPS_PX = (8.0, 4.0, 2.0, 1.0, 0.5, 0.25)  # corner moves, full-resolution visi
 # step): MI-type criteria ripple with sub-pixel shifts (interpolation smooths the noise), so the value at the
 # truth alone would understate how well the truth's neighbourhood aligns.
 NEAR_STEPS_PX = (1.0, 0.5, 0.25)
-
-
-def _benchmark():
-    spec = importlib.util.spec_from_file_location("calibration_benchmark", REPO / "scripts" / "calibration_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def quantise(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -123,9 +115,9 @@ def pattern_search(value, start: np.ndarray, steps: tuple[float, ...] = STEPS_PX
     return x, best, evaluations
 
 
-def refine_by_nmi(thermal: np.ndarray, visible: np.ndarray, h_start: np.ndarray, thermal_size: Size) -> tuple[np.ndarray, float, float]:
-    """(refined homography, NMI there, NMI at ``h_start``) for uint8/uint16 images."""
-    value = nmi_criterion(to_grey(thermal), to_grey(visible), thermal_size)
+def refine_by_nmi(value, h_start: np.ndarray, thermal_size: Size) -> tuple[np.ndarray, float, float]:  # noqa: ANN001
+    """(refined homography, NMI there, NMI at ``h_start``) by :func:`pattern_search` on ``value``
+    (:func:`nmi_criterion` of the pair) from ``h_start``."""
     src = corners(thermal_size)
     start = apply(h_start, src)
     dst, best, _ = pattern_search(value, start)
@@ -134,7 +126,8 @@ def refine_by_nmi(thermal: np.ndarray, visible: np.ndarray, h_start: np.ndarray,
 
 
 def run(name: str, committed: dict, rig: SyntheticRig, seed: int) -> dict:
-    bench = _benchmark()
+    import calibration_benchmark as bench  # this script's neighbour (scripts/ is on sys.path when run)
+
     rows = []
     for i, (stem, ir_path, vi_path) in enumerate(bench.dataset_pairs(name, None)):
         row = committed["pairs"][i]
@@ -143,9 +136,9 @@ def run(name: str, committed: dict, rig: SyntheticRig, seed: int) -> dict:
         h_true, thermal, visible = bench.rerender(name, i, stem, ir_path, vi_path, row, rig, seed)
         h_est = np.asarray(row["h_est"]).reshape(3, 3)
         t0 = time.perf_counter()
-        h_nmi, at_refined, at_start = refine_by_nmi(thermal, visible, h_est, rig.thermal_size)
-        seconds = time.perf_counter() - t0
         value = nmi_criterion(to_grey(thermal), to_grey(visible), rig.thermal_size)
+        h_nmi, at_refined, at_start = refine_by_nmi(value, h_est, rig.thermal_size)
+        seconds = time.perf_counter() - t0
         truth = apply(h_true, corners(rig.thermal_size))
         at_truth = value(truth)
         near_truth = pattern_search(value, truth, NEAR_STEPS_PX)[1]

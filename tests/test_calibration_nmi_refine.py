@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from fusion_core.calibration.features import to_grey
 from fusion_core.calibration.geometry import apply, corner_error, corners
 from fusion_core.calibration.synthetic import SyntheticRig
 
@@ -31,7 +32,8 @@ def test_same_modality_rig_is_recovered_from_eight_pixels_off(script, msrs_train
     start = apply(h_true, src) + np.array([[6, -6], [-6, -6], [6, 6], [-6, 6]], float)
     h_start = cv2.getPerspectiveTransform(src.astype(np.float32), start.astype(np.float32))
     assert corner_error(h_true, h_start, rig.thermal_size) > 8
-    h, at_refined, at_start = script.refine_by_nmi(thermal, visible, h_start, rig.thermal_size)
+    value = script.nmi_criterion(to_grey(thermal), to_grey(visible), rig.thermal_size)
+    h, at_refined, at_start = script.refine_by_nmi(value, h_start, rig.thermal_size)
     assert at_refined > at_start
     assert corner_error(h_true, h, rig.thermal_size) < 3.0
 
