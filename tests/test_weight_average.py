@@ -1,0 +1,76 @@
+"""Weight averaging (training/weight_average.py, scripts/average_weights.py): every tensor is the weighted mean,
+an endpoint reproduces its member's pixels, and members that are not one network are refused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fusion_core.checkpoint import load_checkpoint, model_from_payload, save_checkpoint
+from fusion_core.errors import InputError
+from fusion_core.model import FusionNet, FusionNetConfig
+from training.weight_average import average_models, normalised_weights
+
+
+def random_model(seed: int, **config) -> FusionNet:
+    torch.manual_seed(seed)
+    model = FusionNet(FusionNetConfig(channels=8, **config))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model.eval()
+
+
+def test_every_tensor_is_the_weighted_mean() -> None:
+    a, b = random_model(0), random_model(1)
+    soup = average_models([a, b], [1.0, 3.0])
+    for name, value in soup.state_dict().items():
+        expected = 0.25 * a.state_dict()[name] + 0.75 * b.state_dict()[name]
+        assert torch.allclose(value, expected, atol=1e-7), name
+
+
+def test_an_endpoint_reproduces_its_member_pixels(msrs_luma) -> None:
+    """Weights (1, 0) give member 0's network: fused image and alpha identical on a real MSRS pair, and the
+    uniform mean differs from both members (it is not a copy of either)."""
+    ir, vi = msrs_luma
+    a, b = random_model(0), random_model(1)
+    with torch.no_grad():
+        out_a, out_b = a(ir, vi), b(ir, vi)
+        out_end = average_models([a, b], [1.0, 0.0])(ir, vi)
+        out_mid = average_models([a, b])(ir, vi)
+    assert torch.equal(out_end.fused, out_a.fused) and torch.equal(out_end.alpha, out_a.alpha)
+    assert (out_mid.fused - out_a.fused).abs().max() > 1e-3 and (out_mid.fused - out_b.fused).abs().max() > 1e-3
+
+
+def test_members_of_different_networks_are_refused() -> None:
+    with pytest.raises(InputError, match="different model config"):
+        average_models([random_model(0), random_model(1, sum_mix=0.1)])
+    with pytest.raises(InputError, match="different model config"):
+        average_models([random_model(0), FusionNet(FusionNetConfig(channels=16))])
+
+
+@pytest.mark.parametrize(
+    "count, weights, message",
+    [(1, None, "at least 2"), (2, [1.0], "one per checkpoint"), (2, [1.0, -1.0], ">= 0"), (2, [0.0, 0.0], "positive sum")],
+)
+def test_bad_weights_are_refused(count, weights, message) -> None:
+    with pytest.raises(InputError, match=message):
+        normalised_weights(count, weights)
+
+
+def test_the_script_writes_the_mean_and_records_its_members(tmp_path, load_script) -> None:
+    script = load_script("average_weights")
+    a = save_checkpoint(tmp_path / "a.pt", random_model(0))
+    b = save_checkpoint(tmp_path / "b.pt", random_model(1))
+    out = tmp_path / "soup.pt"
+    assert script.main(["--model", str(a), "--model", str(b), "--weight", "3", "--weight", "1", "--out", str(out)]) == 0
+    payload = load_checkpoint(out)
+    soup = model_from_payload(payload, out)
+    for name, value in soup.state_dict().items():
+        expected = 0.75 * load_checkpoint(a)["model"][name] + 0.25 * load_checkpoint(b)["model"][name]
+        assert torch.allclose(value, expected, atol=1e-7), name
+    members = payload["meta"]["weight_average"]["members"]
+    assert [(m["path"], m["share"]) for m in members] == [(str(a), 0.75), (str(b), 0.25)]
+    # a weight count that does not match is an error, not a file
+    assert script.main(["--model", str(a), "--model", str(b), "--weight", "1", "--out", str(tmp_path / "bad.pt")]) == 2
+    assert not (tmp_path / "bad.pt").exists()

@@ -1,0 +1,76 @@
+"""Average the weights of several FusionNet checkpoints fine-tuned from one start (a "model soup").
+
+Why: every detection-in-the-loop run gained on the held-out selection pairs and lost part of it on the dev
+split (docs/evaluation.md), the mark of a direction that is partly real and partly each run's noise.
+Averaging the weights of several fine-tunes of the same start keeps what they share and cancels what each
+found alone, at no cost at inference: the result is one network of the same size (Wortsman et al., "Model
+soups", ICML 2022; with the start itself among the members this is WiSE-FT, Wortsman et al., CVPR 2022).
+It is only meaningful for members fine-tuned from one start, so the members must have the same model config
+(architecture and fixed stages alike); the fixed stages can be set afterwards with scripts/set_fixed_stages.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, model_from_payload
+from fusion_core.errors import InputError
+from fusion_core.model import FusionNet
+
+
+def normalised_weights(count: int, weights: Sequence[float] | None) -> list[float]:
+    """``weights`` scaled to sum to 1 (uniform when None); refused unless one per member and non-negative."""
+    if count < 2:
+        raise InputError(f"averaging needs at least 2 checkpoints, got {count}")
+    if weights is None:
+        return [1.0 / count] * count
+    if len(weights) != count:
+        raise InputError(f"{len(weights)} weights for {count} checkpoints: give one per checkpoint")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise InputError(f"weights must be >= 0 with a positive sum, got {list(weights)}")
+    total = float(sum(weights))
+    return [float(w) / total for w in weights]
+
+
+def average_models(models: Sequence[FusionNet], weights: Sequence[float] | None = None) -> FusionNet:
+    """A new FusionNet whose every tensor is the weighted mean of the members' (same config required)."""
+    shares = normalised_weights(len(models), weights)
+    config = models[0].config
+    for index, model in enumerate(models[1:], start=1):
+        if model.config != config:
+            raise InputError(
+                f"member {index} has a different model config from member 0 "
+                f"({model.config.to_dict()} vs {config.to_dict()}): only fine-tunes of one network average"
+            )
+    states = [m.state_dict() for m in models]
+    averaged = {}
+    for name, first in states[0].items():
+        if not first.is_floating_point():
+            if any(not torch.equal(s[name], first) for s in states[1:]):
+                raise InputError(f"integer tensor {name!r} differs between members: cannot average it")
+            averaged[name] = first.clone()
+            continue
+        total = torch.zeros_like(first, dtype=torch.float64)
+        for share, state in zip(shares, states):
+            total += share * state[name].to(torch.float64)
+        averaged[name] = total.to(first.dtype)
+    result = FusionNet(config)
+    result.load_state_dict(averaged)
+    return result.eval()
+
+
+def resolve(path: str | Path) -> Path:
+    """'default' is the shipped model; anything else a checkpoint path."""
+    return DEFAULT_MODEL_PATH if str(path) == "default" else Path(path)
+
+
+def average_checkpoints(paths: Sequence[str | Path], weights: Sequence[float] | None = None) -> FusionNet:
+    """Load ``paths`` (``'default'`` allowed) and average them with :func:`average_models`."""
+    models = []
+    for path in paths:
+        source = resolve(path)
+        models.append(model_from_payload(load_checkpoint(source), source))
+    return average_models(models, weights)
