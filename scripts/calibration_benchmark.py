@@ -237,7 +237,13 @@ def correct_by_mi_fit(name: str, result: dict, rig: SyntheticRig) -> None:
     """Like :func:`correct_by_mi` with :func:`mi_fit`'s joint correction (``result["mi_fit"]``), built about each
     pair's registered centre and mapped into its visible frame through its crop: ``vs_mi_fit_px``,
     ``mi_fit_floor_px`` and the "ours_vs_mi_fit" summary."""
-    fit = result["mi_fit"]
+    rescore(result, rig, "mi_fit", mi_fit_correction(name, result["mi_fit"], rig))
+
+
+def mi_fit_correction(name: str, fit: dict, rig: SyntheticRig):  # noqa: ANN201 - row -> (3, 3)
+    """``row -> (3, 3)``: :func:`mi_fit`'s result ``fit`` as a visible-frame transform for that benchmark row's
+    pair, built about the pair's registered centre and mapped into its visible frame through its crop (apply
+    it after the row's true homography)."""
     params = np.array([fit["scale"], fit["rotation_deg"], fit["shift_x_px"], fit["shift_y_px"]])
     sizes = {stem: tuple(cv2.imread(str(vi), cv2.IMREAD_UNCHANGED).shape[1::-1]) for stem, _, vi in dataset_pairs(name, None)}
 
@@ -246,7 +252,7 @@ def correct_by_mi_fit(name: str, result: dict, rig: SyntheticRig) -> None:
         a = rig.crop_to_visible(size)
         return a @ _fit_warp(params, size) @ np.linalg.inv(a)
 
-    rescore(result, rig, "mi_fit", correction)
+    return correction
 
 
 def spread_from(i: int, count: int, n: int) -> list[int]:

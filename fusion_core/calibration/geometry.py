@@ -74,3 +74,16 @@ def mean_scale(h: np.ndarray, at: tuple[float, float]) -> float:
     p = apply(h, np.array([[x, y], [x + eps, y], [x, y + eps]]))
     jac = np.stack([p[1] - p[0], p[2] - p[0]], axis=1) / eps
     return float(np.sqrt(abs(np.linalg.det(jac))))
+
+
+def overlap_displacement(h_ref: np.ndarray, h_est: np.ndarray, thermal_size: Size, visible_size: Size, step: int = 4) -> np.ndarray:
+    """Distances (visible pixels) between where ``h_ref`` and ``h_est`` put the thermal pixels that ``h_ref``
+    maps inside the visible frame, on a grid of every ``step``-th thermal pixel: the misalignment of the pixels
+    that are actually fused, unlike :func:`corner_error`, which extrapolates to corners the visible camera may
+    not see. Empty when no thermal pixel lands in the visible frame."""
+    (tw, th), (vw, vh) = thermal_size, visible_size
+    xs, ys = np.meshgrid(np.arange(0, tw, step, dtype=np.float64), np.arange(0, th, step, dtype=np.float64))
+    grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    ref = apply(h_ref, grid)
+    inside = (ref[:, 0] >= -0.5) & (ref[:, 0] <= vw - 0.5) & (ref[:, 1] >= -0.5) & (ref[:, 1] <= vh - 0.5)
+    return np.linalg.norm(apply(h_est, grid[inside]) - ref[inside], axis=1)
