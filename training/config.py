@@ -68,6 +68,9 @@ class DataConfig:
     vflip: bool = False
     cache: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # photometric, per crop (training/augment.py); off by default
+    # Box classes that make the target-aware ROI mask; () = every class (as every model before it). Boxes of
+    # other classes count as background for the ROI terms (the detection term still sees every box).
+    roi_classes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.datasets:
@@ -76,6 +79,8 @@ class DataConfig:
             raise ConfigError(f"data.crop must be >= 16 (SSIM needs 11×11 windows), got {self.crop}")
         if self.batch_size < 1 or self.workers < 0:
             raise ConfigError(f"data.batch_size must be >= 1 and data.workers >= 0, got {self.batch_size}, {self.workers}")
+        if any(c < 0 for c in self.roi_classes):
+            raise ConfigError(f"data.roi_classes must be class indices >= 0, got {list(self.roi_classes)}")
 
 
 @dataclass(frozen=True)

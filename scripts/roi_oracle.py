@@ -1,0 +1,78 @@
+"""How much detection could "targets look like the thermal image" buy? An oracle on the selection pairs (issue 12).
+
+The target-aware loss pulls the fused luminance inside every labelled box towards a target intensity, whatever
+the box's class. This asks the shipped detector which targets gain from looking like the thermal image, using
+the labels themselves (so it is a ceiling, not a method): the reference fusion's luminance inside the boxes of
+the given classes (each box grown by 10 %, the mask blurred by σ 2 px) is replaced by a blend ``w`` of the way to
+the IR image, the chroma kept; YOLOX-nano (``ivif detect``, paired bootstrap against the reference) scores each
+variant and the bare IR image.
+
+    python scripts/roi_oracle.py runs/screen --reference v2 --json docs/eval/roi_oracle_selection.json
+
+(``runs/screen`` as made by ``scripts/selection_screen.py pairs`` and the reference fused into ``<set>/<name>``.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+VARIANTS = {  # name: (classes, blend towards IR)
+    "person_ir": ((0,), 1.0), "person_half_ir": ((0,), 0.5), "bicycle_ir": ((1,), 1.0), "car_ir": ((2,), 1.0),
+    "all_ir": ((0, 1, 2), 1.0),
+}
+GROW = 0.1
+SIGMA = 2.0
+
+
+def box_mask(label: Path, shape: tuple[int, int], classes: tuple[int, ...]) -> np.ndarray:
+    """(H, W) float mask of the grown boxes of ``classes`` in a YOLO label file, blurred by ``SIGMA``."""
+    h, w = shape
+    mask = np.zeros(shape, np.float32)
+    lines = label.read_text().splitlines() if label.exists() else []
+    for line in filter(str.strip, lines):
+        c, cx, cy, bw, bh = map(float, line.split())
+        if int(c) in classes:
+            x0, x1 = int((cx - bw / 2 * (1 + GROW)) * w), int((cx + bw / 2 * (1 + GROW)) * w)
+            y0, y1 = int((cy - bh / 2 * (1 + GROW)) * h), int((cy + bh / 2 * (1 + GROW)) * h)
+            mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = 1.0
+    return cv2.GaussianBlur(mask, (0, 0), SIGMA)
+
+
+def blend_towards_ir(fused_bgr: np.ndarray, ir: np.ndarray, mask: np.ndarray, weight: float) -> np.ndarray:
+    """The fused image with its luminance moved ``weight · mask`` of the way to ``ir`` (chroma kept)."""
+    ycc = cv2.cvtColor(fused_bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32)
+    m = weight * mask
+    ycc[..., 0] = ycc[..., 0] * (1.0 - m) + ir.astype(np.float32) * m
+    return cv2.cvtColor(np.clip(np.rint(ycc), 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2BGR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("root", type=Path, help="screen folder (its msrs/ holds ir/, labels_det_ir/ and the reference)")
+    p.add_argument("--reference", default="v2", help="fused folder name under <root>/msrs (default v2)")
+    p.add_argument("--json", type=Path, required=True)
+    args = p.parse_args(argv)
+    msrs = args.root / "msrs"
+    fused = msrs / args.reference / "fused"
+    folders = []
+    for name, (classes, weight) in VARIANTS.items():
+        out = msrs / f"oracle_{name}"
+        out.mkdir(exist_ok=True)
+        for path in sorted(fused.glob("*.png")):
+            ir = cv2.imread(str(msrs / "ir" / path.name), cv2.IMREAD_GRAYSCALE)
+            mask = box_mask(msrs / "labels_det_ir" / f"{path.stem}.txt", ir.shape, classes)
+            cv2.imwrite(str(out / path.name), blend_towards_ir(cv2.imread(str(path)), ir, mask, weight))
+        folders.append(str(out))
+    cmd = ["ivif", "detect", "--images", str(fused), "--labels", str(msrs / "labels_det_ir"), "--compare", *folders,
+           str(msrs / "ir"), "--json", str(args.json)]
+    return subprocess.run(cmd, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
