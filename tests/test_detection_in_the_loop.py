@@ -15,7 +15,7 @@ from fusion_core.detection.decode import decode_yolox
 from fusion_core.detection.detector import _free_spatial_dims, to_bgr
 from fusion_core.detection.letterbox import letterbox
 from fusion_core.detection.torch_graph import TorchOnnxGraph
-from fusion_core.errors import ModelFileError
+from fusion_core.errors import ConfigError, ModelFileError
 from fusion_core.io import read_visible
 from fusion_core.losses import FusionLossConfig
 from fusion_core.losses.detection import DetectionLossConfig, decode_boxes, detection_loss
@@ -237,3 +237,29 @@ def test_a_label_file_with_more_boxes_than_a_batch_holds_is_refused(tmp_path: Pa
     (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n" * (MAX_BOXES + 1))
     with pytest.raises(ConfigError, match=f"{MAX_BOXES + 1} boxes"):
         decode(record)
+
+
+def test_the_detection_term_can_be_kept_to_dark_crops() -> None:
+    """``loss.detection_max_visible``: with the limit between a night and a day crop's visible mean, the term is the
+    one computed on the night crop alone; a limit below both leaves nothing (0), and 1 keeps both."""
+    cfg = DataConfig(base_dir=str(SHARED_DATA), datasets=(DatasetSpec("MSRS", "train", labels="labels_det_ir"),),
+                     crop=128, batch_size=2, workers=0, cache=False, hflip=False)
+    ds = PairDataset(cfg)
+    night = next(i for i, r in enumerate(ds.records) if r.stem.endswith("N") and len(read_yolo_boxes(box_file(r.labels, r.stem))))
+    day = next(i for i, r in enumerate(ds.records) if r.stem.endswith("D") and len(read_yolo_boxes(box_file(r.labels, r.stem))))
+    batch = {k: torch.stack([ds[(i, 3)][k] for i in (night, day)]) for k in ("ir", "vi", "roi_valid", "vi_cbcr", "boxes")}
+    means = batch["vi"].mean(dim=(1, 2, 3))
+    assert means[0] < means[1]
+    fused = 0.5 * (batch["ir"] + batch["vi"])
+    limit = float(means.mean())
+
+    def term(max_visible: float, roi_valid: torch.Tensor) -> float:
+        module = TrainModule(FusionNetConfig(), FusionLossConfig(detection=0.05, detection_max_visible=max_visible), None)
+        return float(module.detection_terms(fused, batch["vi_cbcr"], batch["boxes"], roi_valid, batch["vi"])["detection"])
+
+    night_only = term(1.0, torch.tensor([1.0, 0.0]))
+    assert term(limit, torch.ones(2)) == pytest.approx(night_only)
+    assert term(limit, torch.ones(2)) != pytest.approx(term(1.0, torch.ones(2)))
+    assert term(float(means.min()) * 0.5, torch.ones(2)) == 0.0
+    with pytest.raises(ConfigError, match="detection_max_visible"):
+        FusionLossConfig(detection_max_visible=0.0)

@@ -64,13 +64,16 @@ class TrainModule(nn.Module):
             self.seg_net = SegNet(ssvif.classes, ssvif.segnet_width, model_config.scale)
 
     def detection_terms(self, fused: torch.Tensor, vi_cbcr: torch.Tensor, boxes: torch.Tensor,
-                        roi_valid: torch.Tensor) -> dict[str, torch.Tensor]:
+                        roi_valid: torch.Tensor, vi: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The frozen detector's loss on the labelled samples' fused colour images (visible chroma).
 
         Unlabelled samples are left out entirely: their objects are real but unannotated, so the
-        "nothing here" term would teach the fusion to hide them.
+        "nothing here" term would teach the fusion to hide them. With ``loss.detection_max_visible`` < 1,
+        so are the crops whose visible luminance ``vi`` is brighter on average.
         """
         keep = roi_valid > 0.5
+        if vi is not None and self.loss_config.detection_max_visible < 1.0:
+            keep = keep & (vi.mean(dim=(1, 2, 3)) <= self.loss_config.detection_max_visible)
         if not bool(keep.any()):
             return {"detection": fused.new_zeros(())}
         scale = self.loss_config.detection_scale
@@ -95,7 +98,7 @@ class TrainModule(nn.Module):
             fused = out.fused.float()
             total, terms = fusion_loss(fused, ir, vi, mask, self.loss_config, roi_valid)
             if self.loss_config.detection > 0 and vi_cbcr is not None and boxes is not None:
-                terms.update(self.detection_terms(fused, vi_cbcr.float(), boxes, roi_valid))
+                terms.update(self.detection_terms(fused, vi_cbcr.float(), boxes, roi_valid, vi))
                 total = total + self.loss_config.detection * terms["detection"]
             if self.ssvif is None:
                 return StepOutput(total, terms, fused, out.alpha, None)

@@ -62,12 +62,17 @@ class FusionLossConfig:
     detection_negatives: float = 1.0  # weight of the detector's "nothing here" term (DetectionLossConfig.negatives)
     detection_class_balanced: bool = False  # every class in a batch weighs the same (DetectionLossConfig)
     detection_classes: tuple[int, ...] = ()  # supervised box classes, others ignored; () = all (DetectionLossConfig)
+    # The detection term only on labelled crops whose visible luminance mean is at most this (0-1; 1 = every crop):
+    # at night the detector gains from the fusion, by day the visible camera serves it (docs/evaluation.md).
+    detection_max_visible: float = 1.0
 
     def __post_init__(self) -> None:
         if self.roi_intensity_target not in ROI_INTENSITY_TARGETS:
             raise ConfigError(f"loss.roi_intensity_target {self.roi_intensity_target!r} is not one of {', '.join(ROI_INTENSITY_TARGETS)}")
         if any(c < 0 for c in self.detection_classes):
             raise ConfigError(f"loss.detection_classes must be class indices >= 0, got {list(self.detection_classes)}")
+        if not 0.0 < self.detection_max_visible <= 1.0:
+            raise ConfigError(f"loss.detection_max_visible must lie in (0, 1], got {self.detection_max_visible}")
         if not 0.0 < self.detection_scale <= 4.0:
             raise ConfigError(f"loss.detection_scale must lie in (0, 4], got {self.detection_scale}")
         for name, value in asdict(self).items():
