@@ -45,6 +45,11 @@ DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "default.pt"
 CONVERT_HINT = "ivif convert-checkpoint OLD.pt NEW.pt"
 
 
+def model_path(name: str | Path) -> Path:
+    """The checkpoint a command-line model name means: ``'default'`` is the shipped model, anything else a path."""
+    return DEFAULT_MODEL_PATH if str(name) == "default" else Path(name)
+
+
 def save_checkpoint(path: str | Path, model: FusionNet, meta: dict[str, Any] | None = None, **training_state: Any) -> Path:
     """Write ``model`` with its config (and any extra training state) to ``path``; returns the path.
 

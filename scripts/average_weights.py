@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fusion_core.checkpoint import save_checkpoint  # noqa: E402
+from fusion_core.checkpoint import model_path, save_checkpoint  # noqa: E402
 from fusion_core.errors import IvifError  # noqa: E402
-from training.weight_average import average_checkpoints, normalised_weights, resolve  # noqa: E402
+from training.weight_average import average_checkpoints, normalised_weights  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     except (IvifError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    members = [{"path": str(resolve(p)), "share": s} for p, s in zip(args.model, shares)]
+    members = [{"path": str(model_path(p)), "share": s} for p, s in zip(args.model, shares)]
     save_checkpoint(args.out, model, {"weight_average": {"members": members, "by": "scripts/average_weights.py"}})
     print(f"wrote {args.out}: " + ", ".join(f"{m['share']:.3f} x {m['path']}" for m in members))
     return 0

@@ -18,6 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fusion_core.cli.evaluate import parse_fused  # noqa: E402
+from fusion_core.errors import ConfigError  # noqa: E402
+
 HALVES = {"D": "day", "N": "night"}
 
 
@@ -42,11 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=1000)
     p.add_argument("--json", type=Path, required=True)
     args = p.parse_args(argv)
-    folders = dict(item.split("=", 1) for item in args.fused)
+    try:
+        folders = parse_fused(args.fused)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     report = {}
     for suffix, half in HALVES.items():
         names = [str(args.work / half / name) for name in folders]
-        counts = [link_half(Path(folder), Path(name), suffix, "*.png") for folder, name in zip(folders.values(), names)]
+        counts = [link_half(folder, Path(name), suffix, "*.png") for folder, name in zip(folders.values(), names)]
         if len(set(counts)) != 1:
             print(f"error: the folders hold different numbers of {half} images: {counts}", file=sys.stderr)
             return 2

@@ -22,6 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fusion_core.boxes import read_yolo_boxes  # noqa: E402
+
 VARIANTS = {  # name: (classes, blend towards IR)
     "person_ir": ((0,), 1.0), "person_half_ir": ((0,), 0.5), "bicycle_ir": ((1,), 1.0), "car_ir": ((2,), 1.0),
     "all_ir": ((0, 1, 2), 1.0),
@@ -34,12 +38,10 @@ def box_mask(label: Path, shape: tuple[int, int], classes: tuple[int, ...]) -> n
     """(H, W) float mask of the grown boxes of ``classes`` in a YOLO label file, blurred by ``SIGMA``."""
     h, w = shape
     mask = np.zeros(shape, np.float32)
-    lines = label.read_text().splitlines() if label.exists() else []
-    for line in filter(str.strip, lines):
-        c, cx, cy, bw, bh = map(float, line.split())
-        if int(c) in classes:
-            x0, x1 = int((cx - bw / 2 * (1 + GROW)) * w), int((cx + bw / 2 * (1 + GROW)) * w)
-            y0, y1 = int((cy - bh / 2 * (1 + GROW)) * h), int((cy + bh / 2 * (1 + GROW)) * h)
+    for b in read_yolo_boxes(label):
+        if b.cls in classes:
+            x0, x1 = int((b.cx - b.w / 2 * (1 + GROW)) * w), int((b.cx + b.w / 2 * (1 + GROW)) * w)
+            y0, y1 = int((b.cy - b.h / 2 * (1 + GROW)) * h), int((b.cy + b.h / 2 * (1 + GROW)) * h)
             mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = 1.0
     return cv2.GaussianBlur(mask, (0, 0), SIGMA)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, model_from_payload, save_checkpoint  # noqa: E402
+from fusion_core.checkpoint import load_checkpoint, model_from_payload, model_path, save_checkpoint  # noqa: E402
 from fusion_core.errors import IvifError  # noqa: E402
 from fusion_core.model import FusionNet  # noqa: E402
 from fusion_core.model.config import FIXED_STAGE_FIELDS  # noqa: E402
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     changes = stage_changes(args)
     if not changes:
         parser.error("name at least one of --gains, --sum-mix, --contrast-gain")
-    source = DEFAULT_MODEL_PATH if args.model == "default" else Path(args.model)
+    source = model_path(args.model)
     try:
         payload = load_checkpoint(source)
         plain = model_from_payload(payload, source)

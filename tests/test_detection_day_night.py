@@ -28,3 +28,11 @@ def test_folders_with_different_halves_are_refused(tmp_path: Path, load_script) 
     code = script.main(["--labels", str(labels), "--fused", f"a={a}", "--fused", f"b={b}", "--work", str(tmp_path / "w"),
                         "--json", str(tmp_path / "out.json")])
     assert code == 2 and not (tmp_path / "out.json").exists()
+
+
+def test_a_name_given_twice_is_refused(tmp_path: Path, load_script) -> None:
+    script = load_script("detection_day_night")
+    (tmp_path / "a").mkdir()
+    code = script.main(["--labels", str(tmp_path), "--fused", f"x={tmp_path / 'a'}", "--fused", f"x={tmp_path / 'a'}",
+                        "--work", str(tmp_path / "w"), "--json", str(tmp_path / "out.json")])
+    assert code == 2 and not (tmp_path / "w").exists()

@@ -74,3 +74,14 @@ def test_the_script_writes_the_mean_and_records_its_members(tmp_path, load_scrip
     # a weight count that does not match is an error, not a file
     assert script.main(["--model", str(a), "--model", str(b), "--weight", "1", "--out", str(tmp_path / "bad.pt")]) == 2
     assert not (tmp_path / "bad.pt").exists()
+
+
+def test_default_names_the_shipped_model(tmp_path, load_script) -> None:
+    """``--model default`` twice averages the shipped model with itself: its own weights, recorded by path."""
+    from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_model
+
+    out = tmp_path / "same.pt"
+    assert load_script("average_weights").main(["--model", "default", "--model", "default", "--out", str(out)]) == 0
+    shipped = load_model().state_dict()
+    assert all(torch.allclose(v, shipped[k], atol=1e-7) for k, v in load_checkpoint(out)["model"].items())
+    assert [m["path"] for m in load_checkpoint(out)["meta"]["weight_average"]["members"]] == [str(DEFAULT_MODEL_PATH)] * 2

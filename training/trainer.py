@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, load_weights, model_config_from, save_checkpoint
+from fusion_core.checkpoint import load_checkpoint, load_weights, model_config_from, model_path, save_checkpoint
 from fusion_core.errors import ConfigError
 from fusion_core.model.config import FIXED_STAGE_FIELDS
 
@@ -121,7 +121,7 @@ class _Run:
     # ------------------------------------------------------------------ state
     def _initialise(self, source: str) -> None:
         """Start FusionNet from a model file's weights (fine-tuning); see RunConfig.init."""
-        path = None if source == "default" else Path(source)
+        path = model_path(source)
         payload = load_checkpoint(path)
         stored = model_config_from(payload, source)
         # the fixed stages (detail transfer, tone) are numbers, not weights: a run may start from a file made with others
@@ -130,7 +130,7 @@ class _Run:
             raise ConfigError(f"run.init {source}: its model config {stored} differs from this run's model {self.cfg.model}; "
                               "set model.* to match the file")
         load_weights(self.module.fusion, payload["model"], source)
-        self.init = {"path": str(DEFAULT_MODEL_PATH if path is None else path), "meta": payload.get("meta") or {}}
+        self.init = {"path": str(path), "meta": payload.get("meta") or {}}
         if self.info.is_main:
             log.info("starting FusionNet from %s", self.init["path"])
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from fusion_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, model_from_payload
+from fusion_core.checkpoint import load_model, model_path
 from fusion_core.errors import InputError
 from fusion_core.model import FusionNet
 
@@ -62,15 +62,7 @@ def average_models(models: Sequence[FusionNet], weights: Sequence[float] | None 
     return result.eval()
 
 
-def resolve(path: str | Path) -> Path:
-    """'default' is the shipped model; anything else a checkpoint path."""
-    return DEFAULT_MODEL_PATH if str(path) == "default" else Path(path)
-
-
 def average_checkpoints(paths: Sequence[str | Path], weights: Sequence[float] | None = None) -> FusionNet:
-    """Load ``paths`` (``'default'`` allowed) and average them with :func:`average_models`."""
-    models = []
-    for path in paths:
-        source = resolve(path)
-        models.append(model_from_payload(load_checkpoint(source), source))
-    return average_models(models, weights)
+    """Load ``paths`` (``'default'`` allowed, :func:`~fusion_core.checkpoint.model_path`) and average them with
+    :func:`average_models`."""
+    return average_models([load_model(model_path(p)) for p in paths], weights)
