@@ -255,6 +255,11 @@ def mi_fit_correction(name: str, fit: dict, rig: SyntheticRig):  # noqa: ANN201 
     return correction
 
 
+def committed_rig(committed: dict) -> SyntheticRig:
+    """The rig a benchmark JSON (``committed``) was made with: its ``rig`` entry, lists back to tuples."""
+    return SyntheticRig(**{k: tuple(v) if isinstance(v, list) else v for k, v in committed["rig"].items()})
+
+
 def spread_from(i: int, count: int, n: int) -> list[int]:
     """``n`` indices evenly apart over ``range(count)``, starting at ``i`` (wrapping): the rig's own pair first,
     then other scenes, as ``ivif calibrate --max-pairs`` spreads its pairs over a folder."""

@@ -168,7 +168,9 @@ def main() -> int:
     args = p.parse_args()
     cv2.setNumThreads(1)
     committed = json.loads(Path(args.benchmark).read_text())
-    rig = SyntheticRig(**{k: tuple(v) if isinstance(v, list) else v for k, v in committed["rig"].items()})
+    import calibration_benchmark as bench  # this script's neighbour (scripts/ is on sys.path when run)
+
+    rig = bench.committed_rig(committed)
     report = {"method": __doc__.split("\n\n")[1].replace("\n", " "), "bins": BINS, "work_scale": WORK, "steps_px": STEPS_PX,
               "datasets": {name: run(name, committed["datasets"][name], rig, committed["seed"]) for name in args.datasets}}
     Path(args.out).write_text(json.dumps(report, indent=1, default=float))

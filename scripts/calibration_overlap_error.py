@@ -18,7 +18,6 @@ upsampling by 2 and by 2.1–4.0, and a benchmark pixel there is a fraction of a
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -33,13 +32,6 @@ from fusion_core.calibration.geometry import overlap_displacement  # noqa: E402
 from fusion_core.calibration.synthetic import SyntheticRig  # noqa: E402
 
 THRESHOLDS_PX = (2.0, 5.0, 10.0)
-
-
-def load_benchmark_module():  # noqa: ANN201 - the scripts folder is not a package
-    spec = importlib.util.spec_from_file_location("calibration_benchmark", REPO / "scripts" / "calibration_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def rig_stats(distances: np.ndarray) -> dict[str, float]:
@@ -84,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPO / "docs" / "eval" / "calibration_overlap_error.json"))
     args = p.parse_args(argv)
     committed = json.loads(Path(args.benchmark).read_text())
-    rig = SyntheticRig(**{k: tuple(v) if isinstance(v, list) else v for k, v in committed["rig"].items()})
-    bench = load_benchmark_module()
+    import calibration_benchmark as bench  # this script's neighbour (scripts/ is on sys.path when run)
+
+    rig = bench.committed_rig(committed)
     report = {"method": __doc__.split("\n\n")[1].replace("\n", " "), "grid_step_thermal_px": 4, "datasets": {}}
     for name, result in committed["datasets"].items():
         upsampling = {stem: float(rig.crop_to_visible(tuple(cv2.imread(str(vi), cv2.IMREAD_UNCHANGED).shape[1::-1]))[0, 0])
