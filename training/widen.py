@@ -4,9 +4,9 @@ Why: every fine-tune of the 16-channel network that gained detection on the held
 of it on the dev split, and the losses were always the classes and scenes the fine-tune was not aimed at
 (docs/evaluation.md, "Day and night"): the mark of a network too small to make a targeted change without a
 general one. A wider network is the direct test, and the speed bar leaves room for it (24 channels run in
-about 1.7× the 16-channel time through ONNX Runtime). Training a wider network from scratch would throw away
-what the shipped model learnt, so the trained weights are embedded in the wider one instead (Chen et al.,
-"Net2Net", ICLR 2016, with zero-initialised outgoing weights rather than split units):
+1.5–1.7× the 16-channel time through ONNX Runtime, docs/eval/width_bench.json). Training a wider network from
+scratch would throw away what the shipped model learnt, so the trained weights are embedded in the wider one
+instead (Chen et al., "Net2Net", ICLR 2016, with zero-initialised outgoing weights rather than split units):
 
 * every old unit keeps its weights from old inputs and gets **zero** weights from the new channels, so the
   old computation, and hence the fused image and α, is unchanged;
