@@ -43,22 +43,27 @@ def test_new_units_are_random_and_learn_from_the_first_step(msrs_luma) -> None:
     units: the wider network can move away from the narrow one."""
     ir, vi = msrs_luma
     narrow = load_model()
+    c = narrow.config.channels
     wide = widen(narrow, 24)
     for old, new in zip(layers(narrow), layers(wide)):
         out_old, out_new = old.weight.shape[0], new.weight.shape[0]
         if out_new > out_old:
             assert new.weight[out_old:].abs().sum() > 0
     head_out = wide.head[2]
-    assert torch.equal(head_out.weight[:, 16:], torch.zeros_like(head_out.weight[:, 16:]))
+    assert torch.equal(head_out.weight[:, c:], torch.zeros_like(head_out.weight[:, c:]))
     out = wide(ir[..., :128, :128], vi[..., :128, :128])
     (out.fused - ir[..., :128, :128]).pow(2).mean().backward()
-    assert head_out.weight.grad[:, 16:].abs().sum() > 0
-    assert wide.attention.spatial_score.weight.grad[:, 16:24].abs().sum() > 0
+    assert head_out.weight.grad[:, c:].abs().sum() > 0
+    assert wide.attention.spatial_score.weight.grad[:, c:24].abs().sum() > 0  # the new IR channels
 
 
-def test_widening_is_repeatable_and_refuses_a_narrower_network() -> None:
+def test_widening_is_repeatable_keeps_the_callers_random_state_and_refuses_a_narrower_network() -> None:
     narrow = load_model()
+    torch.manual_seed(7)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(7)
     a, b, c = widen(narrow, 20, seed=1), widen(narrow, 20, seed=1), widen(narrow, 20, seed=2)
+    assert torch.equal(torch.rand(3), expected_draw)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert not all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), c.state_dict().values()))
     for channels in (16, 8):

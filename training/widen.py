@@ -52,8 +52,9 @@ def widen(model: FusionNet, channels: int, seed: int = 0) -> FusionNet:
     old_c = model.config.channels
     if channels <= old_c:
         raise InputError(f"widening needs more channels than the model's {old_c}, got {channels}")
-    torch.manual_seed(seed)
-    wide = FusionNet(replace(model.config, channels=channels))
+    with torch.random.fork_rng(devices=[]):  # the seed is this call's alone: the caller's random state is kept
+        torch.manual_seed(seed)
+        wide = FusionNet(replace(model.config, channels=channels))
     c = torch.arange(old_c)
     both = torch.cat((c, channels + c))  # the [IR, VI] concatenation: each half starts at its own offset
     hidden = torch.arange(model.attention.channel_mlp[0].out_features)
