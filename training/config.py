@@ -195,6 +195,8 @@ class TrainConfig:
             raise ConfigError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         if self.mode == "ssvif" and self.ssvif.stage1_steps >= self.optim.steps:
             raise ConfigError(f"ssvif.stage1_steps ({self.ssvif.stage1_steps}) must be < optim.steps ({self.optim.steps})")
+        if self.loss.anchor > 0 and not self.run.init:
+            raise ConfigError("loss.anchor > 0 needs run.init: the anchor keeps the fusion near that model's output")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), the form written to YAML and checkpoints."""

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fusion_core.colour import ycbcr_to_rgb
-from fusion_core.losses import FusionLossConfig, SegHead, SegNet, classes_in_use, collapse_guard, consistency_loss, fusion_loss
+from fusion_core.errors import ConfigError
+from fusion_core.losses import FusionLossConfig, SegHead, SegNet, anchor_loss, classes_in_use, collapse_guard, consistency_loss, fusion_loss
 from fusion_core.losses.detection import DetectionLossConfig, detection_loss
 from fusion_core.model import FusionNet, FusionNetConfig
 
@@ -53,6 +54,7 @@ class TrainModule(nn.Module):
         super().__init__()
         self.fusion = FusionNet(model_config)
         self.loss_config = loss_config
+        self.reference: FusionNet | None = None  # loss.anchor's frozen model, set by set_reference; never saved
         self.ssvif = ssvif
         if loss_config.detection > 0:
             from fusion_core.detection.config import DetectorConfig
@@ -62,6 +64,13 @@ class TrainModule(nn.Module):
         if ssvif is not None:
             self.seg_head = SegHead(self.fusion.features_channels, ssvif.classes, ssvif.head_hidden)
             self.seg_net = SegNet(ssvif.classes, ssvif.segnet_width, model_config.scale)
+
+    def set_reference(self, reference: FusionNet) -> None:
+        """Freeze ``reference`` (the run's ``run.init`` model) as the anchor's reference, on this module's device."""
+        reference = reference.to(next(self.fusion.parameters()).device).eval()
+        for p in reference.parameters():
+            p.requires_grad_(False)
+        self.reference = reference
 
     def detection_terms(self, fused: torch.Tensor, vi_cbcr: torch.Tensor, boxes: torch.Tensor,
                         roi_valid: torch.Tensor, vi: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -97,6 +106,13 @@ class TrainModule(nn.Module):
         with torch.autocast(device_type=ir.device.type, enabled=False):  # losses in float32 even under AMP
             fused = out.fused.float()
             total, terms = fusion_loss(fused, ir, vi, mask, self.loss_config, roi_valid)
+            if self.loss_config.anchor > 0:
+                if self.reference is None:
+                    raise ConfigError("loss.anchor > 0 needs a reference model (TrainModule.set_reference; the trainer uses run.init)")
+                with torch.no_grad():
+                    reference = self.reference(ir, vi).fused.float()
+                terms["anchor"] = anchor_loss(fused, reference, mask, roi_valid)
+                total = total + self.loss_config.anchor * terms["anchor"]
             if self.loss_config.detection > 0 and vi_cbcr is not None and boxes is not None:
                 terms.update(self.detection_terms(fused, vi_cbcr.float(), boxes, roi_valid, vi))
                 total = total + self.loss_config.detection * terms["detection"]

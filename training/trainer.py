@@ -29,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from fusion_core.checkpoint import load_checkpoint, load_weights, model_config_from, model_path, save_checkpoint
 from fusion_core.errors import ConfigError
+from fusion_core.model import FusionNet
 from fusion_core.model.config import FIXED_STAGE_FIELDS
 
 from . import distributed as dist_utils
@@ -113,6 +114,8 @@ class _Run:
             self._restore(Path(resume))
         elif cfg.run.init:
             self._initialise(cfg.run.init)
+        if cfg.loss.anchor > 0:
+            self._set_anchor_reference()
         self.start_step = self.step
         self.dataset = PairDataset(cfg.data)
         self.model = DistributedDataParallel(self.module, device_ids=[self.device.index] if self.device.type == "cuda" else None) \
@@ -133,6 +136,14 @@ class _Run:
         self.init = {"path": str(path), "meta": payload.get("meta") or {}}
         if self.info.is_main:
             log.info("starting FusionNet from %s", self.init["path"])
+
+    def _set_anchor_reference(self) -> None:
+        """loss.anchor holds the fusion near the model the run started from (run.init), also after a resume."""
+        source = self.cfg.run.init  # TrainConfig refuses loss.anchor without it
+        payload = load_checkpoint(model_path(source))
+        reference = FusionNet(self.cfg.model)
+        load_weights(reference, payload["model"], source)
+        self.module.set_reference(reference)
 
     def _restore(self, path: Path) -> None:
         payload = load_checkpoint(path)

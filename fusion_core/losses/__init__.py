@@ -3,6 +3,7 @@
 Inputs: fused Y, IR, visible Y as (B, 1, H, W) float in [0, 1]; ROI masks (B, 1, H, W) float {0, 1}.
 """
 
+from .anchor import anchor_loss, anchor_region
 from .fusion import (
     ROI_INTENSITY_TARGETS,
     FusionLossConfig,
@@ -22,6 +23,8 @@ from .ssim import gaussian_window, ssim, ssim_map
 from .ssvif import classes_in_use, collapse_guard, consistency_loss
 
 __all__ = [
+    "anchor_loss",
+    "anchor_region",
     "DEFAULT_CLASSES",
     "ROI_INTENSITY_TARGETS",
     "FusionLossConfig",

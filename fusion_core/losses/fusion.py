@@ -65,6 +65,9 @@ class FusionLossConfig:
     # The detection term only on labelled crops whose visible luminance mean is at most this (0-1; 1 = every crop):
     # at night the detector gains from the fusion, by day the visible camera serves it (docs/evaluation.md).
     detection_max_visible: float = 1.0
+    # Anchor (training only, :mod:`fusion_core.losses.anchor`): weight of L1 to the frozen run.init model's fusion
+    # outside the ROI mask, so a fine-tune changes the targets it is aimed at and little else; 0 = off.
+    anchor: float = 0.0
 
     def __post_init__(self) -> None:
         if self.roi_intensity_target not in ROI_INTENSITY_TARGETS:

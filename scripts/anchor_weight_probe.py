@@ -1,0 +1,85 @@
+"""Choose ``loss.anchor``'s weight from training batches, before any score of the anchored run.
+
+The rule (docs/evaluation.md, "Anchored detection"): at the unanchored fine-tune's weights the anchor
+should cost as much as the detection term gained there,
+
+    weight = (detection(start) − detection(unanchored)) / anchor(unanchored vs start),
+
+each averaged over the same training batches (the run's own data config: the dev and selection pairs are
+not in it), with the run's loss settings. Then the drift the unanchored run made outside the targets
+only pays if it buys at least as much detection as it cost. Only training crops are read, so the weight
+owes nothing to the pairs the candidate is judged on.
+
+    python scripts/anchor_weight_probe.py --config runs/v3wide/config.yaml --start runs/v2w24.pt \\
+        --unanchored runs/v3wide/model.pt --batches 24 --json docs/eval/anchor_weight_probe.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fusion_core.checkpoint import load_checkpoint, load_weights, model_path  # noqa: E402
+from fusion_core.losses import anchor_loss  # noqa: E402
+from training.config import load_config  # noqa: E402
+from training.data import PairDataset, make_loader  # noqa: E402
+from training.steps import TrainModule  # noqa: E402
+
+
+def weights_of(source: str) -> dict:
+    return load_checkpoint(model_path(source))["model"]
+
+
+def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: int) -> dict:
+    cfg = load_config(config_path, ["loss.anchor=0"])
+    module = TrainModule(cfg.model, cfg.loss, None).eval()
+    start_w, tuned_w = weights_of(start), weights_of(unanchored)
+    loader = iter(make_loader(PairDataset(cfg.data), seed))
+    det_start, det_tuned, anchor, labelled = [], [], [], 0
+    with torch.no_grad():
+        for _ in range(batches):
+            b = next(loader)
+            fused = {}
+            for name, w in (("start", start_w), ("tuned", tuned_w)):
+                load_weights(module.fusion, w, name)
+                out = module(b["ir"], b["vi"], b["mask"], b["roi_valid"], vi_cbcr=b["vi_cbcr"], boxes=b["boxes"])
+                fused[name] = out.fused
+                (det_start if name == "start" else det_tuned).append(float(out.terms["detection"]))
+            anchor.append(float(anchor_loss(fused["tuned"], fused["start"], b["mask"], b["roi_valid"])))
+            labelled += int((b["roi_valid"] > 0.5).sum())
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    gain = mean(det_start) - mean(det_tuned)
+    return {"config": str(config_path), "start": start, "unanchored": unanchored, "batches": batches, "seed": seed,
+            "batch_size": cfg.data.batch_size, "labelled_crops": labelled, "detection_weight": cfg.loss.detection,
+            "detection_start": mean(det_start), "detection_unanchored": mean(det_tuned), "detection_gain": gain,
+            "anchor_unanchored": mean(anchor),
+            "weight": cfg.loss.detection * gain / mean(anchor) if mean(anchor) > 0 else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, required=True, help="the unanchored run's config.yaml")
+    parser.add_argument("--start", required=True, help="the model the runs start from (the anchor's reference)")
+    parser.add_argument("--unanchored", required=True, help="the unanchored fine-tune's model.pt")
+    parser.add_argument("--batches", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=123, help="batch draw (not the runs' seed 0, so not their first batches)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    result = probe(args.config, args.start, args.unanchored, args.batches, args.seed)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
