@@ -71,6 +71,9 @@ class DataConfig:
     # Box classes that make the target-aware ROI mask; () = every class (as every model before it). Boxes of
     # other classes count as background for the ROI terms (the detection term still sees every box).
     roi_classes: tuple[int, ...] = ()
+    # Box classes cut out of that mask, e.g. bicycles out of their riders' person boxes: their pixels are background
+    # for the ROI terms (and held by loss.anchor) even where a target's box covers them. () = none.
+    roi_exclude_classes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.datasets:
@@ -81,6 +84,10 @@ class DataConfig:
             raise ConfigError(f"data.batch_size must be >= 1 and data.workers >= 0, got {self.batch_size}, {self.workers}")
         if any(c < 0 for c in self.roi_classes):
             raise ConfigError(f"data.roi_classes must be class indices >= 0, got {list(self.roi_classes)}")
+        if any(c < 0 for c in self.roi_exclude_classes):
+            raise ConfigError(f"data.roi_exclude_classes must be class indices >= 0, got {list(self.roi_exclude_classes)}")
+        if set(self.roi_classes) & set(self.roi_exclude_classes):
+            raise ConfigError(f"data.roi_exclude_classes {list(self.roi_exclude_classes)} overlaps data.roi_classes {list(self.roi_classes)}")
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,9 @@ class _Decoded:
 MAX_BOXES = 48  # boxes per crop in a batch (padded with class -1); MSRS label files hold at most 14
 
 
-def decode(record: PairRecord, roi_classes: Sequence[int] = ()) -> _Decoded:
-    """The pair's images, its ROI mask (boxes of ``roi_classes`` only; () = every box) and all its boxes."""
+def decode(record: PairRecord, roi_classes: Sequence[int] = (), roi_exclude_classes: Sequence[int] = ()) -> _Decoded:
+    """The pair's images, its ROI mask (boxes of ``roi_classes`` only, () = every box, less the pixels of
+    ``roi_exclude_classes`` boxes) and all its boxes."""
     ir, vi = read_thermal(record.ir), read_visible(record.vi)
     if ir.shape[:2] != vi.shape[:2]:
         raise ConfigError(f"pair {record.stem!r}: IR {ir.shape[:2]} and visible {vi.shape[:2]} differ; training needs registered pairs")
@@ -130,6 +131,8 @@ def decode(record: PairRecord, roi_classes: Sequence[int] = ()) -> _Decoded:
     boxes = np.concatenate([np.array([[b.cls] for b in yolo], dtype=np.float64).reshape(-1, 1),
                             to_pixel_boxes(yolo, ir.shape)], axis=1)
     mask = boxes_to_mask(yolo, ir.shape, tuple(roi_classes) or None)
+    if roi_exclude_classes:
+        mask &= ~boxes_to_mask(yolo, ir.shape, tuple(roi_exclude_classes))
     return _Decoded(ir, vi, mask, True, boxes)  # the file read once for both
 
 
@@ -175,7 +178,7 @@ class PairDataset(Dataset):
         self._cache: dict[int, _Decoded] = {}
         if config.cache:  # decoded once in the parent; forked workers share the pages
             for i, record in enumerate(self.records):
-                self._cache[i] = decode(record, config.roi_classes)
+                self._cache[i] = decode(record, config.roi_classes, config.roi_exclude_classes)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -185,7 +188,7 @@ class PairDataset(Dataset):
         return [len(s) for s in self.sets]
 
     def _decoded(self, index: int) -> _Decoded:
-        return self._cache[index] if index in self._cache else decode(self.records[index], self.config.roi_classes)
+        return self._cache[index] if index in self._cache else decode(self.records[index], self.config.roi_classes, self.config.roi_exclude_classes)
 
     def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
         index, sample_seed = key
