@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusion_core.boxes import box_file, read_yolo_boxes, to_pixel_boxes
+from fusion_core.boxes import box_file, boxes_to_mask, read_yolo_boxes, to_pixel_boxes
 from fusion_core.errors import ConfigError
 from training.config import DataConfig, config_from_dict
 from training.data import PairRecord, decode
@@ -41,3 +41,32 @@ def test_roi_classes_come_from_the_config_and_bad_ones_are_refused() -> None:
     assert config_from_dict({"data": {"roi_classes": [0]}}).data.roi_classes == (0,)
     with pytest.raises(ConfigError, match="roi_classes"):
         DataConfig(roi_classes=(-1,))
+
+
+RIDER = "00233D"  # MSRS trainval, a day scene: cyclists whose person boxes cover their bicycles
+
+
+def test_excluded_classes_are_cut_out_of_the_targets_boxes(msrs_trainval) -> None:
+    """``data.roi_exclude_classes``: a bicycle under its rider's person box is background for the ROI terms."""
+    record = PairRecord(RIDER, msrs_trainval / "ir" / f"{RIDER}.png", msrs_trainval / "vi" / f"{RIDER}.png",
+                        msrs_trainval / "labels_det_ir", 0)
+    yolo = read_yolo_boxes(box_file(record.labels, record.stem))
+    people, riders_cut = decode(record, (0,)), decode(record, (0,), (1,))
+    shape = people.mask.shape
+    assert {b.cls for b in yolo} >= {0, 1}
+    bicycles = boxes_to_mask(yolo, shape, [1])  # rasterised as every ROI mask is (tested in test_boxes.py)
+    overlap = people.mask & bicycles
+    assert overlap.sum() > 1000  # the riders' boxes do cover their bicycles
+    assert not riders_cut.mask[overlap].any()
+    assert np.array_equal(riders_cut.mask, people.mask & ~bicycles)
+    assert riders_cut.mask.sum() > 0  # the people above their bicycles stay targets
+    assert np.array_equal(riders_cut.boxes, people.boxes)  # the detection term still sees every box
+
+
+def test_excluded_classes_come_from_the_config_and_may_not_be_targets() -> None:
+    cfg = config_from_dict({"data": {"roi_classes": [0], "roi_exclude_classes": [1]}}).data
+    assert (cfg.roi_classes, cfg.roi_exclude_classes) == ((0,), (1,))
+    with pytest.raises(ConfigError, match="overlaps data.roi_classes"):
+        DataConfig(roi_classes=(0, 1), roi_exclude_classes=(1,))
+    with pytest.raises(ConfigError, match="roi_exclude_classes must be class indices"):
+        DataConfig(roi_exclude_classes=(-2,))
