@@ -164,7 +164,8 @@ class RunConfig:
     ``init``: a model file (``model.pt``, a training checkpoint, or ``default`` for the shipped
     model) whose FusionNet weights the run starts from instead of a random initialisation: fine-
     tuning on one's own data. Only the weights are taken (optimizer, schedule and step start
-    fresh); the file's model config must equal ``model``. A ``--resume`` ignores it.
+    fresh); the file's model config must equal ``model``. A ``--resume`` takes its weights from the checkpoint
+    instead; ``loss.anchor``'s frozen reference is this file's model in both cases.
     """
 
     out_dir: str = "runs/train"

@@ -1,6 +1,7 @@
 """What one training step computes, per mode: the module DDP wraps and the losses it returns.
 
-``target_aware``: the fusion loss (intensity, gradient, SSIM, ROI terms) on FusionNet's output.
+``target_aware``: the fusion loss (intensity, gradient, SSIM, ROI terms) on FusionNet's output, plus
+optionally the frozen detector's loss and the anchor to a frozen reference FusionNet (``loss.anchor``).
 
 ``ssvif``: FusionNet plus the two segmentation branches (:class:`fusion_core.losses.SegHead` on the
 fused features, :class:`fusion_core.losses.SegNet` on the fused image). Two objectives share a step:

@@ -23,13 +23,13 @@ from .ssim import gaussian_window, ssim, ssim_map
 from .ssvif import classes_in_use, collapse_guard, consistency_loss
 
 __all__ = [
-    "anchor_loss",
-    "anchor_region",
     "DEFAULT_CLASSES",
     "ROI_INTENSITY_TARGETS",
     "FusionLossConfig",
     "SegHead",
     "SegNet",
+    "anchor_loss",
+    "anchor_region",
     "classes_in_use",
     "collapse_guard",
     "consistency_loss",
