@@ -90,7 +90,7 @@ def test_train_module_adds_the_weighted_anchor_and_needs_a_reference(msrs_luma: 
     plain = TrainModule(model.config, FusionLossConfig(), None)
     plain.fusion.load_state_dict(model.state_dict())
     without = plain(ir, vi, mask, torch.ones(1)).fusion_total
-    assert float(out.fusion_total - without) == pytest.approx(3.0 * float(expected), rel=1e-4)
+    assert float((out.fusion_total - without).detach()) == pytest.approx(3.0 * float(expected), rel=1e-4)
 
 
 def test_a_run_anchors_to_its_init_model_and_refuses_without_one(tmp_path: Path) -> None:
