@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -32,32 +33,37 @@ from training.data import PairDataset, make_loader  # noqa: E402
 from training.steps import TrainModule  # noqa: E402
 
 
-def weights_of(source: str) -> dict:
-    return load_checkpoint(model_path(source))["model"]
+def weights_of(source: str) -> tuple[dict, str]:
+    path = model_path(source)
+    return load_checkpoint(path)["model"], str(path)
 
 
 def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: int) -> dict:
     cfg = load_config(config_path, ["loss.anchor=0"])
+    if cfg.loss.detection <= 0:
+        raise SystemExit(f"{config_path}: loss.detection is 0; the weight is set against a detection term's gain")
     module = TrainModule(cfg.model, cfg.loss, None).eval()
-    start_w, tuned_w = weights_of(start), weights_of(unanchored)
+    models = {"start": weights_of(start), "tuned": weights_of(unanchored)}
     loader = iter(make_loader(PairDataset(cfg.data), seed))
-    det_start, det_tuned, anchor, labelled = [], [], [], 0
+    detection: dict[str, list[float]] = {"start": [], "tuned": []}
+    anchor: list[float] = []
+    labelled = 0
     with torch.no_grad():
         for _ in range(batches):
             b = next(loader)
             fused = {}
-            for name, w in (("start", start_w), ("tuned", tuned_w)):
-                load_weights(module.fusion, w, name)
+            for name, (weights, where) in models.items():
+                load_weights(module.fusion, weights, where)
                 out = module(b["ir"], b["vi"], b["mask"], b["roi_valid"], vi_cbcr=b["vi_cbcr"], boxes=b["boxes"])
                 fused[name] = out.fused
-                (det_start if name == "start" else det_tuned).append(float(out.terms["detection"]))
+                detection[name].append(float(out.terms["detection"]))
             anchor.append(float(anchor_loss(fused["tuned"], fused["start"], b["mask"], b["roi_valid"])))
             labelled += int((b["roi_valid"] > 0.5).sum())
-    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    gain = mean(det_start) - mean(det_tuned)
+    mean = statistics.fmean
+    gain = mean(detection["start"]) - mean(detection["tuned"])
     return {"config": str(config_path), "start": start, "unanchored": unanchored, "batches": batches, "seed": seed,
             "batch_size": cfg.data.batch_size, "labelled_crops": labelled, "detection_weight": cfg.loss.detection,
-            "detection_start": mean(det_start), "detection_unanchored": mean(det_tuned), "detection_gain": gain,
+            "detection_start": mean(detection["start"]), "detection_unanchored": mean(detection["tuned"]), "detection_gain": gain,
             "anchor_unanchored": mean(anchor),
             "weight": cfg.loss.detection * gain / mean(anchor) if mean(anchor) > 0 else None}
 
@@ -71,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=123, help="batch draw (not the runs' seed 0, so not their first batches)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    torch.manual_seed(0)
     result = probe(args.config, args.start, args.unanchored, args.batches, args.seed)
     text = json.dumps(result, indent=2)
     print(text)
