@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -16,9 +15,11 @@ from training import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("IVIF_SHARED_DATA", REPO.parent / "shared" / "data"))
-_spec = importlib.util.spec_from_file_location("anchor_weight_probe", REPO / "scripts" / "anchor_weight_probe.py")
-probe_script = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(probe_script)
+
+
+@pytest.fixture(scope="module")
+def probe_script(load_script):
+    return load_script("anchor_weight_probe")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     return path, start, tuned
 
 
-def test_the_weight_is_the_detection_gain_over_the_drift(run: tuple[Path, Path, Path]) -> None:
+def test_the_weight_is_the_detection_gain_over_the_drift(probe_script, run: tuple[Path, Path, Path]) -> None:
     config, start, tuned = run
     result = probe_script.probe(config, str(start), str(tuned), batches=2, seed=3)
     assert result["labelled_crops"] == 4 and result["anchor_unanchored"] > 0.01  # the two networks fuse differently
@@ -53,13 +54,13 @@ def test_the_weight_is_the_detection_gain_over_the_drift(run: tuple[Path, Path, 
     assert again == result  # the same batches and weights give the same numbers
 
 
-def test_the_same_model_twice_has_no_drift_and_no_weight(run: tuple[Path, Path, Path]) -> None:
+def test_the_same_model_twice_has_no_drift_and_no_weight(probe_script, run: tuple[Path, Path, Path]) -> None:
     config, start, _ = run
     result = probe_script.probe(config, str(start), str(start), batches=1, seed=3)
     assert result["anchor_unanchored"] == 0.0 and result["detection_gain"] == 0.0 and result["weight"] is None
 
 
-def test_a_config_without_detection_is_refused(run: tuple[Path, Path, Path], tmp_path: Path) -> None:
+def test_a_config_without_detection_is_refused(probe_script, run: tuple[Path, Path, Path], tmp_path: Path) -> None:
     config, start, tuned = run
     data = yaml.safe_load(config.read_text())
     data["loss"] = {"detection": 0.0}

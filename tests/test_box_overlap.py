@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("box_overlap", REPO / "scripts" / "box_overlap.py")
-box_overlap = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(box_overlap)
+
+@pytest.fixture(scope="module")
+def box_overlap(load_script):
+    return load_script("box_overlap")
 
 
 def _labels(folder: Path) -> Path:
@@ -24,7 +23,7 @@ def _labels(folder: Path) -> Path:
     return folder
 
 
-def test_shares_and_counts_on_known_boxes(tmp_path: Path) -> None:
+def test_shares_and_counts_on_known_boxes(box_overlap, tmp_path: Path) -> None:
     labels = _labels(tmp_path / "labels")
     result = box_overlap.overlap(labels, inner=1, outer=0, shape=(100, 100), exclude={"skip"})
     assert (result["images"], result["images_with_overlap"], result["inner_boxes"]) == (2, 1, 2)
@@ -33,7 +32,7 @@ def test_shares_and_counts_on_known_boxes(tmp_path: Path) -> None:
     assert box_overlap.overlap(labels, 1, 0, (100, 100), set())["images_with_overlap"] == 2
 
 
-def test_cli_writes_its_json_and_refuses_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_its_json_and_refuses_a_missing_folder(box_overlap, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     labels = _labels(tmp_path / "labels")
     out = tmp_path / "overlap.json"
     assert box_overlap.main(["--labels", str(labels), "--inner", "1", "--outer", "0", "--size", "100", "100",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -10,12 +9,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("selection_vs_dev", REPO / "scripts" / "selection_vs_dev.py")
-selection_vs_dev = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(selection_vs_dev)
 
 
-def test_the_committed_figures_are_read_as_the_docs_state_them() -> None:
+@pytest.fixture(scope="module")
+def selection_vs_dev(load_script):
+    return load_script("selection_vs_dev")
+
+
+def test_the_committed_figures_are_read_as_the_docs_state_them(selection_vs_dev) -> None:
     result = selection_vs_dev.compare()
     rows = {r["name"]: r for r in result["rows"]}
     # docs/evaluation.md, "Anchored detection": selection 0.3583 vs v2 0.3294; dev 0.4628 vs 0.4549
@@ -25,7 +26,7 @@ def test_the_committed_figures_are_read_as_the_docs_state_them() -> None:
     assert result["passed_rule"] == sum(r["selection_minus_v2"] >= 0.02 for r in result["rows"])
 
 
-def test_gains_are_differences_to_v2_in_each_file(tmp_path: Path) -> None:
+def test_gains_are_differences_to_v2_in_each_file(selection_vs_dev, tmp_path: Path) -> None:
     """Move one candidate's selection and dev mAP by known amounts: exactly its two gains move."""
     eval_dir = tmp_path / "eval"
     shutil.copytree(REPO / "docs" / "eval", eval_dir)
@@ -46,7 +47,7 @@ def test_gains_are_differences_to_v2_in_each_file(tmp_path: Path) -> None:
     assert after["v3roidet"] == before["v3roidet"]
 
 
-def test_pearson_is_one_for_a_line_and_minus_one_reversed() -> None:
+def test_pearson_is_one_for_a_line_and_minus_one_reversed(selection_vs_dev) -> None:
     xs = [0.01, 0.02, 0.04]
     assert selection_vs_dev.pearson(xs, [2 * x + 1 for x in xs]) == pytest.approx(1.0)
     assert selection_vs_dev.pearson(xs, [-x for x in xs]) == pytest.approx(-1.0)
