@@ -51,24 +51,17 @@ def dev_gain(path: Path, name: str) -> float:
     return maps[f"{name} (candidate)"] - maps["v2"]
 
 
-def pearson(xs: list[float], ys: list[float]) -> float:
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
-    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
-    return sxy / (sxx * syy) ** 0.5
-
-
 def compare(eval_dir: Path = EVAL) -> dict:
     rows = [{"name": name, "selection_minus_v2": selection_gain(eval_dir / sel, folder),
              "dev_minus_v2": dev_gain(eval_dir / dev, name)} for name, sel, folder, dev in CANDIDATES]
     xs, ys = [r["selection_minus_v2"] for r in rows], [r["dev_minus_v2"] for r in rows]
     passed = [r for r in rows if r["selection_minus_v2"] >= 0.02]
-    return {"rows": rows, "candidates": len(rows), "pearson_r": pearson(xs, ys),
+    return {"rows": rows, "candidates": len(rows), "pearson_r": statistics.correlation(xs, ys),
             "passed_rule": len(passed),
             "passed_mean_selection": statistics.fmean(r["selection_minus_v2"] for r in passed),
             "passed_mean_dev": statistics.fmean(r["dev_minus_v2"] for r in passed),
             "passed_max_dev": max(r["dev_minus_v2"] for r in passed),
-            "passed_pearson_r": pearson([r["selection_minus_v2"] for r in passed], [r["dev_minus_v2"] for r in passed])}
+            "passed_pearson_r": statistics.correlation([r["selection_minus_v2"] for r in passed], [r["dev_minus_v2"] for r in passed])}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,10 @@ def test_gains_are_differences_to_v2_in_each_file(selection_vs_dev, tmp_path: Pa
     assert after["v3roidet"] == before["v3roidet"]
 
 
-def test_pearson_is_one_for_a_line_and_minus_one_reversed(selection_vs_dev) -> None:
-    xs = [0.01, 0.02, 0.04]
-    assert selection_vs_dev.pearson(xs, [2 * x + 1 for x in xs]) == pytest.approx(1.0)
-    assert selection_vs_dev.pearson(xs, [-x for x in xs]) == pytest.approx(-1.0)
+def test_the_correlation_among_passed_candidates_uses_only_those(selection_vs_dev) -> None:
+    result = selection_vs_dev.compare()
+    passed = [r for r in result["rows"] if r["selection_minus_v2"] >= 0.02]
+    assert 0 < len(passed) < len(result["rows"])
+    assert result["passed_pearson_r"] == pytest.approx(statistics.correlation(
+        [r["selection_minus_v2"] for r in passed], [r["dev_minus_v2"] for r in passed]))
+    assert result["passed_pearson_r"] != pytest.approx(result["pearson_r"], abs=0.05)
