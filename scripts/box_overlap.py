@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fusion_core.boxes import boxes_to_mask, read_yolo_boxes, to_pixel_boxes  # noqa: E402
+from fusion_core.boxes import boxes_to_mask, read_yolo_boxes  # noqa: E402
 
 
 def overlap(labels: Path, inner: int, outer: int, shape: tuple[int, int], exclude: set[str]) -> dict:
@@ -36,9 +35,9 @@ def overlap(labels: Path, inner: int, outer: int, shape: tuple[int, int], exclud
         boxes = read_yolo_boxes(path)
         covered = boxes_to_mask(boxes, shape, [outer])
         hit = False
-        for x0, y0, x1, y1 in to_pixel_boxes([b for b in boxes if b.cls == inner], shape):
-            part = covered[max(math.floor(y0), 0):math.ceil(y1), max(math.floor(x0), 0):math.ceil(x1)]
-            share = float(part.mean()) if part.size else 0.0
+        for box in (b for b in boxes if b.cls == inner):
+            pixels = boxes_to_mask([box], shape)
+            share = float(covered[pixels].mean()) if pixels.any() else 0.0
             shares.append(share)
             hit = hit or share > 0
         images_with_overlap += hit
