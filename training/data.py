@@ -178,7 +178,7 @@ class PairDataset(Dataset):
         self._cache: dict[int, _Decoded] = {}
         if config.cache:  # decoded once in the parent; forked workers share the pages
             for i, record in enumerate(self.records):
-                self._cache[i] = decode(record, config.roi_classes, config.roi_exclude_classes)
+                self._cache[i] = self._decode_record(record)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -187,8 +187,12 @@ class PairDataset(Dataset):
     def set_sizes(self) -> list[int]:
         return [len(s) for s in self.sets]
 
+    def _decode_record(self, record: PairRecord) -> _Decoded:
+        """One pair decoded with this config's ROI classes (the cache and uncached reads share it)."""
+        return decode(record, self.config.roi_classes, self.config.roi_exclude_classes)
+
     def _decoded(self, index: int) -> _Decoded:
-        return self._cache[index] if index in self._cache else decode(self.records[index], self.config.roi_classes, self.config.roi_exclude_classes)
+        return self._cache[index] if index in self._cache else self._decode_record(self.records[index])
 
     def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
         index, sample_seed = key
