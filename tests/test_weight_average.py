@@ -9,7 +9,7 @@ import torch
 from fusion_core.checkpoint import load_checkpoint, model_from_payload, save_checkpoint
 from fusion_core.errors import InputError
 from fusion_core.model import FusionNet, FusionNetConfig
-from training.weight_average import average_models, normalised_weights
+from training.weight_average import average_models, extrapolate_models, normalised_weights
 
 
 def random_model(seed: int, **config) -> FusionNet:
@@ -85,3 +85,44 @@ def test_default_names_the_shipped_model(tmp_path, load_script) -> None:
     shipped = load_model().state_dict()
     assert all(torch.allclose(v, shipped[k], atol=1e-7) for k, v in load_checkpoint(out)["model"].items())
     assert [m["path"] for m in load_checkpoint(out)["meta"]["weight_average"]["members"]] == [str(DEFAULT_MODEL_PATH)] * 2
+
+
+def test_extrapolation_goes_further_along_the_fine_tune(msrs_luma) -> None:
+    """start + 2 (tuned - start), tensor by tensor; scale 1 gives the fine-tune's own pixels on a real MSRS pair,
+    and scale 2 moves the fused image further from the start's than the fine-tune did."""
+    ir, vi = msrs_luma
+    start, tuned = random_model(0), random_model(1)
+    far = extrapolate_models(start, tuned, 2.0)
+    for name, value in far.state_dict().items():
+        expected = 2.0 * tuned.state_dict()[name] - start.state_dict()[name]
+        assert torch.allclose(value, expected, atol=1e-6), name
+    with torch.no_grad():
+        out_start, out_tuned = start(ir, vi).fused, tuned(ir, vi).fused
+        out_one, out_far = extrapolate_models(start, tuned, 1.0)(ir, vi).fused, far(ir, vi).fused
+    assert torch.equal(out_one, out_tuned)
+    assert (out_far - out_start).abs().mean() > (out_tuned - out_start).abs().mean()
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, 4.5])
+def test_extrapolation_scale_out_of_range_is_refused(scale) -> None:
+    with pytest.raises(InputError, match="scale must be in"):
+        extrapolate_models(random_model(0), random_model(1), scale)
+    with pytest.raises(InputError, match="different model config"):
+        extrapolate_models(random_model(0), random_model(1, sum_mix=0.1), 1.5)
+
+
+def test_the_extrapolation_script_records_start_tuned_and_scale(tmp_path, load_script) -> None:
+    script = load_script("extrapolate_weights")
+    a = save_checkpoint(tmp_path / "a.pt", random_model(0))
+    b = save_checkpoint(tmp_path / "b.pt", random_model(1))
+    out = tmp_path / "far.pt"
+    assert script.main(["--start", str(a), "--tuned", str(b), "--scale", "1.5", "--out", str(out)]) == 0
+    payload = load_checkpoint(out)
+    for name, value in payload["model"].items():
+        expected = -0.5 * load_checkpoint(a)["model"][name] + 1.5 * load_checkpoint(b)["model"][name]
+        assert torch.allclose(value, expected, atol=1e-6), name
+    assert payload["meta"]["extrapolation"] == {
+        "start": str(a), "tuned": str(b), "scale": 1.5, "by": "scripts/extrapolate_weights.py"
+    }
+    assert script.main(["--start", str(a), "--tuned", str(b), "--scale", "-1", "--out", str(tmp_path / "bad.pt")]) == 2
+    assert not (tmp_path / "bad.pt").exists()
