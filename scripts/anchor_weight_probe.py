@@ -12,6 +12,11 @@ owes nothing to the pairs the candidate is judged on.
 
     python scripts/anchor_weight_probe.py --config runs/v3wide/config.yaml --start runs/v2w24.pt \\
         --unanchored runs/v3wide/model.pt --batches 24 --json docs/eval/anchor_weight_probe.json
+
+``loss.detection_anchor`` (the detector's confidences for the held classes, ``--hold 1 2``) is weighed by the same
+rule against the fine-tune given as ``--unanchored`` (which may itself carry a pixel anchor):
+
+    detection_anchor_weight = (detection(start) − detection(tuned)) / detection_anchor(tuned vs start)
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fusion_core.checkpoint import load_checkpoint, load_weights, model_path  # noqa: E402
-from fusion_core.losses import anchor_loss  # noqa: E402
+from fusion_core.losses import anchor_loss, detection_anchor_loss  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.data import PairDataset, make_loader  # noqa: E402
 from training.steps import TrainModule  # noqa: E402
@@ -38,8 +43,8 @@ def weights_of(source: str) -> tuple[dict, str]:
     return load_checkpoint(path)["model"], str(path)
 
 
-def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: int) -> dict:
-    cfg = load_config(config_path, ["loss.anchor=0"])
+def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: int, hold: tuple[int, ...] = ()) -> dict:
+    cfg = load_config(config_path, ["loss.anchor=0", "loss.detection_anchor=0"])
     if cfg.loss.detection <= 0:
         raise SystemExit(f"{config_path}: loss.detection is 0; the weight is set against a detection term's gain")
     module = TrainModule(cfg.model, cfg.loss, None).eval()
@@ -47,6 +52,7 @@ def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: in
     loader = iter(make_loader(PairDataset(cfg.data), seed))
     detection: dict[str, list[float]] = {"start": [], "tuned": []}
     anchor: list[float] = []
+    held: list[float] = []
     labelled = 0
     with torch.no_grad():
         for _ in range(batches):
@@ -58,6 +64,11 @@ def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: in
                 fused[name] = out.fused
                 detection[name].append(float(out.terms["detection"]))
             anchor.append(float(anchor_loss(fused["tuned"], fused["start"], b["mask"], b["roi_valid"])))
+            if hold:
+                keep = module.detection_crops(b["roi_valid"], b["vi"])
+                if bool(keep.any()):
+                    views = [module.detector_view(fused[name][keep], b["vi_cbcr"][keep]) for name in ("tuned", "start")]
+                    held.append(float(detection_anchor_loss(*views, hold)))
             labelled += int((b["roi_valid"] > 0.5).sum())
     mean = statistics.fmean
     gain = mean(detection["start"]) - mean(detection["tuned"])
@@ -65,7 +76,14 @@ def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: in
             "batch_size": cfg.data.batch_size, "labelled_crops": labelled, "detection_weight": cfg.loss.detection,
             "detection_start": mean(detection["start"]), "detection_unanchored": mean(detection["tuned"]), "detection_gain": gain,
             "anchor_unanchored": mean(anchor),
-            "weight": cfg.loss.detection * gain / mean(anchor) if mean(anchor) > 0 else None}
+            "weight": cfg.loss.detection * gain / mean(anchor) if mean(anchor) > 0 else None,
+            **(_held_weight(cfg.loss.detection * gain, held, hold) if hold else {})}
+
+
+def _held_weight(gain: float, held: list[float], hold: tuple[int, ...]) -> dict:
+    drift = statistics.fmean(held) if held else 0.0
+    return {"held_classes": list(hold), "detection_anchor_tuned": drift,
+            "detection_anchor_weight": gain / drift if drift > 0 else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,9 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unanchored", required=True, help="the unanchored fine-tune's model.pt")
     parser.add_argument("--batches", type=int, default=24)
     parser.add_argument("--seed", type=int, default=123, help="batch draw (not the runs' seed 0, so not their first batches)")
+    parser.add_argument("--hold", type=int, nargs="+", default=(), help="also weigh loss.detection_anchor for these classes")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    result = probe(args.config, args.start, args.unanchored, args.batches, args.seed)
+    result = probe(args.config, args.start, args.unanchored, args.batches, args.seed, tuple(args.hold))
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

@@ -205,6 +205,8 @@ class TrainConfig:
             raise ConfigError(f"ssvif.stage1_steps ({self.ssvif.stage1_steps}) must be < optim.steps ({self.optim.steps})")
         if self.loss.anchor > 0 and not self.run.init:
             raise ConfigError("loss.anchor > 0 needs run.init: the anchor keeps the fusion near that model's output")
+        if self.loss.detection_anchor > 0 and not self.run.init:
+            raise ConfigError("loss.detection_anchor > 0 needs run.init: it holds the detector's view of that model's fusion")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), the form written to YAML and checkpoints."""

@@ -1,7 +1,8 @@
 """What one training step computes, per mode: the module DDP wraps and the losses it returns.
 
 ``target_aware``: the fusion loss (intensity, gradient, SSIM, ROI terms) on FusionNet's output, plus
-optionally the frozen detector's loss and the anchor to a frozen reference FusionNet (``loss.anchor``).
+optionally the frozen detector's loss and the anchors to a frozen reference FusionNet (``loss.anchor`` on its
+pixels, ``loss.detection_anchor`` on the detector's view of the held classes).
 
 ``ssvif``: FusionNet plus the two segmentation branches (:class:`fusion_core.losses.SegHead` on the
 fused features, :class:`fusion_core.losses.SegNet` on the fused image). Two objectives share a step:
@@ -33,7 +34,8 @@ from torch import nn
 
 from fusion_core.colour import ycbcr_to_rgb
 from fusion_core.errors import ConfigError
-from fusion_core.losses import FusionLossConfig, SegHead, SegNet, anchor_loss, classes_in_use, collapse_guard, consistency_loss, fusion_loss
+from fusion_core.losses import (FusionLossConfig, SegHead, SegNet, anchor_loss, classes_in_use, collapse_guard, consistency_loss,
+                                detection_anchor_loss, fusion_loss)
 from fusion_core.losses.detection import DetectionLossConfig, detection_loss
 from fusion_core.model import FusionNet, FusionNetConfig
 
@@ -74,32 +76,59 @@ class TrainModule(nn.Module):
         self.reference = reference
 
     def detection_terms(self, fused: torch.Tensor, vi_cbcr: torch.Tensor, boxes: torch.Tensor,
-                        roi_valid: torch.Tensor, vi: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """The frozen detector's loss on the labelled samples' fused colour images (visible chroma).
+                        roi_valid: torch.Tensor, vi: torch.Tensor | None = None,
+                        reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The frozen detector's loss on the labelled samples' fused colour images (visible chroma), and with
+        ``loss.detection_anchor`` the held classes' confidences against the detector on ``reference`` (the
+        frozen run.init model's fusion of the same crops, :mod:`fusion_core.losses.detection_anchor`).
 
         Unlabelled samples are left out entirely: their objects are real but unannotated, so the
         "nothing here" term would teach the fusion to hide them. With ``loss.detection_max_visible`` < 1,
         so are the crops whose visible luminance ``vi`` is brighter on average.
         """
-        keep = roi_valid > 0.5
-        if vi is not None and self.loss_config.detection_max_visible < 1.0:
-            keep = keep & (vi.mean(dim=(1, 2, 3)) <= self.loss_config.detection_max_visible)
+        keep = self.detection_crops(roi_valid, vi)
+        held = self.loss_config.detection_anchor > 0
         if not bool(keep.any()):
-            return {"detection": fused.new_zeros(())}
-        scale = self.loss_config.detection_scale
+            zero = fused.new_zeros(())
+            return {"detection": zero, "detection_anchor": zero} if held else {"detection": zero}
         h, w = fused.shape[-2:]
-        ch, cw = (max(32, int(round(n * scale / 32)) * 32) for n in (h, w))
-        ycc = torch.cat((fused[keep], vi_cbcr[keep]), dim=1).permute(0, 2, 3, 1)
-        bgr = ycbcr_to_rgb(ycc).permute(0, 3, 1, 2).flip(1) * 255.0  # the detector's BGR 0-255 input
-        canvas = F.interpolate(bgr, size=(ch, cw), mode="bilinear", align_corners=False)
+        ch, cw = self.detector_canvas_size(h, w)
+        raw = self.detector_view(fused[keep], vi_cbcr[keep])
         scaled = boxes[keep].clone()  # padding rows are scaled too; their class −1 keeps them out of the loss
         scaled[..., 1:5] *= scaled.new_tensor([cw / w, ch / h, cw / w, ch / h])
-        terms = detection_loss(self.detector(canvas), scaled, ch, cw,
+        terms = detection_loss(raw, scaled, ch, cw,
                                DetectionLossConfig(negatives=self.loss_config.detection_negatives,
                                                    class_balanced=self.loss_config.detection_class_balanced,
                                                    classes=self.loss_config.detection_classes))
-        return {"detection": terms["total"], "det_obj": terms["obj"].detach(), "det_cls": terms["cls"].detach(),
-                "det_iou": terms["iou"].detach()}
+        out = {"detection": terms["total"], "det_obj": terms["obj"].detach(), "det_cls": terms["cls"].detach(),
+               "det_iou": terms["iou"].detach()}
+        if held:
+            if reference is None:
+                raise ConfigError("loss.detection_anchor > 0 needs the reference model's fusion (TrainModule.set_reference)")
+            with torch.no_grad():
+                raw_reference = self.detector_view(reference[keep], vi_cbcr[keep])
+            out["detection_anchor"] = detection_anchor_loss(raw, raw_reference, self.loss_config.detection_anchor_classes)
+        return out
+
+    def detection_crops(self, roi_valid: torch.Tensor, vi: torch.Tensor | None = None) -> torch.Tensor:
+        """(B,) bool: the crops the detection terms use (labelled, and dark enough by ``loss.detection_max_visible``)."""
+        keep = roi_valid > 0.5
+        if vi is not None and self.loss_config.detection_max_visible < 1.0:
+            keep = keep & (vi.mean(dim=(1, 2, 3)) <= self.loss_config.detection_max_visible)
+        return keep
+
+    def detector_canvas_size(self, height: int, width: int) -> tuple[int, int]:
+        """The detector's canvas (h, w) for a crop: ``loss.detection_scale`` of it, in multiples of 32."""
+        scale = self.loss_config.detection_scale
+        ch, cw = (max(32, int(round(n * scale / 32)) * 32) for n in (height, width))
+        return ch, cw
+
+    def detector_view(self, fused: torch.Tensor, vi_cbcr: torch.Tensor) -> torch.Tensor:
+        """The frozen detector's head output (B, A, 5 + C) on fused Y with the visible chroma (BGR 0-255)."""
+        ycc = torch.cat((fused, vi_cbcr), dim=1).permute(0, 2, 3, 1)
+        bgr = ycbcr_to_rgb(ycc).permute(0, 3, 1, 2).flip(1) * 255.0  # the detector's BGR 0-255 input
+        canvas = F.interpolate(bgr, size=self.detector_canvas_size(*fused.shape[-2:]), mode="bilinear", align_corners=False)
+        return self.detector(canvas)
 
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, mask: torch.Tensor, roi_valid: torch.Tensor,
                 stage: int = 1, vi_cbcr: torch.Tensor | None = None, boxes: torch.Tensor | None = None) -> StepOutput:
@@ -107,16 +136,21 @@ class TrainModule(nn.Module):
         with torch.autocast(device_type=ir.device.type, enabled=False):  # losses in float32 even under AMP
             fused = out.fused.float()
             total, terms = fusion_loss(fused, ir, vi, mask, self.loss_config, roi_valid)
-            if self.loss_config.anchor > 0:
+            reference = None
+            if self.loss_config.anchor > 0 or self.loss_config.detection_anchor > 0:
                 if self.reference is None:
-                    raise ConfigError("loss.anchor > 0 needs a reference model (TrainModule.set_reference; the trainer uses run.init)")
+                    raise ConfigError("loss.anchor or loss.detection_anchor > 0 needs a reference model "
+                                      "(TrainModule.set_reference; the trainer uses run.init)")
                 with torch.no_grad():
                     reference = self.reference(ir, vi).fused.float()
+            if self.loss_config.anchor > 0:
                 terms["anchor"] = anchor_loss(fused, reference, mask, roi_valid)
                 total = total + self.loss_config.anchor * terms["anchor"]
             if self.loss_config.detection > 0 and vi_cbcr is not None and boxes is not None:
-                terms.update(self.detection_terms(fused, vi_cbcr.float(), boxes, roi_valid, vi))
+                terms.update(self.detection_terms(fused, vi_cbcr.float(), boxes, roi_valid, vi, reference))
                 total = total + self.loss_config.detection * terms["detection"]
+                if "detection_anchor" in terms:
+                    total = total + self.loss_config.detection_anchor * terms["detection_anchor"]
             if self.ssvif is None:
                 return StepOutput(total, terms, fused, out.alpha, None)
             feats = self.fusion.features(ir, vi)[2].float()  # (B, 2C, h, w)

@@ -114,7 +114,7 @@ class _Run:
             self._restore(Path(resume))
         elif cfg.run.init:
             self._initialise(cfg.run.init)
-        if cfg.loss.anchor > 0:
+        if cfg.loss.anchor > 0 or cfg.loss.detection_anchor > 0:
             self._set_anchor_reference()
         self.start_step = self.step
         self.dataset = PairDataset(cfg.data)
@@ -138,7 +138,8 @@ class _Run:
             log.info("starting FusionNet from %s", self.init["path"])
 
     def _set_anchor_reference(self) -> None:
-        """loss.anchor holds the fusion near the model the run started from (run.init), also after a resume."""
+        """loss.anchor and loss.detection_anchor hold the fusion near the model the run started from (run.init),
+        also after a resume."""
         source = self.cfg.run.init  # TrainConfig refuses loss.anchor without it
         payload = load_checkpoint(model_path(source))
         reference = FusionNet(self.cfg.model)

@@ -4,6 +4,7 @@ Inputs: fused Y, IR, visible Y as (B, 1, H, W) float in [0, 1]; ROI masks (B, 1,
 """
 
 from .anchor import anchor_loss, anchor_region
+from .detection_anchor import detection_anchor_loss, held_scores
 from .fusion import (
     ROI_INTENSITY_TARGETS,
     FusionLossConfig,
@@ -33,10 +34,12 @@ __all__ = [
     "classes_in_use",
     "collapse_guard",
     "consistency_loss",
+    "detection_anchor_loss",
     "fusion_loss",
     "gaussian_window",
     "gradient_loss",
     "gradient_magnitude",
+    "held_scores",
     "intensity_loss",
     "masked_mean",
     "roi_losses",

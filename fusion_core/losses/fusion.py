@@ -68,12 +68,21 @@ class FusionLossConfig:
     # Anchor (training only, :mod:`fusion_core.losses.anchor`): weight of L1 to the frozen run.init model's fusion
     # outside the ROI mask, so a fine-tune changes the targets it is aimed at and little else; 0 = off.
     anchor: float = 0.0
+    # Detection anchor (training only, :mod:`fusion_core.losses.detection_anchor`): weight of L1 between the frozen
+    # detector's confidences for the held classes on the fine-tuned and on the run.init model's fusion; 0 = off.
+    detection_anchor: float = 0.0
+    detection_anchor_classes: tuple[int, ...] = ()  # classes whose detector confidences are held; () = all
 
     def __post_init__(self) -> None:
         if self.roi_intensity_target not in ROI_INTENSITY_TARGETS:
             raise ConfigError(f"loss.roi_intensity_target {self.roi_intensity_target!r} is not one of {', '.join(ROI_INTENSITY_TARGETS)}")
         if any(c < 0 for c in self.detection_classes):
             raise ConfigError(f"loss.detection_classes must be class indices >= 0, got {list(self.detection_classes)}")
+        if any(c < 0 for c in self.detection_anchor_classes):
+            raise ConfigError(f"loss.detection_anchor_classes must be class indices >= 0, got {list(self.detection_anchor_classes)}")
+        if self.detection_anchor > 0 and self.detection <= 0:
+            raise ConfigError("loss.detection_anchor > 0 needs loss.detection > 0: it holds the classes a detection "
+                              "fine-tune is not aimed at, and without one there is nothing to hold them against")
         if not 0.0 < self.detection_max_visible <= 1.0:
             raise ConfigError(f"loss.detection_max_visible must lie in (0, 1], got {self.detection_max_visible}")
         if not 0.0 < self.detection_scale <= 4.0:

@@ -1,0 +1,44 @@
+"""Detection anchor: keep what the frozen detector sees of the classes a fine-tune is not aimed at.
+
+Every detection fine-tune so far gained people and lost bicycles and cars on the dev split (docs/evaluation.md,
+"Anchored detection": v3anchorroidet person AP 0.454 → 0.521, bicycle 0.285 → 0.248, car 0.626 → 0.620). The pixel
+anchor (:mod:`.anchor`) holds the pixels outside the people's boxes, but the detector's view of a bicycle also
+depends on the rider above it and on the context its receptive field spans, and those pixels are free. This term
+holds the detector's *output* instead: for the held classes, the per-cell confidence the detector ranks by,
+``s = objectness × class probability``, on the fine-tuned fusion against the same detector on the frozen
+reference's fusion (the run.init model, the pixel anchor's reference):
+
+    detection_anchor = mean over images of  Σ over cells and held classes  |s − s_reference|
+
+A sum over cells, so an image with one bicycle weighs as much as its bicycle's cells (a mean over the ~10³ mostly
+empty cells would drown it); L1, so a confident object that fades costs what it lost. The weight comes from
+training batches (``scripts/anchor_weight_probe.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def held_scores(raw: torch.Tensor, classes: Sequence[int]) -> torch.Tensor:
+    """(B, A, K) confidences ``objectness × p_class`` of the held ``classes`` (all classes when empty) from a
+    YOLOX head output ``raw`` (B, A, 5 + C), sigmoids already applied (the ONNX export's convention)."""
+    num_classes = raw.shape[-1] - 5
+    if any(c < 0 or c >= num_classes for c in classes):
+        raise ValueError(f"held classes {list(classes)} outside the detector's {num_classes} classes")
+    probs = raw[..., 5:] if not classes else raw[..., [5 + c for c in classes]]
+    return raw[..., 4:5] * probs
+
+
+def detection_anchor_loss(raw: torch.Tensor, raw_reference: torch.Tensor, classes: Sequence[int] = ()) -> torch.Tensor:
+    """Mean over images of Σ |s − s_reference| over cells and held classes (:func:`held_scores`).
+
+    ``raw``: the detector on the fine-tuned fusion, (B, A, 5 + C); ``raw_reference``: the same detector on the
+    reference's fusion of the same images (no gradient is taken through it).
+    """
+    if raw.shape != raw_reference.shape:
+        raise ValueError(f"detection_anchor_loss: head outputs {tuple(raw.shape)} and {tuple(raw_reference.shape)} differ")
+    diff = held_scores(raw, classes) - held_scores(raw_reference.detach(), classes)
+    return diff.abs().sum(dim=(1, 2)).mean()
