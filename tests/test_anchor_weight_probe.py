@@ -68,3 +68,17 @@ def test_a_config_without_detection_is_refused(probe_script, run: tuple[Path, Pa
     plain.write_text(yaml.safe_dump(data))
     with pytest.raises(SystemExit, match="loss.detection is 0"):
         probe_script.probe(plain, str(start), str(tuned), batches=1, seed=3)
+
+
+def test_hold_weighs_the_detection_anchor_by_the_same_rule(probe_script, run: tuple[Path, Path, Path]) -> None:
+    """``--hold``: the held classes' confidence drift between the two networks' fusions of the same labelled crops,
+    and the weight at which it costs what the detection term gained; the pixel anchor's numbers are unchanged."""
+    config, start, tuned = run
+    plain = probe_script.probe(config, str(start), str(tuned), batches=2, seed=3)
+    held = probe_script.probe(config, str(start), str(tuned), batches=2, seed=3, hold=(1, 2))
+    assert {k: held[k] for k in plain} == plain
+    assert held["held_classes"] == [1, 2] and held["detection_anchor_tuned"] > 0
+    assert held["detection_anchor_weight"] == pytest.approx(
+        2.0 * held["detection_gain"] / held["detection_anchor_tuned"], rel=1e-12)
+    same = probe_script.probe(config, str(start), str(start), batches=1, seed=3, hold=(1, 2))
+    assert same["detection_anchor_tuned"] == 0.0 and same["detection_anchor_weight"] is None
