@@ -17,6 +17,8 @@ owes nothing to the pairs the candidate is judged on.
 rule against the fine-tune given as ``--unanchored`` (which may itself carry a pixel anchor):
 
     detection_anchor_weight = (detection(start) − detection(tuned)) / detection_anchor(tuned vs start)
+
+(``--free-boxes``: the term as ``loss.detection_anchor_free_boxes`` computes it, the other classes' cells left out.)
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fusion_core.checkpoint import load_checkpoint, load_weights, model_path  # noqa: E402
-from fusion_core.losses import anchor_loss, detection_anchor_loss  # noqa: E402
+from fusion_core.losses import anchor_loss, detection_anchor_loss, free_cells  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.data import PairDataset, make_loader  # noqa: E402
 from training.steps import TrainModule  # noqa: E402
@@ -43,7 +45,8 @@ def weights_of(source: str) -> tuple[dict, str]:
     return load_checkpoint(path)["model"], str(path)
 
 
-def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: int, hold: tuple[int, ...] = ()) -> dict:
+def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: int, hold: tuple[int, ...] = (),
+          free_boxes: bool = False) -> dict:
     cfg = load_config(config_path, ["loss.anchor=0", "loss.detection_anchor=0"])
     if cfg.loss.detection <= 0:
         raise SystemExit(f"{config_path}: loss.detection is 0; the weight is set against a detection term's gain")
@@ -68,7 +71,11 @@ def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: in
                 keep = module.detection_crops(b["roi_valid"], b["vi"])
                 if bool(keep.any()):
                     views = [module.detector_view(fused[name][keep], b["vi_cbcr"][keep]) for name in ("tuned", "start")]
-                    held.append(float(detection_anchor_loss(*views, hold)))
+                    free = None
+                    if free_boxes:
+                        size = b["ir"].shape[-2:]
+                        free = free_cells(module.canvas_boxes(b["boxes"][keep], *size), *module.detector_canvas_size(*size), hold)
+                    held.append(float(detection_anchor_loss(*views, hold, free)))
             labelled += int((b["roi_valid"] > 0.5).sum())
     mean = statistics.fmean
     gain = mean(detection["start"]) - mean(detection["tuned"])
@@ -77,12 +84,12 @@ def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: in
             "detection_start": mean(detection["start"]), "detection_unanchored": mean(detection["tuned"]), "detection_gain": gain,
             "anchor_unanchored": mean(anchor),
             "weight": cfg.loss.detection * gain / mean(anchor) if mean(anchor) > 0 else None,
-            **(_held_weight(cfg.loss.detection * gain, held, hold) if hold else {})}
+            **(_held_weight(cfg.loss.detection * gain, held, hold, free_boxes) if hold else {})}
 
 
-def _held_weight(gain: float, held: list[float], hold: tuple[int, ...]) -> dict:
+def _held_weight(gain: float, held: list[float], hold: tuple[int, ...], free_boxes: bool) -> dict:
     drift = statistics.fmean(held) if held else 0.0
-    return {"held_classes": list(hold), "detection_anchor_tuned": drift,
+    return {"held_classes": list(hold), "free_boxes": free_boxes, "detection_anchor_tuned": drift,
             "detection_anchor_weight": gain / drift if drift > 0 else None}
 
 
@@ -94,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=24)
     parser.add_argument("--seed", type=int, default=123, help="batch draw (not the runs' seed 0, so not their first batches)")
     parser.add_argument("--hold", type=int, nargs="+", default=(), help="also weigh loss.detection_anchor for these classes")
+    parser.add_argument("--free-boxes", action="store_true", help="with --hold: as loss.detection_anchor_free_boxes")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    result = probe(args.config, args.start, args.unanchored, args.batches, args.seed, tuple(args.hold))
+    result = probe(args.config, args.start, args.unanchored, args.batches, args.seed, tuple(args.hold), args.free_boxes)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

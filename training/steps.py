@@ -35,7 +35,7 @@ from torch import nn
 from fusion_core.colour import ycbcr_to_rgb
 from fusion_core.errors import ConfigError
 from fusion_core.losses import (FusionLossConfig, SegHead, SegNet, anchor_loss, classes_in_use, collapse_guard, consistency_loss,
-                                detection_anchor_loss, fusion_loss)
+                                detection_anchor_loss, free_cells, fusion_loss)
 from fusion_core.losses.detection import DetectionLossConfig, detection_loss
 from fusion_core.model import FusionNet, FusionNetConfig
 
@@ -91,11 +91,9 @@ class TrainModule(nn.Module):
         if not bool(keep.any()):
             zero = fused.new_zeros(())
             return {"detection": zero, "detection_anchor": zero} if held else {"detection": zero}
-        h, w = fused.shape[-2:]
-        ch, cw = self.detector_canvas_size(h, w)
+        ch, cw = self.detector_canvas_size(*fused.shape[-2:])
         raw = self.detector_view(fused[keep], vi_cbcr[keep])
-        scaled = boxes[keep].clone()  # padding rows are scaled too; their class −1 keeps them out of the loss
-        scaled[..., 1:5] *= scaled.new_tensor([cw / w, ch / h, cw / w, ch / h])
+        scaled = self.canvas_boxes(boxes[keep], *fused.shape[-2:])
         terms = detection_loss(raw, scaled, ch, cw,
                                DetectionLossConfig(negatives=self.loss_config.detection_negatives,
                                                    class_balanced=self.loss_config.detection_class_balanced,
@@ -107,7 +105,9 @@ class TrainModule(nn.Module):
                 raise ConfigError("loss.detection_anchor > 0 needs the reference model's fusion (TrainModule.set_reference)")
             with torch.no_grad():
                 raw_reference = self.detector_view(reference[keep], vi_cbcr[keep])
-            out["detection_anchor"] = detection_anchor_loss(raw, raw_reference, self.loss_config.detection_anchor_classes)
+            held_classes = self.loss_config.detection_anchor_classes
+            free = free_cells(scaled, ch, cw, held_classes) if self.loss_config.detection_anchor_free_boxes else None
+            out["detection_anchor"] = detection_anchor_loss(raw, raw_reference, held_classes, free)
         return out
 
     def detection_crops(self, roi_valid: torch.Tensor, vi: torch.Tensor | None = None) -> torch.Tensor:
@@ -122,6 +122,14 @@ class TrainModule(nn.Module):
         scale = self.loss_config.detection_scale
         ch, cw = (max(32, int(round(n * scale / 32)) * 32) for n in (height, width))
         return ch, cw
+
+    def canvas_boxes(self, boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """(B, N, 5) crop boxes scaled onto the detector's canvas; padding rows are scaled too, and their class −1
+        keeps them out of every loss."""
+        ch, cw = self.detector_canvas_size(height, width)
+        scaled = boxes.clone()
+        scaled[..., 1:5] *= scaled.new_tensor([cw / width, ch / height, cw / width, ch / height])
+        return scaled
 
     def detector_view(self, fused: torch.Tensor, vi_cbcr: torch.Tensor) -> torch.Tensor:
         """The frozen detector's head output (B, A, 5 + C) on fused Y with the visible chroma (BGR 0-255)."""

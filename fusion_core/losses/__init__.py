@@ -4,7 +4,7 @@ Inputs: fused Y, IR, visible Y as (B, 1, H, W) float in [0, 1]; ROI masks (B, 1,
 """
 
 from .anchor import anchor_loss, anchor_region
-from .detection_anchor import detection_anchor_loss, held_scores
+from .detection_anchor import detection_anchor_loss, free_cells, held_scores
 from .fusion import (
     ROI_INTENSITY_TARGETS,
     FusionLossConfig,
@@ -35,6 +35,7 @@ __all__ = [
     "collapse_guard",
     "consistency_loss",
     "detection_anchor_loss",
+    "free_cells",
     "fusion_loss",
     "gaussian_window",
     "gradient_loss",

@@ -13,6 +13,11 @@ reference's fusion (the run.init model, the pixel anchor's reference):
 A sum over cells, so an image with one bicycle weighs as much as its bicycle's cells (a mean over the ~10³ mostly
 empty cells would drown it); L1, so a confident object that fades costs what it lost. The weight comes from
 training batches (``scripts/anchor_weight_probe.py``).
+
+Held everywhere, the term also holds the people: their own cells carry small bicycle and car probabilities, and
+two runs that held them so lost most of the people's gain (docs/evaluation.md). :func:`free_cells` leaves out the
+cells whose centre lies in a box of a class that is not held (a person) and in no box of a held class (the rider's
+bicycle stays held), so the fine-tune may change what the detector says where the people are.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+
+from ..detection.decode import grid_and_strides
 
 
 def held_scores(raw: torch.Tensor, classes: Sequence[int]) -> torch.Tensor:
@@ -32,13 +39,35 @@ def held_scores(raw: torch.Tensor, classes: Sequence[int]) -> torch.Tensor:
     return raw[..., 4:5] * probs
 
 
-def detection_anchor_loss(raw: torch.Tensor, raw_reference: torch.Tensor, classes: Sequence[int] = ()) -> torch.Tensor:
-    """Mean over images of Σ |s − s_reference| over cells and held classes (:func:`held_scores`).
+def free_cells(boxes: torch.Tensor, height: int, width: int, classes: Sequence[int]) -> torch.Tensor:
+    """(B, A) bool: the detector cells of a ``height`` × ``width`` canvas whose centre lies inside a box of a class
+    not in ``classes`` and inside no box of a held class. ``boxes``: (B, N, 5) rows ``(class, x1, y1, x2, y2)`` in
+    canvas pixels, padded with class −1. Nothing is free when every class is held (``classes`` empty)."""
+    cells, strides = grid_and_strides((height, width))
+    centres = (torch.tensor(cells, dtype=boxes.dtype, device=boxes.device) + 0.5) * torch.tensor(
+        strides, dtype=boxes.dtype, device=boxes.device)  # (A, 2) in canvas pixels
+    cls, xyxy = boxes[..., 0], boxes[..., 1:5]
+    inside = ((centres[None, None] > xyxy[:, :, None, :2]) & (centres[None, None] < xyxy[:, :, None, 2:])).all(-1)
+    is_held = torch.zeros_like(cls, dtype=torch.bool)
+    for c in classes:
+        is_held |= cls == c
+    other = (cls >= 0) & ~is_held & bool(len(classes))
+    return (inside & other[..., None]).any(1) & ~(inside & is_held[..., None]).any(1)
+
+
+def detection_anchor_loss(raw: torch.Tensor, raw_reference: torch.Tensor, classes: Sequence[int] = (),
+                          free: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over images of Σ |s − s_reference| over cells and held classes (:func:`held_scores`), leaving out the
+    cells marked in ``free`` ((B, A) bool, :func:`free_cells`) when given.
 
     ``raw``: the detector on the fine-tuned fusion, (B, A, 5 + C); ``raw_reference``: the same detector on the
     reference's fusion of the same images (no gradient is taken through it).
     """
     if raw.shape != raw_reference.shape:
         raise ValueError(f"detection_anchor_loss: head outputs {tuple(raw.shape)} and {tuple(raw_reference.shape)} differ")
-    diff = held_scores(raw, classes) - held_scores(raw_reference.detach(), classes)
-    return diff.abs().sum(dim=(1, 2)).mean()
+    diff = (held_scores(raw, classes) - held_scores(raw_reference.detach(), classes)).abs()
+    if free is not None:
+        if free.shape != raw.shape[:2]:
+            raise ValueError(f"detection_anchor_loss: free cells {tuple(free.shape)} do not match {tuple(raw.shape[:2])}")
+        diff = diff * (~free)[..., None].to(diff.dtype)
+    return diff.sum(dim=(1, 2)).mean()

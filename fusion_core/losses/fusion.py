@@ -72,6 +72,7 @@ class FusionLossConfig:
     # detector's confidences for the held classes on the fine-tuned and on the run.init model's fusion; 0 = off.
     detection_anchor: float = 0.0
     detection_anchor_classes: tuple[int, ...] = ()  # classes whose detector confidences are held; () = all
+    detection_anchor_free_boxes: bool = False  # leave free the cells inside boxes of the classes not held (free_cells)
 
     def __post_init__(self) -> None:
         if self.roi_intensity_target not in ROI_INTENSITY_TARGETS:
