@@ -80,5 +80,9 @@ def test_hold_weighs_the_detection_anchor_by_the_same_rule(probe_script, run: tu
     assert held["held_classes"] == [1, 2] and held["detection_anchor_tuned"] > 0
     assert held["detection_anchor_weight"] == pytest.approx(
         2.0 * held["detection_gain"] / held["detection_anchor_tuned"], rel=1e-12)
+    freed = probe_script.probe(config, str(start), str(tuned), batches=2, seed=3, hold=(1, 2), free_boxes=True)
+    # the people's cells left out: less held drift (the MSRS crops carry person boxes), the same detection gain
+    assert freed["free_boxes"] and 0 < freed["detection_anchor_tuned"] < held["detection_anchor_tuned"]
+    assert freed["detection_gain"] == held["detection_gain"]
     same = probe_script.probe(config, str(start), str(start), batches=1, seed=3, hold=(1, 2))
     assert same["detection_anchor_tuned"] == 0.0 and same["detection_anchor_weight"] is None

@@ -12,7 +12,8 @@ import torch
 
 from fusion_core.boxes import box_file, read_yolo_boxes, to_pixel_boxes
 from fusion_core.errors import ConfigError
-from fusion_core.losses import FusionLossConfig, detection_anchor_loss, held_scores
+from fusion_core.detection.decode import grid_and_strides
+from fusion_core.losses import FusionLossConfig, detection_anchor_loss, free_cells, held_scores
 from fusion_core.model import FusionNet, FusionNetConfig
 from training import load_config
 from training.data import DataConfig, DatasetSpec, PairDataset
@@ -43,6 +44,28 @@ def test_the_term_sums_the_held_confidence_changes_and_ignores_the_others() -> N
         detection_anchor_loss(tuned, reference, [3])
     with pytest.raises(ValueError, match="differ"):
         detection_anchor_loss(tuned, reference[:, :2], [1])
+
+
+def test_free_cells_are_the_other_classes_boxes_minus_the_held_ones() -> None:
+    """A 64 x 64 canvas: a person box over the left half and a bicycle box over its lower-left quarter. Holding
+    bicycles, the free cells are those whose centre is in the person box and not in the bicycle box; holding every
+    class frees nothing; a loss with every cell free is 0."""
+    boxes = torch.tensor([[[0, 0.0, 0.0, 32.0, 64.0], [1, 0.0, 32.0, 32.0, 64.0], [-1, 0.0, 0.0, 0.0, 0.0]]])
+    free = free_cells(boxes, 64, 64, (1, 2))
+    cells, strides = grid_and_strides((64, 64))
+    centres = (torch.tensor(cells, dtype=torch.float32) + 0.5) * torch.tensor(strides, dtype=torch.float32)
+    expected = (centres[:, 0] < 32) & (centres[:, 1] < 32)
+    assert free.shape == (1, len(cells)) and torch.equal(free[0], expected) and 0 < int(expected.sum()) < len(cells)
+    assert not free_cells(boxes, 64, 64, ()).any()
+    torch.manual_seed(0)
+    raw, ref = torch.rand(1, len(cells), 8), torch.rand(1, len(cells), 8)
+    assert float(detection_anchor_loss(raw, ref, (1, 2), torch.ones_like(free))) == 0.0
+    kept = float(detection_anchor_loss(raw, ref, (1, 2), free))
+    everything = float(detection_anchor_loss(raw, ref, (1, 2)))
+    held = (held_scores(raw, (1, 2)) - held_scores(ref, (1, 2))).abs()[0]
+    assert kept == pytest.approx(float(held[~expected].sum()), rel=1e-6) and kept < everything
+    with pytest.raises(ValueError, match="do not match"):
+        detection_anchor_loss(raw, ref, (1, 2), free[:, :-1])
 
 
 def test_it_needs_a_detection_term_and_run_init() -> None:
