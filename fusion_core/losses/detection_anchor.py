@@ -2,9 +2,9 @@
 
 Every detection fine-tune so far gained people and lost bicycles and cars on the dev split (docs/evaluation.md,
 "Anchored detection": v3anchorroidet person AP 0.454 → 0.521, bicycle 0.285 → 0.248, car 0.626 → 0.620). The pixel
-anchor (:mod:`.anchor`) holds the pixels outside the people's boxes, but the detector's view of a bicycle also
-depends on the rider above it and on the context its receptive field spans, and those pixels are free. This term
-holds the detector's *output* instead: for the held classes, the per-cell confidence the detector ranks by,
+anchor (:mod:`.anchor`) holds the pixels outside the people's boxes, but the detector's view of a bicycle depends on
+all its receptive field spans: the rider above it, whose pixels are free, and the small changes the pixel anchor
+still allows everywhere else. This term holds the detector's *output* instead: for the held classes, the per-cell confidence the detector ranks by,
 ``s = objectness × class probability``, on the fine-tuned fusion against the same detector on the frozen
 reference's fusion (the run.init model, the pixel anchor's reference):
 
