@@ -36,6 +36,7 @@ CANDIDATES: tuple[tuple[str, str, str, str], ...] = (
      "scoreboard_wideroidet/scoreboard_detection.json"),
     ("v3anchorroidet", "anchor_selection_detection.json", "v3anchorroidet", "scoreboard_anchor/scoreboard_detection.json"),
     ("v3anchorrider", "anchorrider_selection_detection.json", "v3anchorrider", "scoreboard_anchorrider/scoreboard_detection.json"),
+    ("v3anchorroidet384", "crop384_selection_detection.json", "v3anchorroidet384", "scoreboard_crop384/scoreboard_detection.json"),
 )
 
 
