@@ -10,7 +10,7 @@ from ..errors import ConfigError
 UPSAMPLERS = ("guided", "bilinear")
 # The config fields that are fixed numbers applied after the network, not architecture its weights depend on: a
 # checkpoint's weights fit any values of them (training's run.init, scripts/set_fixed_stages.py).
-FIXED_STAGE_FIELDS = ("pyramid_gains", "sum_mix", "contrast_gain")
+FIXED_STAGE_FIELDS = ("pyramid_gains", "sum_mix", "contrast_gain", "hot_target", "hot_target_threshold", "hot_target_ramp")
 MAX_PYRAMID_LEVELS = 6  # a 640-wide frame is 10 pixels wide at the sixth band
 
 
@@ -40,6 +40,11 @@ class FusionNetConfig:
     # contrast gain about the image mean; 0 and 1 = off (every model before it). Fixed numbers, not weights.
     sum_mix: float = 0.0
     contrast_gain: float = 1.0
+    # Hot targets towards the thermal image (:mod:`fusion_core.model.hot_target`), last: weight (0 = off, every model
+    # before it), and how far above its background a thermal pixel starts to (threshold) and fully (+ ramp) count.
+    hot_target: float = 0.0
+    hot_target_threshold: float = 0.06
+    hot_target_ramp: float = 0.05
 
     def __post_init__(self) -> None:
         if self.channels < 4:
@@ -62,6 +67,11 @@ class FusionNetConfig:
             raise ConfigError(f"sum_mix must be in [0, 1], got {self.sum_mix}")
         if not 0.5 <= self.contrast_gain <= 2.0:
             raise ConfigError(f"contrast_gain must be in [0.5, 2], got {self.contrast_gain}")
+        if not 0.0 <= self.hot_target <= 1.0:
+            raise ConfigError(f"hot_target must be in [0, 1], got {self.hot_target}")
+        if not 0.0 <= self.hot_target_threshold <= 1.0 or not 0.0 < self.hot_target_ramp <= 1.0:
+            raise ConfigError("hot_target_threshold must be in [0, 1] and hot_target_ramp in (0, 1], got "
+                              f"{self.hot_target_threshold} and {self.hot_target_ramp}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

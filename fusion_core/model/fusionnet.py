@@ -16,6 +16,8 @@ Pipeline for one pair of luminance images in [0, 1], shapes (B, 1, H, W), any H 
    band (:mod:`.pyramid`), clamped again.
 8. Optionally (``sum_mix``, ``contrast_gain``), a global tone stage: a share of the way towards the sources'
    sum and a contrast gain about the image mean (:mod:`.tone`), clamped again.
+9. Optionally (``hot_target``), places where the thermal image is well above its surroundings moved towards
+   it, α with them (:mod:`.hot_target`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from torch import nn
 from .attention import ModalityAttention
 from .config import FusionNetConfig
 from .guided import box_filter, downsample, fast_guided_upsample, upsample_to
+from .hot_target import apply_hot_target
 from .pyramid import detail_transfer
 from .tone import apply_tone
 
@@ -112,6 +115,8 @@ class FusionNet(nn.Module):
         if cfg.pyramid_gains:
             fused = detail_transfer(fused, ir, vi, cfg.pyramid_gains).clamp(0.0, 1.0)
         fused = apply_tone(fused, ir, vi, cfg.sum_mix, cfg.contrast_gain)
+        fused, alpha = apply_hot_target(fused, alpha, ir, ir_low, cfg.hot_target, cfg.hot_target_threshold,
+                                        cfg.hot_target_ramp)
         return FusionOutput(fused, alpha, spatial, gains)
 
 

@@ -28,7 +28,7 @@ from .guided import upsample_to
 _TAPS = (1.0, 4.0, 6.0, 4.0, 1.0)
 
 
-def _gaussian_kernel(channels: int, like: torch.Tensor) -> torch.Tensor:
+def gaussian_kernel(channels: int, like: torch.Tensor) -> torch.Tensor:
     """(channels, 1, 5, 5) depthwise binomial kernel summing to 1."""
     taps = torch.tensor(_TAPS, dtype=like.dtype, device=like.device) / 16.0
     return torch.outer(taps, taps).expand(channels, 1, 5, 5).contiguous()
@@ -41,7 +41,7 @@ def reduce(x: torch.Tensor, channels: int) -> torch.Tensor:
     form, a horizontal then a vertical pass, ran 1.8 ms faster in ONNX Runtime at 640x480 but its rounding
     flipped the choose-max rule at near-ties, 4 pixels by 1-3 grey levels; the 5×5 keeps outputs unchanged.)"""
     padded = F.pad(x, (2, 2, 2, 2), mode="replicate")
-    return F.conv2d(padded, _gaussian_kernel(channels, x), stride=2, groups=channels)
+    return F.conv2d(padded, gaussian_kernel(channels, x), stride=2, groups=channels)
 
 
 def band(level: torch.Tensor, smaller: torch.Tensor) -> torch.Tensor:
