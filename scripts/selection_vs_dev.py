@@ -37,6 +37,10 @@ CANDIDATES: tuple[tuple[str, str, str, str], ...] = (
     ("v3anchorroidet", "anchor_selection_detection.json", "v3anchorroidet", "scoreboard_anchor/scoreboard_detection.json"),
     ("v3anchorrider", "anchorrider_selection_detection.json", "v3anchorrider", "scoreboard_anchorrider/scoreboard_detection.json"),
     ("v3anchorroidet384", "crop384_selection_detection.json", "v3anchorroidet384", "scoreboard_crop384/scoreboard_detection.json"),
+    # Not trained: v2's and v3baltone's weights with the label-free hot-target stage, so nothing in them was fitted
+    # to (or held out of) the selection pairs beyond what v2 and v3baltone already were.
+    ("v2hot", "hot_selection_detection.json", "v2hot", "scoreboard_hot/scoreboard_detection.json"),
+    ("v3baltonehot", "hot_selection_detection.json", "v3baltonehot", "scoreboard_hot/scoreboard_detection.json"),
 )
 
 
