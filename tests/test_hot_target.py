@@ -1,5 +1,6 @@
 """Hot-target stage (fusion_core/model/hot_target.py): the mask on constructed and real thermal pixels, FusionNet
-with and without it, the config through a checkpoint and scripts/set_fixed_stages.py, and the ONNX export."""
+with and without it, the config through a checkpoint and scripts/set_fixed_stages.py (the ONNX export:
+tests/test_fixed_stages_onnx.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import torch
 from fusion_core import ConfigError, FusionNet, FusionNetConfig, load_model
 from fusion_core.boxes import read_yolo_boxes
 from fusion_core.checkpoint import load_checkpoint, model_from_payload, save_checkpoint
-from fusion_core.export import PARITY_TOLERANCE, export_onnx, onnx_parity
 from fusion_core.model.guided import downsample
 from fusion_core.model.hot_target import apply_hot_target, hot_mask, thermal_background
 
@@ -144,14 +144,3 @@ def test_set_fixed_stages_sets_the_hot_target_and_keeps_the_rest(tmp_path) -> No
     assert all(torch.equal(payload["model"][k], v) for k, v in original.items())
     assert set_fixed_stages.main(["--model", str(source), "--hot-ramp", "0", "--out", str(tmp_path / "bad.pt")]) == 2
     assert not (tmp_path / "bad.pt").exists()
-
-
-def test_onnx_export_matches_pytorch_with_the_hot_target(tmp_path, msrs_luma) -> None:
-    torch.manual_seed(0)
-    model = FusionNet(FusionNetConfig(channels=8, hot_target=1.0, hot_target_threshold=0.03)).eval()
-    result = export_onnx(model, tmp_path / "m.onnx", exporter="legacy")
-    assert max(result.parity_max_abs.values()) <= PARITY_TOLERANCE
-    ir, vi = msrs_luma
-    for h, w in ((480, 640), (37, 53)):
-        diff = onnx_parity(result.path, model, ir[..., :h, :w].contiguous(), vi[..., :h, :w].contiguous())
-        assert diff["fused"] <= 1.0 / 255.0 and diff["alpha"] <= 1.0 / 255.0, (h, w)

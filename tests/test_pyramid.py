@@ -1,5 +1,5 @@
 """Laplacian detail transfer (fusion_core/model/pyramid.py): exact bands, the choose-max rule on real pixels,
-FusionNet with and without it, the config through a checkpoint, and the ONNX export at odd sizes."""
+FusionNet with and without it, the config through a checkpoint (the ONNX export: tests/test_fixed_stages_onnx.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import torch
 
 from fusion_core import ConfigError, FusionNet, FusionNetConfig, load_model
 from fusion_core.checkpoint import load_checkpoint, model_from_payload, save_checkpoint
-from fusion_core.export import PARITY_TOLERANCE, export_onnx, onnx_parity
 from fusion_core.model.guided import upsample_to
 from fusion_core.model.pyramid import choose_stronger, detail_transfer, laplacian_bands, reduce
 
@@ -121,14 +120,3 @@ def test_gains_travel_inside_the_checkpoint(tmp_path) -> None:
 def test_bad_gains_are_refused(gains: tuple[float, ...]) -> None:
     with pytest.raises(ConfigError, match="pyramid_gains"):
         FusionNetConfig(pyramid_gains=gains)
-
-
-def test_onnx_export_matches_pytorch_with_the_transfer(tmp_path, msrs_luma) -> None:
-    torch.manual_seed(0)
-    model = FusionNet(FusionNetConfig(channels=8, pyramid_gains=(0.75, 0.5, 0.25))).eval()
-    result = export_onnx(model, tmp_path / "m.onnx", exporter="legacy")
-    assert max(result.parity_max_abs.values()) <= PARITY_TOLERANCE
-    ir, vi = msrs_luma
-    for h, w in ((480, 640), (37, 53), (5, 1283)):
-        diff = onnx_parity(result.path, model, ir[..., :h, :w].contiguous(), vi[..., :h, :w].contiguous())
-        assert diff["fused"] <= 1.0 / 255.0 and diff["alpha"] <= 1.0 / 255.0, (h, w)

@@ -1,5 +1,5 @@
 """Tone stage (fusion_core/model/tone.py): the sum mix and the contrast gain on real pixels, FusionNet with and
-without them, the config through a checkpoint and scripts/set_fixed_stages.py, and the ONNX export."""
+without them, the config through a checkpoint and scripts/set_fixed_stages.py (the ONNX export: tests/test_fixed_stages_onnx.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import torch
 
 from fusion_core import ConfigError, FusionNet, FusionNetConfig, load_model
 from fusion_core.checkpoint import load_checkpoint, model_from_payload, save_checkpoint
-from fusion_core.export import PARITY_TOLERANCE, export_onnx, onnx_parity
 from fusion_core.metrics.scd import corr2, scd
 from fusion_core.model.tone import apply_tone, mix_towards_sum, scale_contrast
 
@@ -114,14 +113,3 @@ def test_set_fixed_stages_changes_only_what_it_is_told(tmp_path) -> None:
     # an out-of-range value is an error, not a file
     assert set_fixed_stages.main(["--model", str(source), "--sum-mix", "2", "--out", str(tmp_path / "bad.pt")]) == 2
     assert not (tmp_path / "bad.pt").exists()
-
-
-def test_onnx_export_matches_pytorch_with_the_tone(tmp_path, msrs_luma) -> None:
-    torch.manual_seed(0)
-    model = FusionNet(FusionNetConfig(channels=8, sum_mix=0.1, contrast_gain=1.06)).eval()
-    result = export_onnx(model, tmp_path / "m.onnx", exporter="legacy")
-    assert max(result.parity_max_abs.values()) <= PARITY_TOLERANCE
-    ir, vi = msrs_luma
-    for h, w in ((480, 640), (37, 53)):
-        diff = onnx_parity(result.path, model, ir[..., :h, :w].contiguous(), vi[..., :h, :w].contiguous())
-        assert diff["fused"] <= 1.0 / 255.0 and diff["alpha"] <= 1.0 / 255.0, (h, w)
