@@ -51,6 +51,19 @@ def test_the_background_of_a_flat_frame_is_the_frame() -> None:
     assert torch.allclose(thermal_background(downsample(ir, 4), ir), ir, atol=1e-6)
 
 
+@pytest.mark.parametrize("height, width", [(480, 640), (1024, 1280)])
+def test_the_background_spreads_a_point_by_the_same_pixels_at_any_frame_size(height: int, width: int) -> None:
+    """The docstring's σ 22.6 px: the background of an impulse has that standard deviation in each direction."""
+    ir = torch.zeros(1, 1, height, width)
+    ir[..., height // 2 - 2:height // 2 + 2, width // 2 - 2:width // 2 + 2] = 1.0
+    bg = thermal_background(downsample(ir, 4), ir)[0, 0].double()
+    bg = bg / bg.sum()
+    for profile in (bg.sum(1), bg.sum(0)):
+        at = torch.arange(profile.numel(), dtype=torch.float64)
+        mean = (profile * at).sum()
+        assert ((profile * (at - mean) ** 2).sum().sqrt().item()) == pytest.approx(22.6, abs=0.1)
+
+
 def test_a_warm_block_is_found_and_nothing_else() -> None:
     """A block 0.2 above a flat frame: fully marked at its centre, unmarked a background's width away."""
     m = _mask(_warm_block(0.5))[0, 0]

@@ -8,7 +8,8 @@ an engine or a tyre is brighter than its surroundings. This stage finds those pl
 without weights, and moves the fused luminance there towards the thermal image:
 
     bg = the thermal image blurred far beyond a target's size (a Gaussian pyramid taken 3 levels below the
-         network's 1/4-resolution input, expanded back: about σ 22 px at any frame size)
+         network's 1/scale input, 1/4 by default, expanded back: σ 22.6 px at any frame size, measured on an
+         impulse)
     m  = clamp((IR − bg − threshold) / ramp, 0, 1), smoothed by a 5×5 binomial
     F' = F + weight · m · (IR − F)
 
@@ -32,11 +33,11 @@ import torch.nn.functional as F
 from .guided import upsample_to
 from .pyramid import gaussian_kernel, gaussian_levels
 
-BACKGROUND_LEVELS = 3  # pyramid levels below the network's 1/4-resolution input: a 1/32 grid
+BACKGROUND_LEVELS = 3  # pyramid levels below the network's 1/scale input: a 1/32 grid at the default scale 4
 
 
 def thermal_background(ir_low: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """The thermal image blurred far beyond a target's size, at ``like``'s resolution, from its 1/4 version."""
+    """The thermal image blurred far beyond a target's size, at ``like``'s resolution, from its 1/scale version."""
     return upsample_to(gaussian_levels(ir_low, BACKGROUND_LEVELS)[-1], like)
 
 
