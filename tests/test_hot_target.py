@@ -94,6 +94,9 @@ def test_the_blend_takes_the_thermal_value_where_marked_and_moves_alpha_alike() 
     assert torch.allclose(a, alpha + m * (1.0 - alpha), atol=1e-6)
     assert torch.allclose(out[..., 115:125, 158:162], ir[..., 115:125, 158:162])  # the block's centre is thermal
     assert torch.equal(out[..., :60, :], fused[..., :60, :]) and torch.equal(a[..., :60, :], alpha[..., :60, :])
+    vi = torch.full_like(ir, 0.7)  # for a plain blend, the moved α reproduces the moved image exactly
+    blend, blend_alpha = apply_hot_target(vi + alpha * (ir - vi), alpha, ir, downsample(ir, 4), 0.7, 0.03, 0.05)
+    assert torch.allclose(blend, vi + blend_alpha * (ir - vi), atol=1e-6)
     half, _ = apply_hot_target(fused, alpha, ir, downsample(ir, 4), 0.5, 0.03, 0.05)
     assert half[0, 0, 120, 160].item() == pytest.approx(0.55, abs=1e-6)  # half way from 0.6 to 0.5
 

@@ -53,7 +53,9 @@ def apply_hot_target(fused: torch.Tensor, alpha: torch.Tensor, ir: torch.Tensor,
     """(fused, α) with hot places moved ``weight · mask`` of the way to the thermal image; unchanged when off.
 
     α is moved alike (``α + weight·m·(1 − α)``), so the published α still says how much of each pixel is
-    thermal."""
+    thermal: for the blend part of the fusion, ``VI + α·(IR − VI)``, moving it ``w`` of the way to IR is exactly
+    the blend at that α (only the detail residual is scaled by ``1 − w``), which keeps the engine's temporal α
+    smoothing, which corrects the fused image by ``(α_smoothed − α)·(IR − VI)``, consistent."""
     if not weight:
         return fused, alpha
     w = weight * hot_mask(ir, ir_low, threshold, ramp)
