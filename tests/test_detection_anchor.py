@@ -74,7 +74,16 @@ def test_it_needs_a_detection_term_and_run_init() -> None:
     with pytest.raises(ConfigError, match="class indices"):
         FusionLossConfig(detection=1.0, detection_anchor=0.5, detection_anchor_classes=(-1,))
     with pytest.raises(ConfigError, match="loss.detection_anchor > 0 needs run.init"):
-        load_config(SMOKE, [f"data.base_dir={DATA}", "loss.detection=1.0", "loss.detection_anchor=0.5"])
+        load_config(SMOKE, [f"data.base_dir={DATA}", "loss.detection=1.0", "loss.detection_anchor=0.5",
+                            "loss.detection_anchor_classes=[1,2]"])
+
+
+def test_it_needs_the_held_classes_named() -> None:
+    """Holding every class would hold back the people the fine-tune trains as well: refused, not run."""
+    with pytest.raises(ConfigError, match="needs loss.detection_anchor_classes"):
+        FusionLossConfig(detection=1.0, detection_anchor=0.5)
+    assert FusionLossConfig(detection=1.0, detection_anchor=0.5, detection_anchor_classes=(1, 2)).detection_anchor == 0.5
+    assert FusionLossConfig(detection=1.0).detection_anchor_classes == ()  # off: nothing to name
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,7 @@ class FusionLossConfig:
     # Detection anchor (training only, :mod:`fusion_core.losses.detection_anchor`): weight of L1 between the frozen
     # detector's confidences for the held classes on the fine-tuned and on the run.init model's fusion; 0 = off.
     detection_anchor: float = 0.0
-    detection_anchor_classes: tuple[int, ...] = ()  # classes whose detector confidences are held; () = all
+    detection_anchor_classes: tuple[int, ...] = ()  # classes whose detector confidences are held; named when the term is on
     detection_anchor_free_boxes: bool = False  # leave free the cells inside boxes of the classes not held (free_cells)
 
     def __post_init__(self) -> None:
@@ -84,6 +84,10 @@ class FusionLossConfig:
         if self.detection_anchor > 0 and self.detection <= 0:
             raise ConfigError("loss.detection_anchor > 0 needs loss.detection > 0: it holds the classes a detection "
                               "fine-tune is not aimed at, and without one there is nothing to hold them against")
+        if self.detection_anchor > 0 and not self.detection_anchor_classes:
+            raise ConfigError("loss.detection_anchor > 0 needs loss.detection_anchor_classes, the classes to hold (e.g. "
+                              "[1, 2] for bicycles and cars): holding every class would hold back the people the "
+                              "fine-tune is aimed at as well")
         if not 0.0 < self.detection_max_visible <= 1.0:
             raise ConfigError(f"loss.detection_max_visible must lie in (0, 1], got {self.detection_max_visible}")
         if not 0.0 < self.detection_scale <= 4.0:
