@@ -64,8 +64,12 @@ def class_errors(detections: Mapping[str, Sequence[Detection]], truth: Mapping[s
 
 def draw_class(image_rgb: np.ndarray, truth: GroundTruthBoxes, detections: Sequence[Detection], class_id: int,
                score: float) -> np.ndarray:
-    """BGR copy of ``image_rgb`` with the class's labelled boxes (yellow) and detections ≥ ``score`` (magenta)."""
-    out = np.ascontiguousarray(image_rgb[..., ::-1])
+    """BGR copy of ``image_rgb`` (or of a grey image) with the class's labelled boxes (yellow) and detections
+    ≥ ``score`` (magenta)."""
+    if image_rgb.ndim == 2:
+        out = cv2.cvtColor(image_rgb, cv2.COLOR_GRAY2BGR)
+    else:
+        out = np.ascontiguousarray(image_rgb[..., ::-1])
     for box in truth.boxes_xyxy[truth.class_ids == class_id]:
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), (0, 255, 255), 3)  # lines and text sized for the half-size picture

@@ -66,3 +66,13 @@ def test_the_script_on_real_fusions_and_its_picture(errors, msrs_dir: Path, tmp_
     yellow = (image[..., 0] < 80) & (image[..., 1] > 180) & (image[..., 2] > 180)
     assert yellow.sum() > 50  # the labelled people are drawn
     assert errors.main(["--labels", str(msrs_dir / "labels_det_ir"), "--suffix", "D", "--fused", f"c={tmp_path / 'c'}"]) == 2
+
+
+def test_the_picture_draws_labels_and_detections_on_grey_images_too(errors) -> None:
+    grey = np.full((40, 60), 100, np.uint8)
+    truth = GroundTruthBoxes(np.array([[5, 5, 20, 30]], float), np.array([1]))
+    out = errors.draw_class(grey, truth, [_det((30, 5, 50, 25), 0.6), _det((30, 5, 50, 25), 0.1)], 1, 0.3)
+    assert out.shape == (40, 60, 3)
+    assert tuple(out[5, 10]) == (0, 255, 255)  # the label's top edge, yellow in BGR
+    assert tuple(out[5, 40]) == (255, 0, 255)  # the detection scored 0.6, magenta
+    assert tuple(out[35, 2]) == (100, 100, 100)  # elsewhere the grey image
