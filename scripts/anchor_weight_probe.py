@@ -24,6 +24,7 @@ rule against the fine-tune given as ``--unanchored`` (which may itself carry a p
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -34,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fusion_core.checkpoint import load_checkpoint, load_weights, model_path  # noqa: E402
-from fusion_core.losses import anchor_loss, detection_anchor_loss, free_cells  # noqa: E402
+from fusion_core.model import FusionNet  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.data import PairDataset, make_loader  # noqa: E402
 from training.steps import TrainModule  # noqa: E402
@@ -50,8 +51,15 @@ def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: in
     cfg = load_config(config_path, ["loss.anchor=0", "loss.detection_anchor=0"])
     if cfg.loss.detection <= 0:
         raise SystemExit(f"{config_path}: loss.detection is 0; the weight is set against a detection term's gain")
-    module = TrainModule(cfg.model, cfg.loss, None).eval()
+    # Both anchors exactly as training computes them: TrainModule.forward with the start as its reference. Their
+    # weights here only switch the terms on (the probe reads the unweighted terms).
+    loss = dataclasses.replace(cfg.loss, anchor=1.0, detection_anchor=1.0 if hold else 0.0,
+                               detection_anchor_classes=tuple(hold), detection_anchor_free_boxes=free_boxes)
+    module = TrainModule(cfg.model, loss, None).eval()
     models = {"start": weights_of(start), "tuned": weights_of(unanchored)}
+    reference = FusionNet(cfg.model)
+    load_weights(reference, *models["start"])
+    module.set_reference(reference)
     loader = iter(make_loader(PairDataset(cfg.data), seed))
     detection: dict[str, list[float]] = {"start": [], "tuned": []}
     anchor: list[float] = []
@@ -60,22 +68,14 @@ def probe(config_path: Path, start: str, unanchored: str, batches: int, seed: in
     with torch.no_grad():
         for _ in range(batches):
             b = next(loader)
-            fused = {}
+            terms = {}
             for name, (weights, where) in models.items():
                 load_weights(module.fusion, weights, where)
-                out = module(b["ir"], b["vi"], b["mask"], b["roi_valid"], vi_cbcr=b["vi_cbcr"], boxes=b["boxes"])
-                fused[name] = out.fused
-                detection[name].append(float(out.terms["detection"]))
-            anchor.append(float(anchor_loss(fused["tuned"], fused["start"], b["mask"], b["roi_valid"])))
-            if hold:
-                keep = module.detection_crops(b["roi_valid"], b["vi"])
-                if bool(keep.any()):
-                    views = [module.detector_view(fused[name][keep], b["vi_cbcr"][keep]) for name in ("tuned", "start")]
-                    free = None
-                    if free_boxes:
-                        size = b["ir"].shape[-2:]
-                        free = free_cells(module.canvas_boxes(b["boxes"][keep], *size), *module.detector_canvas_size(*size), hold)
-                    held.append(float(detection_anchor_loss(*views, hold, free)))
+                terms[name] = module(b["ir"], b["vi"], b["mask"], b["roi_valid"], vi_cbcr=b["vi_cbcr"], boxes=b["boxes"]).terms
+                detection[name].append(float(terms[name]["detection"]))
+            anchor.append(float(terms["tuned"]["anchor"]))
+            if hold and bool(module.detection_crops(b["roi_valid"], b["vi"]).any()):  # batches without a crop add no drift
+                held.append(float(terms["tuned"]["detection_anchor"]))
             labelled += int((b["roi_valid"] > 0.5).sum())
     mean = statistics.fmean
     gain = mean(detection["start"]) - mean(detection["tuned"])
