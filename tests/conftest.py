@@ -55,6 +55,15 @@ def msrs_luma(msrs_pair: tuple[np.ndarray, np.ndarray]) -> tuple[torch.Tensor, t
 
 
 @pytest.fixture(scope="session")
+def plain_output(msrs_luma: tuple[torch.Tensor, torch.Tensor]):
+    """The shipped model's FusionOutput on that pair, every fixed stage off: what a stage's tests compare with."""
+    from fusion_core import load_model
+
+    with torch.inference_mode():
+        return load_model()(*msrs_luma)
+
+
+@pytest.fixture(scope="session")
 def load_script():
     """``load_script("name")``: the module scripts/name.py (the scripts folder is not a package)."""
     scripts = Path(__file__).resolve().parents[1] / "scripts"

@@ -33,12 +33,6 @@ def _mask(ir: torch.Tensor, threshold: float = 0.03, ramp: float = 0.05) -> torc
     return hot_mask(ir, downsample(ir, 4), threshold, ramp)
 
 
-@pytest.fixture(scope="module")
-def plain_output(msrs_luma):
-    with torch.inference_mode():
-        return load_model()(*msrs_luma)
-
-
 def test_off_by_default_and_returns_the_same_tensors(msrs_luma, plain_output) -> None:
     ir, _ = msrs_luma
     assert FusionNetConfig().hot_target == 0.0

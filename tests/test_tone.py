@@ -24,12 +24,6 @@ def _grey(x: torch.Tensor):
     return x[0, 0].double().mul(255.0).numpy()
 
 
-@pytest.fixture(scope="module")
-def plain_output(msrs_luma):
-    with torch.inference_mode():
-        return load_model()(*msrs_luma)
-
-
 def test_off_by_default_and_returns_the_same_tensor(msrs_luma, plain_output) -> None:
     ir, vi = msrs_luma
     assert FusionNetConfig().sum_mix == 0.0 and FusionNetConfig().contrast_gain == 1.0
