@@ -17,7 +17,6 @@ records where the file came from in its ``meta``:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fusion_core.checkpoint import load_checkpoint, model_from_payload, model_path, save_checkpoint  # noqa: E402
 from fusion_core.errors import IvifError  # noqa: E402
-from fusion_core.model import FusionNet  # noqa: E402
+from fusion_core.model import with_fixed_stages  # noqa: E402
 from fusion_core.model.config import FIXED_STAGE_FIELDS  # noqa: E402
 
 
@@ -68,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         payload = load_checkpoint(source)
         plain = model_from_payload(payload, source)
-        model = FusionNet(dataclasses.replace(plain.config, **changes))
-        model.load_state_dict(plain.state_dict())
+        model = with_fixed_stages(plain, **changes)
     except (IvifError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

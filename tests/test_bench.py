@@ -211,14 +211,12 @@ def test_fit_scaling_recovers_a_line_and_skips_single_sizes():
 
 def test_several_models_are_timed_side_by_side_in_one_run(env, capsys):
     """Two checkpoints in one run: rows per model, labelled NAME/backend, ratios across both models."""
-    import dataclasses
-
-    from fusion_core import FusionNet, load_model
+    from fusion_core import load_model
     from fusion_core.checkpoint import save_checkpoint
+    from fusion_core.model import with_fixed_stages
 
     plain = load_model()
-    heavier = FusionNet(dataclasses.replace(plain.config, pyramid_gains=(0.75, 0.5, 0.25)))
-    heavier.load_state_dict(plain.state_dict())
+    heavier = with_fixed_stages(plain, pyramid_gains=(0.75, 0.5, 0.25))
     path = save_checkpoint(env / "pyr.pt", heavier)
     out = env / "bench.json"
     argv = ["bench", "--quick", "--iters", "3", "--backend", "torch", "--size", "160x120", "--threads", "1",

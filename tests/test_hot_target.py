@@ -4,7 +4,6 @@ tests/test_fixed_stages_onnx.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 from fusion_core import ConfigError, FusionNet, FusionNetConfig, load_model
 from fusion_core.boxes import read_yolo_boxes
 from fusion_core.checkpoint import load_checkpoint, model_from_payload, save_checkpoint
+from fusion_core.model import with_fixed_stages
 from fusion_core.model.guided import downsample
 from fusion_core.model.hot_target import apply_hot_target, hot_mask, thermal_background
 
@@ -113,9 +113,7 @@ def test_on_a_real_night_pair_the_mask_finds_the_people(msrs_dir, msrs_luma) -> 
 
 def test_fusionnet_applies_it_after_the_tone(msrs_luma, plain_output) -> None:
     ir, vi = msrs_luma
-    plain = load_model()
-    hot = FusionNet(dataclasses.replace(plain.config, hot_target=1.0, hot_target_threshold=0.03)).eval()
-    hot.load_state_dict(plain.state_dict())
+    hot = with_fixed_stages(load_model(), hot_target=1.0, hot_target_threshold=0.03)
     with torch.inference_mode():
         out = hot(ir, vi)
     expected = apply_hot_target(plain_output.fused, plain_output.alpha, ir, downsample(ir, 4), 1.0, 0.03, 0.05)

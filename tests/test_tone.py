@@ -3,7 +3,6 @@ without them, the config through a checkpoint and scripts/set_fixed_stages.py (t
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import torch
 from fusion_core import ConfigError, FusionNet, FusionNetConfig, load_model
 from fusion_core.checkpoint import load_checkpoint, model_from_payload, save_checkpoint
 from fusion_core.metrics.scd import corr2, scd
+from fusion_core.model import with_fixed_stages
 from fusion_core.model.tone import apply_tone, mix_towards_sum, scale_contrast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -64,9 +64,7 @@ def test_contrast_gain_scales_the_deviation_from_the_mean(plain_output) -> None:
 
 def test_fusionnet_applies_the_tone_last_and_keeps_alpha(msrs_luma, plain_output) -> None:
     ir, vi = msrs_luma
-    plain = load_model()
-    toned = FusionNet(dataclasses.replace(plain.config, sum_mix=0.1, contrast_gain=1.06)).eval()
-    toned.load_state_dict(plain.state_dict())
+    toned = with_fixed_stages(load_model(), sum_mix=0.1, contrast_gain=1.06)
     with torch.inference_mode():
         out = toned(ir, vi)
     assert torch.equal(out.alpha, plain_output.alpha)
@@ -107,3 +105,14 @@ def test_set_fixed_stages_changes_only_what_it_is_told(tmp_path) -> None:
     # an out-of-range value is an error, not a file
     assert set_fixed_stages.main(["--model", str(source), "--sum-mix", "2", "--out", str(tmp_path / "bad.pt")]) == 2
     assert not (tmp_path / "bad.pt").exists()
+
+
+def test_with_fixed_stages_keeps_the_weights_and_refuses_other_fields() -> None:
+    """The helper the script and the stage tests share: same weights and mode, only fixed stages may change."""
+    plain = load_model()
+    toned = with_fixed_stages(plain, sum_mix=0.1)
+    assert toned.config.sum_mix == 0.1 and not toned.training
+    assert toned.config == FusionNetConfig.from_dict({**plain.config.to_dict(), "sum_mix": 0.1})
+    assert all(torch.equal(a, b) for a, b in zip(toned.state_dict().values(), plain.state_dict().values()))
+    with pytest.raises(ConfigError, match="not fixed stages"):
+        with_fixed_stages(plain, channels=24)

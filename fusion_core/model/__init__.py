@@ -2,6 +2,7 @@
 
 from .attention import AttentionOutput, ModalityAttention
 from .config import FusionNetConfig
-from .fusionnet import FusionNet, FusionOutput, count_macs, count_parameters
+from .fusionnet import FusionNet, FusionOutput, count_macs, count_parameters, with_fixed_stages
 
-__all__ = ["AttentionOutput", "FusionNet", "FusionNetConfig", "FusionOutput", "ModalityAttention", "count_macs", "count_parameters"]
+__all__ = ["AttentionOutput", "FusionNet", "FusionNetConfig", "FusionOutput", "ModalityAttention", "count_macs", "count_parameters",
+           "with_fixed_stages"]

@@ -22,13 +22,15 @@ Pipeline for one pair of luminance images in [0, 1], shapes (B, 1, H, W), any H 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from .attention import ModalityAttention
-from .config import FusionNetConfig
+from ..errors import ConfigError
+from .config import FIXED_STAGE_FIELDS, FusionNetConfig
 from .guided import box_filter, downsample, fast_guided_upsample, upsample_to
 from .hot_target import apply_hot_target
 from .pyramid import detail_transfer
@@ -118,6 +120,20 @@ class FusionNet(nn.Module):
         fused, alpha = apply_hot_target(fused, alpha, ir, ir_low, cfg.hot_target, cfg.hot_target_threshold,
                                         cfg.hot_target_ramp)
         return FusionOutput(fused, alpha, spatial, gains)
+
+
+def with_fixed_stages(model: FusionNet, **stages: Any) -> FusionNet:
+    """A new FusionNet with ``model``'s weights and the fixed stages named in ``stages`` set (detail transfer, tone,
+    hot targets: :data:`~fusion_core.model.config.FIXED_STAGE_FIELDS`), in ``model``'s train/eval mode.
+
+    Only those fields: they are numbers applied after the network, so any weights fit them; any other field would
+    change what the weights mean, and is refused."""
+    other = sorted(set(stages) - set(FIXED_STAGE_FIELDS))
+    if other:
+        raise ConfigError(f"{other} are not fixed stages ({', '.join(FIXED_STAGE_FIELDS)}): the weights depend on them")
+    staged = FusionNet(dataclasses.replace(model.config, **stages))
+    staged.load_state_dict(model.state_dict())
+    return staged.train(model.training)
 
 
 def count_parameters(model: nn.Module) -> int:
