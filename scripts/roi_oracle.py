@@ -10,6 +10,11 @@ variant and the bare IR image.
     python scripts/roi_oracle.py runs/screen --reference v2 --json docs/eval/roi_oracle_selection.json
 
 (``runs/screen`` as made by ``scripts/selection_screen.py pairs`` and the reference fused into ``<set>/<name>``.)
+On the dev split, as a ceiling of what the lever could give against the detection bar (the variants then scored
+against SeAFusion's colour output, and by ``ivif eval`` against the published methods):
+
+    python scripts/roi_oracle.py runs/scoreboard_bal --reference v3baltone --variants person_ir,person_half_ir \
+        --detect-against ../shared/data/anchors/SeAFusion/MSRS_dev_color --reps 2000 --json OUT.json
 """
 
 from __future__ import annotations
@@ -58,21 +63,33 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("root", type=Path, help="screen folder (its msrs/ holds ir/, labels_det_ir/ and the reference)")
     p.add_argument("--reference", default="v2", help="fused folder name under <root>/msrs (default v2)")
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help=f"comma-separated subset of {', '.join(VARIANTS)} (default all)")
+    p.add_argument("--detect-against", type=Path,
+                   help="images the variants are compared with by ivif detect (default the reference fusion)")
+    p.add_argument("--reps", type=int, default=1000, help="paired bootstrap resamples (default 1000)")
     p.add_argument("--json", type=Path, required=True)
     args = p.parse_args(argv)
+    names = [v for v in args.variants.split(",") if v]
+    unknown = sorted(set(names) - set(VARIANTS))
+    if unknown:
+        p.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     msrs = args.root / "msrs"
     fused = msrs / args.reference / "fused"
     folders = []
-    for name, (classes, weight) in VARIANTS.items():
-        out = msrs / f"oracle_{name}"
+    for name in names:
+        classes, weight = VARIANTS[name]
+        out = msrs / (f"oracle_{name}" if args.reference == "v2" else f"{args.reference}_oracle_{name}")
         out.mkdir(exist_ok=True)
         for path in sorted(fused.glob("*.png")):
             ir = cv2.imread(str(msrs / "ir" / path.name), cv2.IMREAD_GRAYSCALE)
             mask = box_mask(msrs / "labels_det_ir" / f"{path.stem}.txt", ir.shape, classes)
             cv2.imwrite(str(out / path.name), blend_towards_ir(cv2.imread(str(path)), ir, mask, weight))
         folders.append(str(out))
-    cmd = ["ivif", "detect", "--images", str(fused), "--labels", str(msrs / "labels_det_ir"), "--compare", *folders,
-           str(msrs / "ir"), "--json", str(args.json)]
+    base = args.detect_against or fused
+    compare = [str(fused), *folders] if args.detect_against else [*folders, str(msrs / "ir")]
+    cmd = ["ivif", "detect", "--images", str(base), "--labels", str(msrs / "labels_det_ir"), "--compare", *compare,
+           "--reps", str(args.reps), "--json", str(args.json)]
     return subprocess.run(cmd, check=False).returncode
 
 
