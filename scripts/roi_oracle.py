@@ -54,6 +54,15 @@ def box_mask(label: Path, shape: tuple[int, int], classes: tuple[int, ...]) -> n
     return cv2.GaussianBlur(mask, (0, 0), SIGMA)
 
 
+def variant_mask(label: Path, shape: tuple[int, int], variant: str) -> np.ndarray:
+    """The mask of ``variant``: its classes' boxes, less the boxes of the classes it keeps out."""
+    classes, _, kept_out = VARIANTS[variant]
+    mask = box_mask(label, shape, classes)
+    if kept_out:
+        mask *= 1.0 - box_mask(label, shape, kept_out)
+    return mask
+
+
 def blend_towards_ir(fused_bgr: np.ndarray, ir: np.ndarray, mask: np.ndarray, weight: float) -> np.ndarray:
     """The fused image with its luminance moved ``weight · mask`` of the way to ``ir`` (chroma kept)."""
     ycc = cv2.cvtColor(fused_bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32)
@@ -81,15 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     fused = msrs / args.reference / "fused"
     folders = []
     for name in names:
-        classes, weight, kept_out = VARIANTS[name]
+        weight = VARIANTS[name][1]
         out = msrs / (f"oracle_{name}" if args.reference == "v2" else f"{args.reference}_oracle_{name}")
         out.mkdir(exist_ok=True)
         for path in sorted(fused.glob("*.png")):
             ir = cv2.imread(str(msrs / "ir" / path.name), cv2.IMREAD_GRAYSCALE)
-            label = msrs / "labels_det_ir" / f"{path.stem}.txt"
-            mask = box_mask(label, ir.shape, classes)
-            if kept_out:
-                mask *= 1.0 - box_mask(label, ir.shape, kept_out)
+            mask = variant_mask(msrs / "labels_det_ir" / f"{path.stem}.txt", ir.shape, name)
             cv2.imwrite(str(out / path.name), blend_towards_ir(cv2.imread(str(path)), ir, mask, weight))
         folders.append(str(out))
     base = args.detect_against or fused
