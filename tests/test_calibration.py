@@ -247,6 +247,9 @@ def test_cli_writes_the_estimate(rig_files, rig_estimate, capsys):
     printed = capsys.readouterr().out
     assert f"alignment score {rig_estimate.score:.3f}" in printed
     assert "calibrated from one pair: pairs of several scenes" in printed
+    residual = re.search(r"edge residual after calibration: median ([\d.]+) px, .* in (\d+) of the (\d+) tiles", printed)
+    assert residual and float(residual[1]) < 4.0 and 0 < int(residual[2]) <= int(residual[3]) <= 48
+    assert residual[0] in out.read_text()  # the file's quality comment says it too
     calib = load_calibration(out)
     np.testing.assert_allclose(calib.matrix, rig_estimate.homography, rtol=1e-6, atol=1e-6)
     assert (calib.thermal_size, calib.visible_size) == ((TW, TH), (VW, VH))

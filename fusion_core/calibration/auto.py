@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from .config import CalibrationConfig, nominal_scale_from_fov
 from .estimate import Estimate, estimate_homography
 from .file import Calibration, save_calibration
 from .geometry import corner_error, naive_resize
+from .residual import ResidualField, describe, field_after_calibration
 
 Pair = tuple[np.ndarray, np.ndarray]  # (thermal (H, W), visible (H, W[, 3]) RGB)
 
@@ -24,13 +26,15 @@ Pair = tuple[np.ndarray, np.ndarray]  # (thermal (H, W), visible (H, W[, 3]) RGB
 @dataclass(frozen=True)
 class AutoCalibration:
     """An accepted automatic calibration: the record to store, the estimator's result, a one-line ``quality``,
-    ``notes`` worth telling the user (pairs left out, advice) and the pair an overlay should show (one used)."""
+    ``notes`` worth telling the user (pairs left out, advice), the pair an overlay should show (one used) and
+    the ``residual`` field of the used pairs (how far apart the edges still are, tile by tile)."""
 
     calibration: Calibration
     estimate: Estimate
     quality: str
     notes: tuple[str, ...]
     shown: Pair
+    residual: ResidualField | None  # None when the frame is too small to cut into tiles
 
 
 def auto_calibration(pairs: list[Pair], hfov: tuple[float, float] | None = None) -> AutoCalibration:
@@ -49,10 +53,15 @@ def auto_calibration(pairs: list[Pair], hfov: tuple[float, float] | None = None)
     if est.pairs == 1:
         notes.append("calibrated from one pair: pairs of several scenes of the rig (a folder or a bag, --max-pairs 5) were "
                      "measured closer and refused less often (docs/calibration.md, 'Several scenes')")
+    try:
+        residual: ResidualField | None = field_after_calibration([pairs[i] for i in est.used], est.homography)
+        residual_text = describe(residual)
+    except InputError as err:  # a report line must not undo an accepted calibration
+        residual, residual_text = None, f"edge residual not measured ({err})"
     quality = (f"alignment score {est.score:.3f} (0-1; unrelated images score < 0.1), margin {est.margin:.3f}, "
-               f"{est.overlap:.0%} of the thermal frame inside the visible one, {est.seconds:.1f} s")
+               f"{est.overlap:.0%} of the thermal frame inside the visible one, {est.seconds:.1f} s; {residual_text}")
     calibration = Calibration(tuple(float(v) for v in est.homography.ravel()), t_size, v_size, est.score, method)
-    return AutoCalibration(calibration, est, quality, tuple(notes), pairs[est.used[0]])
+    return AutoCalibration(calibration, est, quality, tuple(notes), pairs[est.used[0]], residual)
 
 
 def write_calibration(out: str | Path, calibration: Calibration, quality: str, inputs: str, shown: Pair | None = None,
