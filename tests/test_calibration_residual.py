@@ -150,3 +150,24 @@ def test_residual_after_calibration_is_small_for_the_truth_and_shows_a_shift(sam
     far = field_after_calibration([(thermal, visible)], translation(-40.0, 0.0) @ h)  # beyond the 12 px searched
     assert far.valid.sum() < far.measurable.sum() / 2
     assert "under half the tiles measured" in describe(far)
+
+
+def test_overlay_draws_the_residual_arrows_on_the_calibrated_panel(same_modality_rig) -> None:
+    from fusion_core.calibration.overlay import ARROW_GAIN, before_after
+
+    thermal, visible, h = same_modality_rig
+    one = ResidualField(np.array([[640.0, 360.0], [100.0, 100.0]]), np.array([[4.0, 0.0], [np.nan, np.nan]]),
+                        np.array([0.5, 0.0]), np.array([True, False]))
+    plain = before_after(thermal, visible, h)
+    drawn = before_after(thermal, visible, h, residual=one)
+    assert drawn.shape == plain.shape == (360, 1280, 3)
+
+    def green(img: np.ndarray) -> np.ndarray:
+        return (img[..., 1] > 200) & (img[..., 0] < 80) & (img[..., 2] < 80)
+
+    assert not green(plain).any()
+    ys, xs = np.nonzero(green(drawn))
+    # panel scale 0.5: the arrow runs from (320, 180) to (320 + 0.5 * 5 * 4, 180) on the right panel (x + 640)
+    assert xs.min() >= 640 + 320 - 1 and xs.max() <= 640 + 320 + 0.5 * ARROW_GAIN * 4 + 1
+    assert np.all(np.abs(ys - 180) <= 3)
+    assert np.array_equal(drawn[:, :640], plain[:, :640])  # the "before" panel is untouched

@@ -65,10 +65,10 @@ def auto_calibration(pairs: list[Pair], hfov: tuple[float, float] | None = None)
 
 
 def write_calibration(out: str | Path, calibration: Calibration, quality: str, inputs: str, shown: Pair | None = None,
-                      overlay: str | Path | None = None) -> list[str]:
+                      overlay: str | Path | None = None, residual: ResidualField | None = None) -> list[str]:
     """Write ``calibration`` to ``out`` with ``inputs`` and ``quality`` as header comments, and with ``overlay``
-    a before/after edge picture of ``shown``; returns the report lines (quality, matrix, how far it is from a
-    plain resize, where the files went)."""
+    a before/after edge picture of ``shown`` (with ``residual``'s tile shifts drawn on it); returns the report
+    lines (quality, matrix, how far it is from a plain resize, where the files went)."""
     t_size, v_size = calibration.thermal_size, calibration.visible_size
     save_calibration(out, calibration, [f"inputs: {inputs}", f"thermal {t_size[0]}x{t_size[1]} -> visible {v_size[0]}x{v_size[1]}",
                                         f"quality: {quality}"])
@@ -80,7 +80,7 @@ def write_calibration(out: str | Path, calibration: Calibration, quality: str, i
         from ..io import write_image
         from .overlay import before_after
 
-        write_image(overlay, before_after(*shown, h))
+        write_image(overlay, before_after(*shown, h, residual=residual))
         lines.append(f"overlay -> {overlay}")
     lines.append(f"calibration -> {out}")
     return lines

@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         from ..calibration import homography_from_points, read_points
 
         thermal, visible = shown = pairs[0]
+        residual = None
         fit = homography_from_points(*read_points(args.points))
         for i, r in enumerate(fit.residuals):
             print(f"point {i + 1}: residual {r:.2f} px")
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         auto = auto_calibration(pairs, tuple(args.hfov) if args.hfov else None)
         for note in auto.notes:
             print(note)
-        calibration, quality, shown = auto.calibration, auto.quality, auto.shown
-    for line in write_calibration(args.out, calibration, quality, inputs, shown, args.overlay):
+        calibration, quality, shown, residual = auto.calibration, auto.quality, auto.shown, auto.residual
+    for line in write_calibration(args.out, calibration, quality, inputs, shown, args.overlay, residual):
         print(line)
     return 0

@@ -182,7 +182,8 @@ class CalibrateNode(Node):
         inputs = f"topics {self._subs[0].topic_name} + {self._subs[1].topic_name}, {len(pairs)} pair(s) at visible stamps {stamps} ns"
         overlay = str(self.values["overlay"]).strip() or None
         try:
-            lines = write_calibration(self.values["output"], auto.calibration, auto.quality, inputs, auto.shown, overlay)
+            lines = write_calibration(self.values["output"], auto.calibration, auto.quality, inputs, auto.shown, overlay,
+                                      auto.residual)
         except OSError as exc:
             log.error(f"could not write the calibration: {exc}")
             self.exit_code = 1
