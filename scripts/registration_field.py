@@ -38,6 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from fusion_core.calibration.features import to_grey  # noqa: E402
 from fusion_core.calibration.geometry import corner_error  # noqa: E402
 from fusion_core.calibration.residual import (  # noqa: E402
     ResidualField,
@@ -56,7 +57,6 @@ WIDTH = 640  # analysis width, as ivif calibrate's residual: LLVIP's 1280 px fra
 
 
 def grey8(image: np.ndarray) -> np.ndarray:
-    from fusion_core.calibration.features import to_grey
     return np.clip(to_grey(image) * 255, 0, 255).astype(np.uint8)
 
 

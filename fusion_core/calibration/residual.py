@@ -182,12 +182,12 @@ def field_after_calibration(pairs: list[tuple[np.ndarray, np.ndarray]], homograp
         scaled = np.diag([k, k, 1.0]) @ homography
         size = (max(int(round(v.shape[1] * k)), 1), max(int(round(v.shape[0] * k)), 1))
         t = to_grey(thermal, "thermal")
-        warped.append((cv2.warpPerspective(t, scaled, size, flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR),
+        warped.append((cv2.warpPerspective(t, scaled, size, flags=cv2.INTER_LINEAR),  # warps have no area filter
                        cv2.resize(v, size, interpolation=cv2.INTER_AREA) if k < 1 else v))
         if footprint is None:
             footprint = cv2.warpPerspective(np.ones_like(t), scaled, size, flags=cv2.INTER_NEAREST) > 0
     field = residual_field(tile_agreement(warped, grid, radius, valid=footprint))
-    back = v.shape[1] / warped[0][1].shape[1]
+    back = pairs[0][1].shape[1] / warped[0][1].shape[1]
     return ResidualField(field.centres * back, field.shifts * back, field.strength, field.valid, field.measurable)
 
 
