@@ -171,3 +171,24 @@ def test_overlay_draws_the_residual_arrows_on_the_calibrated_panel(same_modality
     assert xs.min() >= 640 + 320 - 1 and xs.max() <= 640 + 320 + 0.5 * ARROW_GAIN * 4 + 1
     assert np.all(np.abs(ys - 180) <= 3)
     assert np.array_equal(drawn[:, :640], plain[:, :640])  # the "before" panel is untouched
+
+
+def test_split_half_and_bootstrap_see_a_distortion_that_repeats(load_script, visible) -> None:
+    """Four noisy pairs of one distorted rig: what a homography leaves repeats between the even and the odd pairs,
+    and the bootstrap interval of its median brackets the all-pairs value."""
+    script = load_script("registration_field")
+    d = distortion(visible.shape, corner_px=4.0)
+    ys, xs = np.mgrid[0:visible.shape[0], 0:visible.shape[1]].astype(np.float32)
+    thermal = cv2.remap(visible, xs - d[..., 0].astype(np.float32), ys - d[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REFLECT)
+    rng = np.random.default_rng(0)
+    noisy = [(np.clip(thermal + rng.normal(0, 4, thermal.shape), 0, 255).astype(np.uint8), visible) for _ in range(4)]
+    agreement = tile_agreement(noisy, grid=(12, 9), radius=6)
+    halves = script.split_half(agreement)
+    assert halves["tiles_in_both"] >= 90 and halves["correlation"] > 0.8
+    assert halves["median_difference_px"] < 0.3
+    low, high = script.bootstrap_leftover(agreement, reps=20)
+    middle = float(np.median(fit_field_homography(residual_field(agreement))[1]))
+    assert low <= middle <= high and high - low < 0.3
+    assert script.split_half(agreement, unit=2.0)["median_leftover_px"][0] == pytest.approx(
+        2.0 * halves["median_leftover_px"][0])
