@@ -257,6 +257,45 @@ def test_cli_writes_the_estimate(rig_files, rig_estimate, capsys):
     assert cv2.imread(str(overlay)).shape == (360, 1280, 3)  # two 640-wide panels (enlarged)
 
 
+def _rig_file(path, h: np.ndarray) -> str:
+    save_calibration(path, Calibration(tuple(float(v) for v in h.ravel()), (TW, TH), (VW, VH), 1.0, "test"))
+    return str(path)
+
+
+def test_cli_check_passes_the_true_calibration_and_fails_a_bumped_one(rig_files, rig_pair, capsys):
+    """``--check`` measures an existing file on the pairs: the rig's own homography holds, the same moved 15 px
+    (a bumped mount) does not, and nothing but the overlay is written."""
+    _, _, h = rig_pair
+    ir, vi = str(rig_files / "ir"), str(rig_files / "vi")
+    good = _rig_file(rig_files / "good.yaml", h)
+    overlay = rig_files / "check.png"
+    before = sorted(p.name for p in rig_files.iterdir())
+    assert main(["calibrate", "--check", good, "--ir", ir, "--vi", vi, "--max-residual", "3", "--overlay", str(overlay)]) == 0
+    printed = capsys.readouterr().out
+    median = float(re.search(r"edge residual after calibration: median ([\d.]+) px", printed)[1])
+    assert median < 3.0 and "calibration check passed" in printed
+    assert sorted(p.name for p in rig_files.iterdir()) == sorted([*before, "check.png"])
+    bumped = _rig_file(rig_files / "bumped.yaml", translation(15.0, 0.0) @ h)
+    assert main(["calibrate", "--check", bumped, "--ir", ir, "--vi", vi, "--max-residual", "3"]) == 3
+    assert "calibration check failed" in capsys.readouterr().out
+    assert main(["calibrate", "--check", bumped, "--ir", ir, "--vi", vi]) == 0  # no limit: a report only
+
+
+def test_cli_check_refusals(rig_files, rig_pair, capsys):
+    _, _, h = rig_pair
+    ir, vi = str(rig_files / "ir"), str(rig_files / "vi")
+    other = rig_files / "other.yaml"
+    save_calibration(other, Calibration(tuple(float(v) for v in h.ravel()), (TW * 2, TH * 2), (VW, VH), 1.0, "test"))
+    assert main(["calibrate", "--check", str(other), "--ir", ir, "--vi", vi]) == 2
+    assert "was made for thermal 320x256" in capsys.readouterr().err
+    good = _rig_file(rig_files / "good.yaml", h)
+    assert main(["calibrate", "--check", good, "--ir", ir, "--vi", vi, "--out", str(rig_files / "x.yaml")]) == 2
+    assert main(["calibrate", "--ir", ir, "--vi", vi, "--out", str(rig_files / "x.yaml"), "--max-residual", "3"]) == 2
+    assert main(["calibrate", "--ir", ir, "--vi", vi]) == 2
+    assert "--out is required" in capsys.readouterr().err
+    assert not (rig_files / "x.yaml").exists()
+
+
 def test_cli_refusal_writes_nothing(tmp_path, rig_pair, capsys):
     _, visible, _ = rig_pair
     cv2.imwrite(str(tmp_path / "t.png"), np.full((TH, TW), 90, np.uint8))

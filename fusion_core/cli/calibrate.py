@@ -24,7 +24,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--visible-topic", default="/visible/image_raw", help="visible image topic in --bag (default: /visible/image_raw)")
     src.add_argument("--max-pairs", type=int, default=5, metavar="N",
                      help="pairs used, spread over the input; pairs without enough structure are left out (default: 5)")
-    p.add_argument("--out", required=True, type=Path, help="calibration file to write (YAML, ROS 2 parameters)")
+    p.add_argument("--out", type=Path, default=None, help="calibration file to write (YAML, ROS 2 parameters); required "
+                                                         "unless --check")
+    p.add_argument("--check", type=Path, default=None, metavar="YAML",
+                   help="measure an existing calibration file on these pairs instead (edge residual, tile by tile); "
+                        "writes nothing but --overlay")
+    p.add_argument("--max-residual", type=float, default=None, metavar="PX",
+                   help="--check: exit 3 when the median edge residual exceeds PX visible pixels or under half the "
+                        "thermal footprint's tiles can be measured")
     p.add_argument("--overlay", type=Path, default=None, metavar="PNG", help="save a before/after edge overlay of the first pair")
     p.add_argument("--points", type=Path, default=None, metavar="CSV",
                    help="manual fallback: >= 4 lines x_t,y_t,x_v,y_v (thermal px, visible px); skips the automatic search")
@@ -45,7 +52,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_pairs < 1:
         raise ConfigError(f"--max-pairs must be >= 1, got {args.max_pairs}")
-    check_output_file(args.out, "--out")  # before the search: nothing is written unless all of it can be
+    if args.check is not None:
+        if args.out is not None or args.points is not None:
+            raise ConfigError("--check measures an existing calibration: give it without --out and --points")
+    elif args.out is None:
+        raise ConfigError("--out is required (or --check FILE to measure an existing calibration)")
+    elif args.max_residual is not None:
+        raise ConfigError("--max-residual goes with --check")
+    if args.max_residual is not None and not args.max_residual > 0:
+        raise ConfigError(f"--max-residual must be > 0 px, got {args.max_residual}")
+    if args.out is not None:
+        check_output_file(args.out, "--out")  # before the search: nothing is written unless all of it can be
     check_output_file(args.overlay, "--overlay", image=True)
     if args.bag is not None:
         if args.ir is not None or args.vi is not None:
@@ -58,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         inputs = f"--ir {args.ir} --vi {args.vi}, {len(pairs)} pair(s)"
     else:
         raise ConfigError("give --ir and --vi (files or folders) or --bag with --thermal-topic/--visible-topic")
+    if args.check is not None:
+        return _check(args, pairs, inputs)
     if args.points is not None:
         from ..calibration import homography_from_points, read_points
 
@@ -77,4 +96,29 @@ def run(args: argparse.Namespace) -> int:
         calibration, quality, shown, residual = auto.calibration, auto.quality, auto.shown, auto.residual
     for line in write_calibration(args.out, calibration, quality, inputs, shown, args.overlay, residual):
         print(line)
+    return 0
+
+
+def _check(args: argparse.Namespace, pairs: list, inputs: str) -> int:
+    """``--check``: the edge residual of an existing calibration on ``pairs``; 3 when ``--max-residual`` fails."""
+    from ..calibration import load_calibration
+    from ..calibration.check import check_calibration, verdict
+    from ..calibration.residual import describe
+
+    calibration = load_calibration(args.check)
+    field = check_calibration(pairs, calibration)
+    print(f"checked {args.check} on {inputs}")
+    print(describe(field))
+    if args.overlay is not None:
+        from ..calibration.overlay import before_after
+        from ..io import write_image
+
+        write_image(args.overlay, before_after(*pairs[0], calibration.matrix, residual=field))
+        print(f"overlay -> {args.overlay}")
+    if args.max_residual is not None:
+        failed = verdict(field, args.max_residual)
+        if failed is not None:
+            print(f"calibration check failed: {failed}")
+            return 3
+        print(f"calibration check passed (median within {args.max_residual:g} px)")
     return 0
