@@ -94,6 +94,47 @@ def test_calibrates_from_live_topics_and_exits(graph, rig, tmp_path) -> None:
     assert "Traceback" not in output
 
 
+def _calibration_file(path, h: np.ndarray) -> str:
+    from fusion_core.calibration import Calibration, save_calibration
+
+    save_calibration(path, Calibration(tuple(float(v) for v in h.ravel()), RIG.thermal_size, RIG.visible_size, 1.0, "test"))
+    return str(path)
+
+
+@pytest.mark.parametrize("bump_px, want", [(0.0, 0), (15.0, 3)])
+def test_check_mode_measures_an_existing_calibration(graph, rig, tmp_path, bump_px, want) -> None:
+    """``check``: the rig's own homography passes ``max_residual``; the same moved 15 px (a bumped mount) exits 3;
+    neither writes a calibration."""
+    from fusion_core.calibration.geometry import translation
+
+    h_true, pairs = rig
+    (t0, v0), (t1, v1) = pairs
+    checked = _calibration_file(tmp_path / "rig.yaml", translation(bump_px, 0.0) @ h_true)
+    overlay = tmp_path / "check.png"
+    ns = f"calib_check_{int(bump_px)}"
+    with start(ns, tmp_path, "pairs:=2", "interval:=0.5", f"check:={checked}", "max_residual:=3.0",
+               f"overlay:={overlay}") as node:
+        probe = publisher_probe(graph, ns)
+        send(probe, 400 * S, t0, v0)
+        send(probe, 400 * S + 600 * MS, t1, v1)
+        send(probe, 400 * S + 700 * MS, t0, v0)  # lets the 0.6 s pair out of the pairer
+        code, output = node.finish(120)
+    assert code == want, output
+    assert f"checked {checked} on 2 pair(s): edge residual after calibration: median" in output
+    assert ("calibration check passed" in output) == (want == 0)
+    assert ("calibration check failed" in output) == (want == 3)
+    assert not (tmp_path / "calib.yaml").exists() and cv2.imread(str(overlay)).shape == (360, 1280, 3)
+    assert "Traceback" not in output
+
+
+def test_check_mode_refuses_an_unreadable_file(tmp_path) -> None:
+    node = NodeProcess("calibrate_node", "calib_check_bad", (f"check:={tmp_path / 'missing.yaml'}",))
+    with node:
+        code, output = node.finish(60)
+    assert code == 2, output
+    assert "parameter 'check': cannot read calibration file" in output
+
+
 def test_refuses_a_thermal_image_without_structure(graph, rig, tmp_path) -> None:
     _, pairs = rig
     blank = np.full(pairs[0][0].shape, 90, np.uint8)

@@ -18,6 +18,11 @@ node stays responsive. Then it exits:
 After ``timeout`` (0 = wait as long as it takes) with fewer pairs than asked but at least one, it
 calibrates from those and says so. Frames of another size than the first pair's (a camera reconfigured
 mid-way) are left out with a warning: one homography maps one pair of frame sizes.
+
+With ``check`` (a calibration file) it estimates nothing: it measures that calibration's edge residual on the
+pairs it keeps (:mod:`fusion_core.calibration.check`, as ``ivif calibrate --check``), logs it, writes nothing
+but ``overlay``, and exits 0, or 3 when ``max_residual`` (> 0) is exceeded, under half the thermal footprint's
+tiles can be measured, or the frames are not the file's sizes: a start-up check that the rig was not bumped.
 """
 
 from __future__ import annotations
@@ -49,6 +54,10 @@ CALIBRATE_PARAMS: tuple[ParamSpec, ...] = (
               (0.0, 86400.0)),
     ParamSpec("hfov", [0.0, 0.0], "horizontal fields of view of the lenses in degrees [thermal, visible]: centres the "
               "scale search on their ratio; [0, 0] = thermal width matched to visible width"),
+    ParamSpec("check", "", "an existing calibration file to measure on the live pairs instead of calibrating "
+              "(edge residual; nothing written but overlay); '' = calibrate"),
+    ParamSpec("max_residual", 0.0, "with check: exit 3 when the median edge residual exceeds this many visible "
+              "pixels or under half the tiles can be measured; 0 = report only", (0.0, 1000.0)),
     *(_AS_FUSION_NODE[name] for name in ("slop", "thermal_stamp_offset", "input_reliability", "thermal_transport",
                                          "visible_transport")),
 )
@@ -85,6 +94,7 @@ class CalibrateNode(Node):
         self.hfov = parse_hfov(values["hfov"])
         if not str(values["output"]).strip():
             raise ConfigError("parameter 'output' must name the calibration file to write")
+        self.checked = _load_checked(str(values["check"]).strip())
         self.exit_code: int | None = None
         self.kept: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []  # (visible stamp ns, pair)
         self.received = [0, 0]
@@ -100,9 +110,10 @@ class CalibrateNode(Node):
                                    lambda msg, i=i: self._on_image(i, msg), qos)
                       for i, name in enumerate(INPUTS)]
         self._timer = self.create_timer(0.5, self._check_timeout)
+        goal = f"checking {values['check']}" if self.checked is not None else f"calibration -> {values['output']}"
         self.get_logger().info(
             f"collecting {values['pairs']} pair(s) at least {values['interval']} s apart from {self._subs[0].topic_name} + "
-            f"{self._subs[1].topic_name}; calibration -> {values['output']}")
+            f"{self._subs[1].topic_name}; {goal}")
         warn_undeclared_qos_overrides(self)
 
     # --- executor side: convert, pair, keep --------------------------------------------------------
@@ -165,6 +176,9 @@ class CalibrateNode(Node):
 
         pairs = [pair for _, pair in self.kept]
         log = self.get_logger()
+        if self.checked is not None:
+            self.exit_code = self._check(pairs)
+            return
         log.info(f"calibrating from {len(pairs)} pair(s)")
         try:
             auto = auto_calibration(pairs, self.hfov)
@@ -192,12 +206,56 @@ class CalibrateNode(Node):
             log.info(line)
         self.exit_code = 0
 
+    def _check(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> int:
+        """The ``check`` mode's worker: the exit code after logging the residual (and saving the overlay)."""
+        from fusion_core.calibration.check import check_calibration, verdict
+        from fusion_core.calibration.residual import describe
+
+        log = self.get_logger()
+        try:
+            field = check_calibration(pairs, self.checked)
+        except InputError as exc:
+            log.error(f"calibration check refused: {exc}")
+            return EXIT_REFUSED
+        log.info(f"checked {self.values['check']} on {len(pairs)} pair(s): {describe(field)}")
+        overlay = str(self.values["overlay"]).strip()
+        if overlay:
+            from fusion_core.calibration.overlay import before_after
+            from fusion_core.io import write_image
+
+            try:
+                write_image(overlay, before_after(*pairs[0], self.checked.matrix, residual=field))
+                log.info(f"overlay -> {overlay}")
+            except OSError as exc:
+                log.error(f"could not write the overlay: {exc}")
+                return 1
+        limit = float(self.values["max_residual"])
+        if limit > 0:
+            failed = verdict(field, limit)
+            if failed is not None:
+                log.error(f"calibration check failed: {failed}")
+                return EXIT_REFUSED
+            log.info(f"calibration check passed (median within {limit:g} px)")
+        return 0
+
     def destroy_node(self) -> None:
         """A stop request while calibrating waits for the estimate (a few seconds per pair) so no file is half written."""
         worker = self._worker
         if worker is not None:
             worker.join()
         super().destroy_node()
+
+
+def _load_checked(path: str):  # noqa: ANN202 - a Calibration or None
+    """The ``check`` parameter's calibration (None for ''); an unreadable file is a parameter error (exit 2)."""
+    if not path:
+        return None
+    from fusion_core.calibration import load_calibration
+
+    try:
+        return load_calibration(path)
+    except InputError as exc:
+        raise ConfigError(f"parameter 'check': {exc}") from exc
 
 
 def main(args: list[str] | None = None) -> int:
