@@ -84,9 +84,9 @@ def test_decoded_boxes_match_the_inference_decoder(graph: TorchOnnxGraph, msrs_d
 
 def _raw_for(boxes_xyxy: list[tuple[float, float, float, float]], height: int, width: int, confident: bool) -> torch.Tensor:
     """A head output whose cells all predict the box of the nearest target (or a tiny box), with the given confidence."""
-    from fusion_core.losses.detection import _grid
+    from fusion_core.losses.detection import cell_centres
 
-    centres, strides = _grid(height, width)
+    centres, strides = cell_centres(height, width)
     raw = torch.zeros(1, len(strides), 85)
     raw[0, :, 2:4] = -3.0  # tiny boxes
     raw[0, :, 4] = 1e-3

@@ -57,7 +57,7 @@ def _cells(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(cells, dtype=torch.float32), torch.tensor(strides, dtype=torch.float32)
 
 
-def _grid(height: int, width: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def cell_centres(height: int, width: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Cell centres (A, 2) in canvas pixels and strides (A,), in the head's cell order."""
     cells, strides = _cells(height, width)
     return ((cells + 0.5) * strides).to(device), strides[:, 0].to(device)
@@ -99,7 +99,7 @@ def detection_loss(raw: torch.Tensor, boxes: torch.Tensor, height: int, width: i
     contribute the negatives' objectness term.
     """
     cfg = cfg or DetectionLossConfig()
-    centres, strides = _grid(height, width, raw.device)
+    centres, strides = cell_centres(height, width, raw.device)
     pred = decode_boxes(raw, height, width)  # (B, A, 4)
     obj = raw[..., 4]
     loss_obj_neg = raw.new_zeros(())

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .detection import _grid
+from .detection import cell_centres
 
 
 def held_scores(raw: torch.Tensor, classes: Sequence[int]) -> torch.Tensor:
@@ -43,7 +43,7 @@ def free_cells(boxes: torch.Tensor, height: int, width: int, classes: Sequence[i
     """(B, A) bool: the detector cells of a ``height`` × ``width`` canvas whose centre lies inside a box of a class
     not in ``classes`` and inside no box of a held class. ``boxes``: (B, N, 5) rows ``(class, x1, y1, x2, y2)`` in
     canvas pixels, padded with class −1. Nothing is free when every class is held (``classes`` empty)."""
-    centres, _ = _grid(height, width, boxes.device)  # (A, 2) in canvas pixels, the detection loss's own grid
+    centres, _ = cell_centres(height, width, boxes.device)  # (A, 2) in canvas pixels, the detection loss's own grid
     cls, xyxy = boxes[..., 0], boxes[..., 1:5]
     inside = ((centres[None, None] > xyxy[:, :, None, :2]) & (centres[None, None] < xyxy[:, :, None, 2:])).all(-1)
     is_held = torch.zeros_like(cls, dtype=torch.bool)
