@@ -60,6 +60,10 @@ class ResidualField:
         """|shift| of the valid tiles (px)."""
         return np.hypot(*self.shifts[self.valid].T)
 
+    def reached(self) -> int:
+        """How many tiles both fields reach (the thermal footprint's), measured or not."""
+        return int(self.valid.size if self.measurable is None else self.measurable.sum())
+
 
 def tile_agreement(pairs: list[tuple[np.ndarray, np.ndarray]], grid: tuple[int, int] = (8, 6), radius: int = 6,
                    sigma: float = 1.0, valid: np.ndarray | None = None) -> TileAgreement:
@@ -193,8 +197,7 @@ def field_after_calibration(pairs: list[tuple[np.ndarray, np.ndarray]], homograp
 
 def describe(field: ResidualField) -> str:
     """One line for a calibration report: how far apart the edges still are, in the tiles that could be measured."""
-    n = int(field.valid.sum())
-    reached = int(field.valid.size if field.measurable is None else field.measurable.sum())
+    n, reached = int(field.valid.sum()), field.reached()
     if n == 0:
         return f"edge residual: none of the {reached} tiles in the thermal footprint could be measured"
     length = field.lengths()

@@ -102,23 +102,12 @@ def run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace, pairs: list, inputs: str) -> int:
     """``--check``: the edge residual of an existing calibration on ``pairs``; 3 when ``--max-residual`` fails."""
     from ..calibration import load_calibration
-    from ..calibration.check import check_calibration, verdict
-    from ..calibration.residual import describe
+    from ..calibration.check import check_report
 
-    calibration = load_calibration(args.check)
-    field = check_calibration(pairs, calibration)
-    print(f"checked {args.check} on {inputs}")
-    print(describe(field))
-    if args.overlay is not None:
-        from ..calibration.overlay import before_after
-        from ..io import write_image
-
-        write_image(args.overlay, before_after(*pairs[0], calibration.matrix, residual=field))
-        print(f"overlay -> {args.overlay}")
-    if args.max_residual is not None:
-        failed = verdict(field, args.max_residual)
-        if failed is not None:
-            print(f"calibration check failed: {failed}")
-            return 3
-        print(f"calibration check passed (median within {args.max_residual:g} px)")
+    report = check_report(pairs, load_calibration(args.check), str(args.check), inputs, args.max_residual, args.overlay)
+    for line in report.lines:
+        print(line)
+    if report.failure is not None:
+        print(f"calibration check failed: {report.failure}")
+        return 3
     return 0

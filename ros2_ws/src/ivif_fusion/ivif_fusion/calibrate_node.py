@@ -207,35 +207,25 @@ class CalibrateNode(Node):
         self.exit_code = 0
 
     def _check(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> int:
-        """The ``check`` mode's worker: the exit code after logging the residual (and saving the overlay)."""
-        from fusion_core.calibration.check import check_calibration, verdict
-        from fusion_core.calibration.residual import describe
+        """The ``check`` mode's worker: the exit code after logging the report (and saving the overlay)."""
+        from fusion_core.calibration.check import check_report
 
         log = self.get_logger()
+        limit = float(self.values["max_residual"])
         try:
-            field = check_calibration(pairs, self.checked)
+            report = check_report(pairs, self.checked, str(self.values["check"]), f"{len(pairs)} pair(s)",
+                                  limit if limit > 0 else None, str(self.values["overlay"]).strip() or None)
         except InputError as exc:
             log.error(f"calibration check refused: {exc}")
             return EXIT_REFUSED
-        log.info(f"checked {self.values['check']} on {len(pairs)} pair(s): {describe(field)}")
-        overlay = str(self.values["overlay"]).strip()
-        if overlay:
-            from fusion_core.calibration.overlay import before_after
-            from fusion_core.io import write_image
-
-            try:
-                write_image(overlay, before_after(*pairs[0], self.checked.matrix, residual=field))
-                log.info(f"overlay -> {overlay}")
-            except OSError as exc:
-                log.error(f"could not write the overlay: {exc}")
-                return 1
-        limit = float(self.values["max_residual"])
-        if limit > 0:
-            failed = verdict(field, limit)
-            if failed is not None:
-                log.error(f"calibration check failed: {failed}")
-                return EXIT_REFUSED
-            log.info(f"calibration check passed (median within {limit:g} px)")
+        except OSError as exc:
+            log.error(f"could not write the overlay: {exc}")
+            return 1
+        for line in report.lines:
+            log.info(line)
+        if report.failure is not None:
+            log.error(f"calibration check failed: {report.failure}")
+            return EXIT_REFUSED
         return 0
 
     def destroy_node(self) -> None:
