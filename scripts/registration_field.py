@@ -38,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fusion_core.calibration.features import to_grey  # noqa: E402
+from fusion_core.calibration.features import resize_to_width, to_grey  # noqa: E402
 from fusion_core.calibration.geometry import corner_error  # noqa: E402
 from fusion_core.calibration.residual import (  # noqa: E402
     ResidualField,
@@ -225,10 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _to_width(image: np.ndarray) -> np.ndarray:
-    if image.shape[1] <= WIDTH:
-        return image
-    k = WIDTH / image.shape[1]
-    return cv2.resize(image, (WIDTH, int(round(image.shape[0] * k))), interpolation=cv2.INTER_AREA)
+    return resize_to_width(image, WIDTH)[0] if image.shape[1] > WIDTH else image
 
 
 def _spearman(a: list[float], b: list[float]) -> float | None:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from .features import orientation_field, to_grey
+from .features import orientation_field, resize_to_width, to_grey
 
 
 @dataclass(frozen=True)
@@ -182,12 +182,11 @@ def field_after_calibration(pairs: list[tuple[np.ndarray, np.ndarray]], homograp
     footprint = None
     for thermal, visible in pairs:
         v = to_grey(visible, "visible")
-        k = min(1.0, width / v.shape[1])
+        v, k = resize_to_width(v, width) if v.shape[1] > width else (v, 1.0)
         scaled = np.diag([k, k, 1.0]) @ homography
-        size = (max(int(round(v.shape[1] * k)), 1), max(int(round(v.shape[0] * k)), 1))
+        size = (v.shape[1], v.shape[0])
         t = to_grey(thermal, "thermal")
-        warped.append((cv2.warpPerspective(t, scaled, size, flags=cv2.INTER_LINEAR),  # warps have no area filter
-                       cv2.resize(v, size, interpolation=cv2.INTER_AREA) if k < 1 else v))
+        warped.append((cv2.warpPerspective(t, scaled, size, flags=cv2.INTER_LINEAR), v))  # warps have no area filter
         if footprint is None:
             footprint = cv2.warpPerspective(np.ones_like(t), scaled, size, flags=cv2.INTER_NEAREST) > 0
     field = residual_field(tile_agreement(warped, grid, radius, valid=footprint))
